@@ -1,0 +1,9 @@
+import type { Command } from "../lib/command.ts";
+
+/** `ping`: answers `pong`; the cheapest call, for health checks. */
+export default {
+  name: "ping",
+  summary: "Answer pong (health check)",
+  access: "read",
+  run: () => "pong",
+} satisfies Command;

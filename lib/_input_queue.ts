@@ -1,0 +1,65 @@
+/**
+ * The input stream of one call: bytes the client sends, bounded.
+ *
+ * @module
+ */
+
+/** A byte stream fed by the session; `push` waits while the reader is behind. */
+export class InputQueue {
+  readonly stream: ReadableStream<Uint8Array>;
+  #ctl!: ReadableStreamDefaultController<Uint8Array>;
+  #room: (() => void) | undefined;
+  #closed = false;
+
+  /** @param highWaterBytes bytes buffered before `push` waits */
+  constructor(highWaterBytes: number) {
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.#ctl = c;
+        },
+        pull: () => this.#wake(),
+        cancel: () => {
+          this.#closed = true;
+          this.#wake();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: highWaterBytes }),
+    );
+  }
+
+  /** Adds a chunk; resolves when there is room for more (or the stream is gone). */
+  push(chunk: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#ctl.enqueue(chunk);
+    if ((this.#ctl.desiredSize ?? 1) > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#room = resolve;
+    });
+  }
+
+  /** Ends the stream normally (the client sent everything). */
+  end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctl.close();
+    this.#wake();
+  }
+
+  /** Stops the stream: the call is over, nobody will read the rest. */
+  discard(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#ctl.error(new Error("Call ended"));
+      } catch { /* already closed */ }
+    }
+    this.#wake();
+  }
+
+  #wake() {
+    const r = this.#room;
+    this.#room = undefined;
+    r?.();
+  }
+}

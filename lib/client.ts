@@ -1,0 +1,411 @@
+/**
+ * The msgpack client used by the CLI and by library users.
+ *
+ * @module
+ */
+import type { Chunk } from "./command.ts";
+import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
+import { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { SockdError, Status } from "./errors.ts";
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions {
+  /** Time to connect and receive the server's hello, in ms. @default {5000} */
+  timeoutMs?: number;
+  /** Largest frame accepted from the server. @default {16777216} */
+  maxFrameBytes?: number;
+}
+
+/** Options of {@linkcode Client.call}. */
+export interface CallOptions {
+  /** Aborting it cancels the call on the server (which answers 106). */
+  signal?: AbortSignal;
+  /** Deadline for the call, in ms; the server enforces it (104). */
+  timeoutMs?: number;
+  /** Bytes to send as the command's input stream. */
+  input?: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array | string;
+}
+
+/** What the server said about itself on connect. */
+export interface ServerHello {
+  protocol: number;
+  server: string;
+  version: string;
+  maxFrame: number;
+}
+
+/** Chunks pending in one call before the client stops reading the connection. */
+const PENDING_CHUNKS = 256;
+const INPUT_PIECE = 64 * 1024;
+const encoder = new TextEncoder();
+
+/**
+ * One call in progress: iterate it for its chunks, await `result` for its
+ * result. A server error rejects `result` (and ends iteration by throwing)
+ * with a {@linkcode SockdError} whose `remote` is true; a dead connection
+ * rejects with CONN_ERROR (103) and `remote` false.
+ */
+export class Call implements AsyncIterable<Chunk> {
+  /** The call's id on its connection. */
+  readonly id: number;
+  /** Resolves with the command's result (undefined when it returns none). */
+  readonly result: Promise<unknown>;
+  #queue: Chunk[] = [];
+  #wake: (() => void) | undefined;
+  #room: (() => void) | undefined;
+  #ended = false;
+  #error: SockdError | undefined;
+  #resolve!: (v: unknown) => void;
+  #reject!: (e: SockdError) => void;
+  #cancel: () => void;
+
+  /** @internal */
+  constructor(id: number, cancel: () => void) {
+    this.id = id;
+    this.#cancel = cancel;
+    this.result = new Promise((res, rej) => {
+      this.#resolve = res;
+      this.#reject = rej;
+    });
+    // Iterating callers learn of errors there; an unawaited result must not crash the program.
+    this.result.catch(() => {});
+  }
+
+  /** Asks the server to cancel the call. */
+  cancel(): void {
+    if (!this.#ended) this.#cancel();
+  }
+
+  /** Whether the call has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** @internal a data chunk arrived; resolves when there is room for more. */
+  _data(chunk: Chunk): Promise<void> | undefined {
+    this.#queue.push(chunk);
+    this.#notify();
+    if (this.#queue.length < PENDING_CHUNKS) return undefined;
+    return new Promise((r) => this.#room = r);
+  }
+
+  /** @internal the call ended. */
+  _end(error: SockdError | undefined, result?: unknown) {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    if (error) this.#reject(error);
+    else this.#resolve(result);
+    this.#notify();
+    this.#freeRoom();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Chunk, void, undefined> {
+    while (true) {
+      if (this.#queue.length > 0) {
+        const chunk = this.#queue.shift()!;
+        if (this.#queue.length < PENDING_CHUNKS / 2) this.#freeRoom();
+        yield chunk;
+        continue;
+      }
+      if (this.#ended) {
+        if (this.#error) throw this.#error;
+        return;
+      }
+      await new Promise<void>((r) => this.#wake = r);
+    }
+  }
+
+  #notify() {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  #freeRoom() {
+    const r = this.#room;
+    this.#room = undefined;
+    r?.();
+  }
+}
+
+/**
+ * A connection to a sockd server, speaking the framed msgpack dialect.
+ * Several calls may run at once.
+ */
+export class Client {
+  /** The socket path. */
+  readonly path: string;
+  /** The server's hello. */
+  readonly server: ServerHello;
+  /** Resolves when the connection has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+  #conn: Deno.UnixConn;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #calls = new Map<number, Call>();
+  #pings = new Map<number, () => void>();
+  #nextId = 1;
+  #dead: SockdError | undefined;
+
+  /** @internal use {@linkcode connect}. */
+  constructor(
+    path: string,
+    conn: Deno.UnixConn,
+    hello: ServerHello,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    frames: FrameDecoder,
+    pending: Record<string, unknown>[],
+  ) {
+    this.path = path;
+    this.server = hello;
+    this.#conn = conn;
+    this.#writer = conn.writable.getWriter();
+    this.closed = this.#readLoop(reader, frames, pending);
+  }
+
+  /**
+   * Starts a call. Iterate the returned {@linkcode Call} for chunks (they are
+   * buffered until read; after 256 unread chunks the connection pauses), and
+   * await its `result`.
+   *
+   * @example
+   * ```ts
+   * import { connect, serve } from "sockd";
+   * const path = `${await Deno.makeTempDir()}/s.sock`;
+   * const server = await serve({ path });
+   * const client = await connect(path);
+   * console.assert(await client.call("echo", ["hi", "there"]).result === "hi there");
+   * client.close();
+   * await server.close();
+   * ```
+   */
+  call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
+    const id = this.#nextId++;
+    const call = new Call(id, () => this.#send({ type: "cancel", id }).catch(() => {}));
+    if (this.#dead) {
+      call._end(this.#dead);
+      return call;
+    }
+    if (options.signal?.aborted) {
+      call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
+      return call;
+    }
+    this.#calls.set(id, call);
+    this.#send({
+      type: "call",
+      id,
+      command,
+      args: [...args],
+      ...(options.input !== undefined ? { input: true } : {}),
+      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+    }).catch(() => {});
+    if (options.signal) {
+      const onAbort = () => call.cancel();
+      options.signal.addEventListener("abort", onAbort, { once: true });
+      call.result.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
+    }
+    if (options.input !== undefined) this.#pumpInput(call, options.input);
+    return call;
+  }
+
+  /** Measures one round trip to the server, in ms. */
+  async ping(): Promise<number> {
+    const id = this.#nextId++;
+    const t0 = performance.now();
+    const pong = new Promise<void>((r) => this.#pings.set(id, r));
+    await this.#send({ type: "ping", id });
+    await Promise.race([pong, this.closed.then(() => Promise.reject(this.#dead))]);
+    return performance.now() - t0;
+  }
+
+  /** Closes the connection; calls in flight end with CONN_ERROR. */
+  close(): void {
+    this.#fail(new SockdError(Status.CONN_ERROR, "Client closed the connection"));
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #send(message: Record<string, unknown>) {
+    if (this.#dead) throw this.#dead;
+    try {
+      await this.#writer.write(encodeFrame(message));
+    } catch (err) {
+      this.#fail(new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err }));
+      throw this.#dead;
+    }
+  }
+
+  async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
+    const id = call.id;
+    try {
+      for await (const chunk of asChunks(input)) {
+        if (call.ended) return;
+        for (let off = 0; off < chunk.length; off += INPUT_PIECE) {
+          await this.#send({ type: "input", id, chunk: chunk.subarray(off, off + INPUT_PIECE) });
+        }
+      }
+      if (!call.ended) await this.#send({ type: "input-end", id });
+    } catch {
+      // The call or connection ended; its result says how.
+    }
+  }
+
+  async #readLoop(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    frames: FrameDecoder,
+    pending: Record<string, unknown>[],
+  ): Promise<void> {
+    try {
+      for (const msg of pending) await this.#onMessage(msg);
+      while (!this.#dead) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const body of frames.push(value)) await this.#onMessage(decodeFrameBody(body));
+      }
+      this.#fail(new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`));
+    } catch (err) {
+      this.#fail(
+        err instanceof SockdError
+          ? new SockdError(err.status, `Bad data from server: ${err.message}`)
+          : new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err }),
+      );
+    } finally {
+      try {
+        this.#conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  async #onMessage(msg: Record<string, unknown>) {
+    const id = msg.id;
+    switch (msg.type) {
+      case "data": {
+        const wait = this.#calls.get(id as number)?._data(msg.chunk as Chunk);
+        if (wait) await wait;
+        return;
+      }
+      case "end": {
+        const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
+        const error = status === Status.OK
+          ? undefined
+          : new SockdError(status, String(msg.error ?? "Call failed"), {
+            remote: true,
+            details: msg.details as Record<string, unknown> | undefined,
+          });
+        if (id === null || id === undefined) {
+          // A connection-level error: the server closes after it.
+          this.#fail(error ?? new SockdError(Status.BAD_REQUEST, "Server ended the connection"));
+          return;
+        }
+        const call = this.#calls.get(id as number);
+        this.#calls.delete(id as number);
+        call?._end(error, msg.result);
+        return;
+      }
+      case "pong":
+        this.#pings.get(id as number)?.();
+        this.#pings.delete(id as number);
+        return;
+    }
+  }
+
+  #fail(err: SockdError) {
+    if (this.#dead) return;
+    this.#dead = err;
+    for (const call of this.#calls.values()) call._end(err);
+    this.#calls.clear();
+  }
+}
+
+/**
+ * Connects to the sockd server at `path`.
+ *
+ * Rejects with a CONN_ERROR (103) {@linkcode SockdError} when nobody listens
+ * there, and TIMEOUT (104) when the server does not greet in time.
+ *
+ * @example
+ * ```ts
+ * import { connect, serve } from "sockd";
+ * const path = `${await Deno.makeTempDir()}/s.sock`;
+ * const server = await serve({ path });
+ * const client = await connect(path);
+ * console.assert(client.server.server === "sockd");
+ * console.assert(await client.call("ping").result === "pong");
+ * client.close();
+ * await server.close();
+ * ```
+ */
+export async function connect(path: string, options: ConnectOptions = {}): Promise<Client> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
+      throw new SockdError(Status.CONN_ERROR, `No server at ${path} (is sockd serve running?)`, {
+        cause: err,
+      });
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new SockdError(
+        Status.CONN_ERROR,
+        `Permission denied connecting to ${path} (check the socket's owner and mode)`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw new SockdError(Status.CONN_ERROR, `Cannot connect to ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const reader = conn.readable.getReader();
+  const frames = new FrameDecoder(options.maxFrameBytes ?? 16 * 1024 * 1024);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await conn.write(MSGPACK_PREFACE);
+    const greeting = (async () => {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) {
+          throw new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection before greeting`);
+        }
+        const msgs = frames.push(value).map(decodeFrameBody);
+        if (msgs.length === 0) continue;
+        const hello = msgs.shift()!;
+        if (hello.type !== "hello") {
+          const why = hello.type === "end" ? `: ${hello.error}` : "";
+          throw new SockdError(Status.CONN_ERROR, `Server at ${path} did not greet${why}`);
+        }
+        return { hello: hello as unknown as ServerHello, rest: msgs };
+      }
+    })();
+    const deadline = new Promise<never>((_, rej) => {
+      timer = setTimeout(
+        () => rej(new SockdError(Status.TIMEOUT, `Server at ${path} did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    const { hello, rest } = await Promise.race([greeting, deadline]);
+    return new Client(path, conn, hello, reader, frames, rest);
+  } catch (err) {
+    conn.close();
+    if (err instanceof SockdError) throw err;
+    throw new SockdError(Status.CONN_ERROR, `Connection to ${path} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {
+  if (typeof input === "string") {
+    yield encoder.encode(input);
+  } else if (input instanceof Uint8Array) {
+    yield input;
+  } else {
+    for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The command model: what a plugin file exports and what `run` receives.
+ *
+ * A plugin imports only types from this module, so it loads anywhere (in a
+ * sandbox worker, in the compiled binary) without resolving sockd itself.
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+
+/** Access levels, least privileged first (as HAProxy's user < operator < admin). */
+export const ACCESS_LEVELS = ["read", "operate", "admin"] as const;
+/** One of {@linkcode ACCESS_LEVELS}. */
+export type AccessLevel = typeof ACCESS_LEVELS[number];
+
+/** True when a connection at `have` may call a command that needs `need`. */
+export function accessAllows(have: AccessLevel, need: AccessLevel): boolean {
+  return ACCESS_LEVELS.indexOf(have) >= ACCESS_LEVELS.indexOf(need);
+}
+
+/** One chunk of a command's output: text, bytes, or a structured value. */
+export type Chunk = string | Uint8Array | JsonValue;
+
+/** A value that survives every dialect: JSON-like, plus bytes. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** A positional argument of a command. */
+export interface ArgSpec {
+  /** Name shown in usage, e.g. `"file"`. */
+  name: string;
+  /** One line shown in `help CMD`. */
+  description?: string;
+  /** May be left out. @default {false} */
+  optional?: boolean;
+  /** Takes all remaining words (must be last). @default {false} */
+  variadic?: boolean;
+}
+
+/** A flag of a command, e.g. `--lines 10` or `-f`. */
+export interface FlagSpec {
+  /** How the value is parsed. */
+  type: "boolean" | "string" | "number";
+  /** One-letter alias, e.g. `"n"` for `-n`. */
+  short?: string;
+  /** One line shown in `help CMD`. */
+  description?: string;
+  /** Value when the flag is absent. */
+  default?: boolean | string | number;
+}
+
+/** Values of parsed flags, by flag name. */
+export type Flags = Record<string, boolean | string | number | undefined>;
+
+/** What a command's `run` returns: a value, a promise of one, or a stream of chunks. */
+export type RunResult =
+  | unknown
+  | Promise<unknown>
+  | AsyncIterable<Chunk>;
+
+/**
+ * A command, as a plugin file default-exports it (alone or in an array).
+ *
+ * @example A unary command and a streaming one
+ * ```ts
+ * import type { Command } from "sockd";
+ *
+ * export const greet: Command = {
+ *   name: "greet",
+ *   summary: "Say hello",
+ *   args: [{ name: "who", optional: true }],
+ *   run: (ctx) => `hello ${ctx.args[0] ?? "world"}`,
+ * };
+ *
+ * export const count: Command = {
+ *   name: "count",
+ *   summary: "Count to N, one line at a time",
+ *   flags: { to: { type: "number", default: 3 } },
+ *   async *run(ctx) {
+ *     for (let i = 1; i <= Number(ctx.flags.to); i++) yield `${i}\n`;
+ *   },
+ * };
+ * ```
+ */
+export interface Command {
+  /** What callers type: lowercase letters, digits, `-`, `_`, `.`, `:`. */
+  name: string;
+  /** One line for `help`. */
+  summary: string;
+  /** Extra text for `help CMD`; the usage line itself is generated from args and flags. */
+  description?: string;
+  /** Positional arguments. Extra words are a usage error (110) unless the last is variadic. */
+  args?: ArgSpec[];
+  /** Flags, by long name. Unknown flags are a usage error (110). */
+  flags?: Record<string, FlagSpec>;
+  /** Level a connection needs to call it. @default {"operate"} */
+  access?: AccessLevel;
+  /** Deadline in ms; 0 for none. Defaults to the server's `defaultCallTimeoutMs`. */
+  timeout?: number;
+  /** A long-lived stream (a followed log) that survives reloads and reconnects. */
+  persistent?: boolean;
+  /** Runs one call. Return a value, or be an async generator that yields chunks. */
+  run(ctx: Context): RunResult;
+}
+
+/** What `run` receives. */
+export interface Context {
+  /** The command's name as called. */
+  command: string;
+  /** Positional arguments, after flags are taken out. */
+  args: string[];
+  /** Parsed flags, defaults filled in. */
+  flags: Flags;
+  /** Aborted on cancel, disconnect, deadline and shutdown; its `reason` says which. */
+  signal: AbortSignal;
+  /** What the caller sends as input (empty when it sends none). */
+  input: ReadableStream<Uint8Array>;
+  /** Logs with the call's command and connection attached. */
+  log: Logger;
+  /** Per-plugin state that survives reloads of the plugin. */
+  state: Map<string, unknown>;
+  /** The calling connection. */
+  caller: CallerInfo;
+  /** Introspection of the server the command runs in. */
+  server: ServerView;
+}
+
+/** Who is calling. */
+export interface CallerInfo {
+  /** Connection number, unique for the server's lifetime. */
+  connection: number;
+  /** The dialect the connection speaks. */
+  dialect: string;
+  /** The listener's access level. */
+  access: AccessLevel;
+}
+
+/** What a command may learn about its server. */
+export interface ServerView {
+  /** Server name and version. */
+  name: string;
+  version: string;
+  /** The commands a connection at `access` may call, sorted by name. */
+  commands(access?: AccessLevel): CommandInfo[];
+}
+
+/** A command's public description (no code): what `help` and completion use. */
+export interface CommandInfo {
+  name: string;
+  summary: string;
+  description?: string;
+  usage: string;
+  access: AccessLevel;
+  args: ArgSpec[];
+  flags: Record<string, FlagSpec>;
+  timeout?: number;
+  persistent: boolean;
+  /** Where it came from: `"builtin"`, `"library"`, or the plugin file. */
+  source: string;
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
+const FLAG_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * Checks that `value` is a well-formed command and returns it typed.
+ * Throws a `TypeError` saying what is wrong otherwise.
+ *
+ * @example
+ * ```ts
+ * import { validateCommand } from "sockd";
+ * const cmd = validateCommand({ name: "up", summary: "Uptime", run: () => 1 });
+ * console.assert(cmd.name === "up");
+ * ```
+ */
+export function validateCommand(value: unknown): Command {
+  if (!value || typeof value !== "object") {
+    throw new TypeError(`A command must be an object, got ${describe(value)}`);
+  }
+  const c = value as Partial<Command>;
+  if (typeof c.name !== "string" || !NAME_RE.test(c.name)) {
+    throw new TypeError(
+      `Command name ${
+        JSON.stringify(c.name)
+      } is invalid: use 1-64 of a-z 0-9 . _ : - starting with a letter or digit`,
+    );
+  }
+  const where = `command "${c.name}"`;
+  if (typeof c.summary !== "string") throw new TypeError(`${where} needs a summary string`);
+  if (typeof c.run !== "function") throw new TypeError(`${where} needs a run(ctx) function`);
+  if (c.access !== undefined && !ACCESS_LEVELS.includes(c.access)) {
+    throw new TypeError(`${where}: access must be one of ${ACCESS_LEVELS.join(", ")}`);
+  }
+  if (c.timeout !== undefined && !(typeof c.timeout === "number" && c.timeout >= 0)) {
+    throw new TypeError(`${where}: timeout must be a number of ms >= 0`);
+  }
+  if (c.args !== undefined) {
+    if (!Array.isArray(c.args)) throw new TypeError(`${where}: args must be an array`);
+    c.args.forEach((a, i) => {
+      if (!a || typeof a.name !== "string") throw new TypeError(`${where}: args[${i}] needs a name`);
+      if (a.variadic && i !== c.args!.length - 1) {
+        throw new TypeError(`${where}: only the last argument may be variadic`);
+      }
+    });
+  }
+  if (c.flags !== undefined) {
+    if (typeof c.flags !== "object" || c.flags === null) {
+      throw new TypeError(`${where}: flags must be an object`);
+    }
+    for (const [name, spec] of Object.entries(c.flags)) {
+      if (!FLAG_RE.test(name)) throw new TypeError(`${where}: flag name "${name}" is invalid`);
+      if (!spec || !["boolean", "string", "number"].includes(spec.type)) {
+        throw new TypeError(`${where}: flag "${name}" needs type boolean, string or number`);
+      }
+      if (spec.short !== undefined && !/^[a-zA-Z]$/.test(spec.short)) {
+        throw new TypeError(`${where}: flag "${name}" short must be one letter`);
+      }
+    }
+  }
+  return c as Command;
+}
+
+/** Describes a command for `help` and introspection. */
+export function commandInfo(cmd: Command, source: string): CommandInfo {
+  return {
+    name: cmd.name,
+    summary: cmd.summary,
+    description: cmd.description,
+    usage: usageLine(cmd),
+    access: cmd.access ?? "operate",
+    args: cmd.args ?? [],
+    flags: cmd.flags ?? {},
+    timeout: cmd.timeout,
+    persistent: cmd.persistent ?? false,
+    source,
+  };
+}
+
+/** The one-line usage of a command, e.g. `tail [--lines N] FILE`. */
+export function usageLine(cmd: Pick<Command, "name" | "args" | "flags">): string {
+  const parts = [cmd.name];
+  for (const [name, spec] of Object.entries(cmd.flags ?? {})) {
+    const value = spec.type === "boolean" ? "" : ` ${spec.type === "number" ? "N" : "VALUE"}`;
+    parts.push(`[--${name}${value}]`);
+  }
+  for (const a of cmd.args ?? []) {
+    const word = a.name.toUpperCase() + (a.variadic ? "..." : "");
+    parts.push(a.optional || a.variadic ? `[${word}]` : word);
+  }
+  return parts.join(" ");
+}
+/** A short name for what a value is, for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}

@@ -1,0 +1,82 @@
+/**
+ * Every bound and deadline the server applies, with its default, in one place.
+ *
+ * @module
+ */
+
+/** Bounds and deadlines of a server. Every field is optional in {@linkcode ServeOptions}. */
+export interface Limits {
+  /**
+   * Largest msgpack frame accepted, in bytes (answered with 108 and the
+   * connection closed).
+   * @default {16777216}
+   */
+  maxFrameBytes: number;
+  /**
+   * Longest text or JSON line accepted, in bytes (answered with 108; the line
+   * is discarded up to its newline).
+   * @default {65536}
+   */
+  maxLineBytes: number;
+  /**
+   * Calls in flight on one connection; more are answered with 109.
+   * @default {128}
+   */
+  maxCallsPerConnection: number;
+  /**
+   * Open connections; more are answered with 109 and closed.
+   * @default {1024}
+   */
+  maxConnections: number;
+  /**
+   * Time for a new connection to send its first bytes, in ms (104 after).
+   * @default {10000}
+   */
+  handshakeTimeoutMs: number;
+  /**
+   * Deadline of a call whose command declares none, in ms; 0 for none.
+   * Commands marked `persistent` have no default deadline.
+   * @default {60000}
+   */
+  defaultCallTimeoutMs: number;
+  /**
+   * Longest deadline a client may ask for, in ms.
+   * @default {3600000}
+   */
+  maxCallTimeoutMs: number;
+  /**
+   * Input a client may send ahead of a command reading it, in bytes; past it
+   * the connection's reads pause until the command catches up.
+   * @default {1048576}
+   */
+  inputBufferBytes: number;
+  /**
+   * Time calls may take to finish on shutdown before they are cancelled, in ms.
+   * @default {5000}
+   */
+  drainTimeoutMs: number;
+}
+
+/** The defaults of {@linkcode Limits}. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxLineBytes: 64 * 1024,
+  maxCallsPerConnection: 128,
+  maxConnections: 1024,
+  handshakeTimeoutMs: 10_000,
+  defaultCallTimeoutMs: 60_000,
+  maxCallTimeoutMs: 3_600_000,
+  inputBufferBytes: 1024 * 1024,
+  drainTimeoutMs: 5_000,
+});
+
+/** Fills in defaults and rejects nonsense (a programmer error: RangeError). */
+export function resolveLimits(partial: Partial<Limits> = {}): Limits {
+  const limits = { ...DEFAULT_LIMITS, ...partial };
+  for (const [key, value] of Object.entries(limits)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`Limit ${key} must be a non-negative number, got ${value}`);
+    }
+  }
+  return limits;
+}

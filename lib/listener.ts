@@ -1,0 +1,130 @@
+/**
+ * A UNIX socket path: stale-file handling, safe file mode, and cleanup.
+ *
+ * The socket is bound inside a fresh private directory (mode 0700), given
+ * its configured mode, and only then hard-linked to its final path, so the
+ * path never exists with looser permissions than configured, and a second
+ * server racing for the same path fails instead of stealing it.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import type { AccessLevel } from "./command.ts";
+import type { Logger } from "./log.ts";
+
+/** Largest UNIX socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Where and how a server listens. */
+export interface ListenOptions {
+  /** Socket path. */
+  path: string;
+  /** File mode of the socket. @default {0o600} */
+  mode?: number;
+  /** What a connection on this socket may call. @default {"admin"} */
+  access?: AccessLevel;
+}
+
+/** A bound socket. */
+export interface BoundSocket {
+  path: string;
+  access: AccessLevel;
+  listener: Deno.UnixListener;
+  /** Stops accepting and removes the socket file if it is still ours. */
+  close(): void;
+}
+
+/** Thrown when the path cannot be used; the message says why and what to do. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
+/** Binds `options.path`, replacing a stale socket file and refusing a live one. */
+export async function bindSocket(options: ListenOptions, logger: Logger): Promise<BoundSocket> {
+  const path = resolve(options.path);
+  const mode = options.mode ?? 0o600;
+  const access = options.access ?? "admin";
+  if (new TextEncoder().encode(path).length > MAX_SOCKET_PATH_BYTES) {
+    throw new ListenError(
+      `Socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes, the limit for UNIX sockets; choose a shorter path`,
+    );
+  }
+  await removeIfStale(path, logger);
+
+  const dir = await Deno.makeTempDir({ dir: dirname(path), prefix: ".sockd-" }).catch((err) => {
+    throw new ListenError(`Cannot create a socket in ${dirname(path)}: ${err.message}`);
+  });
+  const tmp = join(dir, "s");
+  let listener: Deno.UnixListener | undefined;
+  try {
+    await Deno.chmod(dir, 0o700);
+    listener = Deno.listen({ transport: "unix", path: tmp });
+    await Deno.chmod(tmp, mode);
+    try {
+      await Deno.link(tmp, path);
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw new ListenError(`Another server took ${path} while this one was starting`);
+      }
+      throw err;
+    }
+  } catch (err) {
+    listener?.close();
+    throw err instanceof ListenError
+      ? err
+      : new ListenError(`Cannot listen on ${path}: ${(err as Error).message}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  const ino = Deno.lstatSync(path).ino;
+  logger.info("Listening", { path, mode: "0" + mode.toString(8), access });
+  return {
+    path,
+    access,
+    listener,
+    close() {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      try {
+        // Only remove the file if it is still ours (a takeover may have replaced it).
+        if (Deno.lstatSync(path).ino === ino) Deno.removeSync(path);
+      } catch { /* gone already */ }
+    },
+  };
+}
+
+async function removeIfStale(path: string, logger: Logger) {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw new ListenError(`Cannot inspect ${path}: ${(err as Error).message}`);
+  }
+  if (!info.isSocket) {
+    throw new ListenError(`${path} exists and is not a socket; refusing to replace it`);
+  }
+  if (await isLive(path)) {
+    throw new ListenError(
+      `A server is already listening on ${path}; stop it first or choose another --socket`,
+    );
+  }
+  await Deno.remove(path).catch(() => {});
+  logger.info("Removed stale socket file", { path });
+}
+
+/** Whether something accepts connections on `path`. */
+export async function isLive(path: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) return false;
+    throw new ListenError(`Cannot check ${path}: ${(err as Error).message}`);
+  }
+}
