@@ -1,0 +1,50 @@
+/**
+ * Exit codes of `sockd call` (and the other client commands), documented in
+ * the README. Scripts can tell "the command failed" from "no server".
+ *
+ * @module
+ */
+import { Status } from "../errors.ts";
+
+/** Exit codes by meaning. */
+export const Exit = {
+  /** The call succeeded. */
+  OK: 0,
+  /** The command ran and failed (105), or was cancelled by the server (106). */
+  FAILED: 1,
+  /** Bad usage: of sockd itself, an unknown command (101), or bad arguments (110). */
+  USAGE: 2,
+  /** No server, or the connection failed (103). */
+  CONNECTION: 3,
+  /** A deadline passed (104). */
+  TIMEOUT: 4,
+  /** The socket's access level does not allow the command (107). */
+  FORBIDDEN: 5,
+  /** The server refused the request: malformed (102), too large (108), or busy (109). */
+  REFUSED: 6,
+  /** Interrupted by Ctrl-C; the remote call was cancelled. */
+  INTERRUPTED: 130,
+} as const;
+
+/** The exit code for a status code. */
+export function exitCodeFor(status: number): number {
+  switch (status) {
+    case Status.OK:
+      return Exit.OK;
+    case Status.NOT_FOUND:
+    case Status.BAD_ARGS:
+      return Exit.USAGE;
+    case Status.CONN_ERROR:
+      return Exit.CONNECTION;
+    case Status.TIMEOUT:
+      return Exit.TIMEOUT;
+    case Status.FORBIDDEN:
+      return Exit.FORBIDDEN;
+    case Status.BAD_REQUEST:
+    case Status.TOO_LARGE:
+    case Status.BUSY:
+      return Exit.REFUSED;
+    default:
+      return Exit.FAILED;
+  }
+}

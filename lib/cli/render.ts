@@ -1,0 +1,51 @@
+/**
+ * How call output is shown: human form (chunks as they come, then the
+ * result) and `--json` form (one JSON object per event).
+ *
+ * @module
+ */
+import type { SockdError } from "../errors.ts";
+import { toJsonValue } from "../json_value.ts";
+
+const encoder = new TextEncoder();
+
+/** Bytes for one data chunk in human form: text and bytes as-is, values as JSON lines. */
+export function renderChunk(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  return encoder.encode(JSON.stringify(toJsonValue(chunk)) + "\n");
+}
+
+/** Bytes for a result in human form: strings as a line, other values as indented JSON. */
+export function renderResult(result: unknown): Uint8Array {
+  if (result === undefined || result === null) return new Uint8Array(0);
+  if (result instanceof Uint8Array) return result;
+  if (typeof result === "string") {
+    return encoder.encode(result.endsWith("\n") || result === "" ? result : result + "\n");
+  }
+  return encoder.encode(JSON.stringify(toJsonValue(result), null, 2) + "\n");
+}
+
+/** One `--json` line for a data chunk. */
+export function jsonData(chunk: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify({ data: toJsonValue(chunk) }) + "\n");
+}
+
+/** One `--json` line for the end of a call. */
+export function jsonEnd(result: unknown, error?: SockdError): Uint8Array {
+  const obj = error
+    ? {
+      status: error.status,
+      name: error.code,
+      error: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    }
+    : { status: 0, result: toJsonValue(result ?? null) };
+  return encoder.encode(JSON.stringify(obj) + "\n");
+}
+
+/** The one stderr line for an error: `sockd: unknown command "pnig" (did you mean "ping"?)`. */
+export function errorLine(message: string): string {
+  const text = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : "failed";
+  return `sockd: ${text}\n`;
+}
