@@ -14,6 +14,8 @@ const packr = new Packr({
   moreTypes: false,
   bundleStrings: false,
   encodeUndefinedAsNil: true,
+  // Smallest map header (fixmap for small maps), as other implementations write it.
+  variableMapSize: true,
 });
 const unpackr = new Unpackr({
   useRecords: false,
