@@ -49,6 +49,7 @@ export class Session {
   #calls = new Map<CallId, CallState>();
   #broken = false;
   #stopping = false;
+  #stopped = Promise.withResolvers<void>();
 
   constructor(transport: Transport, options: SessionOptions) {
     this.id = options.id;
@@ -91,7 +92,7 @@ export class Session {
    */
   async shutdown(drainMs: number): Promise<void> {
     this.#stopping = true;
-    this.#reader.cancel().catch(() => {});
+    this.#stopped.resolve();
     const all = () => Promise.allSettled([...this.#calls.values()].map((c) => c.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all(), new Promise((r) => timer = setTimeout(r, drainMs))]);
@@ -116,11 +117,15 @@ export class Session {
     const greeting = dialect.greeting();
     if (greeting) await this.#write(greeting);
 
-    for await (const req of dialect.decode(this.#source(first))) {
-      if (this.#broken || this.#stopping) return false;
-      if (!await this.#handle(req, dialect)) return false;
+    const requests = dialect.decode(this.#source(first))[Symbol.asyncIterator]();
+    while (true) {
+      // Stopping must not cancel the readable: that would close the socket
+      // under calls still draining. The pending read ends when it closes.
+      const step = await Promise.race([requests.next(), this.#stopped.promise]);
+      if (step === undefined || this.#broken) return false;
+      if (step.done) return true;
+      if (!await this.#handle(step.value, dialect)) return false;
     }
-    return !this.#broken && !this.#stopping;
   }
 
   /** Handles one request; false ends the connection. */
@@ -238,7 +243,8 @@ export class Session {
     });
     try {
       while (true) {
-        const got = await Promise.race([this.#reader.read(), timeout]);
+        const got = await Promise.race([this.#reader.read(), timeout, this.#stopped.promise]);
+        if (got === undefined) return undefined; // shutting down
         if (got === "timeout") {
           await this.#write(new TextEncoder().encode(
             `error ${Status.TIMEOUT}: no request within ${this.#o.limits.handshakeTimeoutMs} ms\n`,
