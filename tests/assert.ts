@@ -2,7 +2,13 @@
  * The few assertions the tests need (jsr:@std/assert is not reachable from
  * the build machines; node:assert is built into Deno).
  */
-export { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects, strictEqual as assertStrictEquals, throws as assertThrows } from "node:assert/strict";
+export {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+  strictEqual as assertStrictEquals,
+  throws as assertThrows,
+} from "node:assert/strict";
 import { ok } from "node:assert/strict";
 
 /** Asserts `text` contains `part`. */
@@ -14,7 +20,9 @@ export function assertIncludes(text: string, part: string, message?: string): vo
 export function assertStatus(err: unknown, status: number): void {
   ok(
     err && typeof err === "object" && "status" in err && err.status === status,
-    `Expected status ${status}, got ${err && typeof err === "object" && "status" in err ? err.status : String(err)}`,
+    `Expected status ${status}, got ${
+      err && typeof err === "object" && "status" in err ? err.status : String(err)
+    }`,
   );
 }
 

@@ -11,7 +11,10 @@ const commands: Command[] = [
     name: "forever",
     summary: "Stream until cancelled",
     async *run(ctx) {
-      ctx.signal.addEventListener("abort", () => cancelled.push(String((ctx.signal.reason as Error).message)));
+      ctx.signal.addEventListener(
+        "abort",
+        () => cancelled.push(String((ctx.signal.reason as Error).message)),
+      );
       for (let i = 0; !ctx.signal.aborted; i++) {
         yield i;
         await new Promise((r) => setTimeout(r, 5));

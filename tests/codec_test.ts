@@ -2,7 +2,15 @@ import { decode, encode } from "../lib/codec.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 
 Deno.test("codec: maps, strings, numbers, bytes and nil round-trip", () => {
-  const value = { type: "data", id: 1, chunk: new Uint8Array([0, 255]), s: "héllo", n: -1.5, nil: null, list: [1, "a"] };
+  const value = {
+    type: "data",
+    id: 1,
+    chunk: new Uint8Array([0, 255]),
+    s: "héllo",
+    n: -1.5,
+    nil: null,
+    list: [1, "a"],
+  };
   const back = decode(encode(value)) as Record<string, unknown>;
   assertEquals([...(back.chunk as Uint8Array)], [0, 255]);
   assertEquals({ ...back, chunk: null }, { ...value, chunk: null });

@@ -104,11 +104,23 @@ Deno.test("server: a plugin that fails to load is reported by file and reason; t
   await using tmp = await tempDir();
   const dir = `${tmp.dir}/plugins`;
   await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/good.ts`, `export default { name: "good", summary: "ok", run: () => "fine" };`);
-  await Deno.writeTextFile(`${dir}/broken.ts`, `export default { name: "broken", summary: "x", run: ( => 1 };`);
+  await Deno.writeTextFile(
+    `${dir}/good.ts`,
+    `export default { name: "good", summary: "ok", run: () => "fine" };`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/broken.ts`,
+    `export default { name: "broken", summary: "x", run: ( => 1 };`,
+  );
   await Deno.writeTextFile(`${dir}/nodefault.ts`, `export const x = 1;`);
-  await Deno.writeTextFile(`${dir}/badname.ts`, `export default { name: "Bad Name", summary: "x", run() {} };`);
-  await Deno.writeTextFile(`${dir}/dup.ts`, `export default { name: "ping", summary: "mine", run: () => "not pong" };`);
+  await Deno.writeTextFile(
+    `${dir}/badname.ts`,
+    `export default { name: "Bad Name", summary: "x", run() {} };`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/dup.ts`,
+    `export default { name: "ping", summary: "mine", run: () => "not pong" };`,
+  );
   await Deno.writeTextFile(`${dir}/_private.ts`, `throw new Error("must not load");`);
   await Deno.writeTextFile(`${dir}/notes.md`, `not a plugin`);
   const server = await serve({ path: `${tmp.dir}/s.sock`, plugins: [dir] });
@@ -149,7 +161,9 @@ Deno.test("server: one client sending garbage does not disturb another", async (
     const pending = good.call("wait", ["200"]).result;
     for (let i = 0; i < 20; i++) {
       const raw = await Deno.connect({ transport: "unix", path: server.path });
-      await raw.write(new Uint8Array([0, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0, 1, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+      await raw.write(
+        new Uint8Array([0, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0, 1, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+      );
       await raw.read(new Uint8Array(1024)).catch(() => null);
       raw.close();
     }

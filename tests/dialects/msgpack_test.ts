@@ -7,7 +7,10 @@ import { DEFAULT_LIMITS, resolveLimits } from "../../lib/limits.ts";
 import { assert, assertEquals } from "../assert.ts";
 
 const dialect = (maxFrameBytes = DEFAULT_LIMITS.maxFrameBytes) =>
-  msgpackDialect.create({ limits: resolveLimits({ maxFrameBytes }), hello: { name: "sockd", version: "test" } });
+  msgpackDialect.create({
+    limits: resolveLimits({ maxFrameBytes }),
+    hello: { name: "sockd", version: "test" },
+  });
 
 async function decodeAll(chunks: Uint8Array[], maxFrameBytes?: number): Promise<Request[]> {
   const out: Request[] = [];
@@ -36,7 +39,10 @@ Deno.test("msgpack dialect: call, cancel, input and ping frames become requests"
   assertEquals(reqs[0], { type: "call", id: 1, command: "echo", args: ["a"], input: true, timeoutMs: 50 });
   assertEquals(reqs[1]!.type, "input");
   assertEquals([...(reqs[1] as { chunk: Uint8Array }).chunk], [104, 105]);
-  assertEquals(reqs.slice(2), [{ type: "input-end", id: 1 }, { type: "cancel", id: "x" }, { type: "ping", id: 7 }]);
+  assertEquals(reqs.slice(2), [{ type: "input-end", id: 1 }, { type: "cancel", id: "x" }, {
+    type: "ping",
+    id: 7,
+  }]);
 });
 
 Deno.test("msgpack dialect: a malformed but decodable frame answers 102 for its id and keeps going", async () => {
@@ -99,5 +105,11 @@ Deno.test("msgpack dialect: the greeting is a hello frame with version and limit
   const hello = dialect(4096).greeting()!;
   const body = hello.subarray(4);
   assertEquals(new DataView(hello.buffer, hello.byteOffset).getUint32(0), body.length);
-  assertEquals(decode(body), { type: "hello", protocol: 1, server: "sockd", version: "test", maxFrame: 4096 });
+  assertEquals(decode(body), {
+    type: "hello",
+    protocol: 1,
+    server: "sockd",
+    version: "test",
+    maxFrame: 4096,
+  });
 });
