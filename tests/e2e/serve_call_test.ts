@@ -23,7 +23,7 @@ Deno.test("e2e: serve + call: ping, unknown command, --json, plugins, no server"
   await using tmp = await tempDir();
   const path = `${tmp.dir}/a.sock`;
   const plugins = await copyExamples(tmp.dir);
-  await using server = await startServer(path, ["--plugins", plugins]);
+  await using _server = await startServer(path, ["--plugins", plugins]);
 
   await t.step("ping prints pong and exits 0", async () => {
     const r = await runSockd(["call", "--socket", path, "ping"]);
