@@ -1,0 +1,47 @@
+import { LATENCY_WINDOW, MAX_TRACKED_COMMANDS, Stats } from "../lib/stats.ts";
+import { assertEquals } from "./assert.ts";
+
+Deno.test("stats: calls, errors by status, and percentiles per command", () => {
+  const s = new Stats();
+  for (let i = 1; i <= 100; i++) {
+    s.callStarted();
+    s.callEnded("get", i % 10 === 0 ? 105 : 0, i);
+  }
+  const snap = s.snapshot();
+  assertEquals(snap.calls, { total: 100, inFlight: 0, errors: 10 });
+  assertEquals(snap.commands.get, { calls: 100, errors: { "105": 10 }, p50Ms: 50, p99Ms: 99 });
+});
+
+Deno.test("stats: percentiles cover only the most recent window", () => {
+  const s = new Stats();
+  for (let i = 0; i < LATENCY_WINDOW; i++) s.callEnded("x", 0, 1000);
+  for (let i = 0; i < LATENCY_WINDOW; i++) s.callEnded("x", 0, 1);
+  assertEquals(s.snapshot().commands.x!.p99Ms, 1);
+});
+
+Deno.test("stats: connections are counted by dialect and by listener", () => {
+  const s = new Stats();
+  s.connected();
+  s.connected();
+  s.connected();
+  s.dialect("/run/a.sock", "text", 1);
+  s.dialect("/run/a.sock", "msgpack", 1);
+  s.dialect("/run/ro.sock", "msgpack", 1);
+  s.dialect("/run/a.sock", "text", -1);
+  s.refused();
+  assertEquals(s.snapshot().connections, {
+    open: 2,
+    total: 3,
+    refused: 1,
+    byDialect: { msgpack: 2 },
+    byListener: { "/run/a.sock": 1, "/run/ro.sock": 1 },
+  });
+});
+
+Deno.test("stats: unknown command names cannot grow the table without bound", () => {
+  const s = new Stats();
+  for (let i = 0; i < MAX_TRACKED_COMMANDS + 500; i++) s.callEnded(`typo${i}`, 101, 1);
+  const names = Object.keys(s.snapshot().commands);
+  assertEquals(names.length, MAX_TRACKED_COMMANDS + 1);
+  assertEquals(s.snapshot().commands["(other)"]!.calls, 500);
+});
