@@ -29,10 +29,18 @@ export interface Limits {
    */
   maxConnections: number;
   /**
-   * Time for a new connection to send its first bytes, in ms (104 after).
-   * @default {10000}
+   * Time for a new connection to send its first complete request, in ms;
+   * answered with 104 and closed after (against slowloris clients). Long
+   * enough for a person who connects with `nc` and then types.
+   * @default {30000}
    */
   handshakeTimeoutMs: number;
+  /**
+   * Time a connection may sit with no call running and nothing received, in
+   * ms, before it is closed with 104; 0 for never.
+   * @default {900000}
+   */
+  idleTimeoutMs: number;
   /**
    * Deadline of a call whose command declares none, in ms; 0 for none.
    * Commands marked `persistent` have no default deadline.
@@ -63,7 +71,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxLineBytes: 64 * 1024,
   maxCallsPerConnection: 128,
   maxConnections: 1024,
-  handshakeTimeoutMs: 10_000,
+  handshakeTimeoutMs: 30_000,
+  idleTimeoutMs: 900_000,
   defaultCallTimeoutMs: 60_000,
   maxCallTimeoutMs: 3_600_000,
   inputBufferBytes: 1024 * 1024,

@@ -49,6 +49,8 @@ export class Session {
   #calls = new Map<CallId, CallState>();
   #broken = false;
   #stopping = false;
+  #lastActivity = performance.now();
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = Promise.withResolvers<void>();
 
   constructor(transport: Transport, options: SessionOptions) {
@@ -103,6 +105,19 @@ export class Session {
 
   /** Reads and handles requests; true when calls in flight should be let finish. */
   async #serve(): Promise<boolean> {
+    const handshake = setTimeout(
+      () => this.#timeOut(`No complete request within ${this.#o.limits.handshakeTimeoutMs} ms`),
+      this.#o.limits.handshakeTimeoutMs,
+    );
+    try {
+      return await this.#serveRequests(handshake);
+    } finally {
+      clearTimeout(handshake);
+      clearTimeout(this.#idleTimer);
+    }
+  }
+
+  async #serveRequests(handshake: ReturnType<typeof setTimeout>): Promise<boolean> {
     const first = await this.#firstChunk();
     if (!first) return false;
     const factory = detectDialect(first[0]!, this.#o.dialects ?? DIALECTS);
@@ -124,6 +139,8 @@ export class Session {
       const step = await Promise.race([requests.next(), this.#stopped.promise]);
       if (step === undefined || this.#broken) return false;
       if (step.done) return true;
+      clearTimeout(handshake);
+      this.#touch();
       if (!await this.#handle(step.value, dialect)) return false;
     }
   }
@@ -191,6 +208,7 @@ export class Session {
       } finally {
         input?.discard();
         this.#calls.delete(req.id);
+        this.#touch();
       }
     })();
     return state.done;
@@ -237,26 +255,44 @@ export class Session {
   }
 
   async #firstChunk(): Promise<Uint8Array | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((r) => {
-      timer = setTimeout(() => r("timeout"), this.#o.limits.handshakeTimeoutMs);
-    });
-    try {
-      while (true) {
-        const got = await Promise.race([this.#reader.read(), timeout, this.#stopped.promise]);
-        if (got === undefined) return undefined; // shutting down
-        if (got === "timeout") {
-          await this.#write(new TextEncoder().encode(
-            `error ${Status.TIMEOUT}: no request within ${this.#o.limits.handshakeTimeoutMs} ms\n`,
-          )).catch(() => {});
-          return undefined;
-        }
-        if (got.done) return undefined;
-        if (got.value.length > 0) return got.value;
-      }
-    } finally {
-      clearTimeout(timer);
+    while (true) {
+      const got = await Promise.race([this.#reader.read(), this.#stopped.promise]);
+      if (got === undefined || got.done) return undefined; // shutting down, timed out, or gone
+      if (got.value.length > 0) return got.value;
     }
+  }
+
+  /**
+   * Ends a connection that took too long: answers 104 in its dialect (or as
+   * a text line before one is known) and stops reading.
+   */
+  #timeOut(message: string) {
+    if (this.#stopping || this.#broken) return;
+    this.#o.logger.info("Connection timed out", { conn: this.id, reason: message });
+    const answer = this.#dialect
+      ? this.#send({ type: "end", id: null, status: Status.TIMEOUT, error: message })
+      : this.#write(new TextEncoder().encode(`error ${Status.TIMEOUT}: ${message}\n`));
+    answer.catch(() => {}).finally(() => this.#stopped.resolve());
+  }
+
+  /** Something happened on the connection: restart the idle clock. */
+  #touch() {
+    this.#lastActivity = performance.now();
+    if (this.#idleTimer === undefined && this.#o.limits.idleTimeoutMs > 0) {
+      this.#armIdle(this.#o.limits.idleTimeoutMs);
+    }
+  }
+
+  #armIdle(ms: number) {
+    this.#idleTimer = setTimeout(() => {
+      const idleFor = performance.now() - this.#lastActivity;
+      const limit = this.#o.limits.idleTimeoutMs;
+      if (this.#calls.size > 0 || idleFor < limit) {
+        this.#armIdle(this.#calls.size > 0 ? limit : limit - idleFor);
+        return;
+      }
+      this.#timeOut(`Idle for ${Math.round(limit / 1000)} s`);
+    }, ms);
   }
 
   async *#source(first: Uint8Array): AsyncGenerator<Uint8Array> {

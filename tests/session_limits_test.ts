@@ -1,0 +1,154 @@
+import { connect } from "../lib/client.ts";
+import type { Command } from "../lib/command.ts";
+import { decode } from "../lib/codec.ts";
+import { FrameDecoder } from "../lib/dialects/_frame_decoder.ts";
+import { encodeFrame, MSGPACK_PREFACE } from "../lib/dialects/msgpack.ts";
+import { Status } from "../lib/errors.ts";
+import type { Limits } from "../lib/limits.ts";
+import { serve } from "../lib/server.ts";
+import { assert, assertEquals, assertIncludes, assertStatus, caught } from "./assert.ts";
+import { tempDir } from "./_helpers.ts";
+
+let produced = 0;
+const commands: Command[] = [
+  {
+    name: "flood",
+    summary: "Yield 64 KiB chunks as fast as the client takes them",
+    async *run(ctx) {
+      const chunk = new Uint8Array(64 * 1024);
+      while (!ctx.signal.aborted) {
+        produced++;
+        yield chunk;
+      }
+    },
+  },
+  {
+    name: "sleep",
+    summary: "Sleep for the given ms",
+    args: [{ name: "ms" }],
+    run: (ctx) => new Promise((r) => setTimeout(() => r("slept"), Number(ctx.args[0]))),
+  },
+];
+
+async function withServer(limits: Partial<Limits>, fn: (path: string) => Promise<void>) {
+  await using tmp = await tempDir();
+  const server = await serve({ path: `${tmp.dir}/s.sock`, commands, limits });
+  try {
+    await fn(server.path);
+  } finally {
+    await server.close({ drainMs: 0 });
+  }
+}
+
+/** Everything the server sends until it closes, or until `ms` pass. */
+async function readAll(conn: Deno.Conn, ms = 3000): Promise<{ bytes: Uint8Array; closed: boolean }> {
+  const parts: number[] = [];
+  const buf = new Uint8Array(4096);
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), end - Date.now())),
+    ]);
+    clearTimeout(timer);
+    if (n === "wait") break;
+    if (n === null) return { bytes: new Uint8Array(parts), closed: true };
+    parts.push(...buf.subarray(0, n));
+  }
+  return { bytes: new Uint8Array(parts), closed: false };
+}
+
+function frames(bytes: Uint8Array): Record<string, unknown>[] {
+  return new FrameDecoder(1 << 20).push(bytes).map((f) => decode(f) as Record<string, unknown>);
+}
+
+Deno.test("limits: a connection that sends nothing is answered 104 and closed", async () => {
+  await withServer({ handshakeTimeoutMs: 200 }, async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    const t0 = Date.now();
+    const { bytes, closed } = await readAll(conn);
+    conn.close();
+    assert(closed, "the server closes the connection");
+    assertEquals(new TextDecoder().decode(bytes), "error 104: No complete request within 200 ms\n");
+    assert(Date.now() - t0 < 2000);
+  });
+});
+
+Deno.test("limits: a slowloris client that never completes its first frame gets 104 and is closed", async () => {
+  await withServer({ handshakeTimeoutMs: 300 }, async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    await conn.write(new Uint8Array([...MSGPACK_PREFACE, 0, 0, 0, 40, 0x84])); // 1 of 40 bytes
+    const { bytes, closed } = await readAll(conn);
+    conn.close();
+    assert(closed);
+    const [hello, end] = frames(bytes);
+    assertEquals(hello!.type, "hello");
+    assertEquals([end!.type, end!.id, end!.status], ["end", null, Status.TIMEOUT]);
+  });
+});
+
+Deno.test("limits: an idle connection is closed with 104, but not while a call runs", async () => {
+  await withServer({ idleTimeoutMs: 300 }, async (path) => {
+    const client = await connect(path);
+    // A call longer than the idle time keeps the connection alive.
+    assertEquals(await client.call("sleep", ["700"]).result, "slept");
+    assertEquals(await client.call("ping").result, "pong");
+    // Then nothing: the server closes it.
+    await client.closed;
+    const err = await caught(client.call("ping").result);
+    assertStatus(err, Status.TIMEOUT);
+    assertIncludes(err.message, "Idle for");
+  });
+});
+
+Deno.test("limits: connections beyond the maximum are answered 109 and closed; others are served", async () => {
+  await withServer({ maxConnections: 2 }, async (path) => {
+    const a = await connect(path);
+    const b = await connect(path);
+    const extra = await Deno.connect({ transport: "unix", path });
+    const { bytes, closed } = await readAll(extra);
+    extra.close();
+    assert(closed);
+    assertEquals(new TextDecoder().decode(bytes), "error 109: too many connections (limit 2)\n");
+    assertEquals(await a.call("ping").result, "pong");
+    b.close();
+    a.close();
+  });
+});
+
+Deno.test("limits: calls in flight beyond the per-connection maximum are answered 109", async () => {
+  await withServer({ maxCallsPerConnection: 2 }, async (path) => {
+    const client = await connect(path);
+    const first = client.call("sleep", ["300"]).result;
+    const second = client.call("sleep", ["300"]).result;
+    const third = await caught(client.call("sleep", ["1"]).result);
+    assertStatus(third, Status.BUSY);
+    assertEquals(await Promise.all([first, second]), ["slept", "slept"]);
+    assertEquals(await client.call("sleep", ["1"]).result, "slept");
+    client.close();
+  });
+});
+
+Deno.test("limits: a client that stops reading pauses the command instead of filling memory", async () => {
+  await withServer({}, async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    await conn.write(
+      new Uint8Array([
+        ...MSGPACK_PREFACE,
+        ...encodeFrame({ type: "call", id: 1, command: "flood", args: [] }),
+      ]),
+    );
+    produced = 0;
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = produced;
+    await new Promise((r) => setTimeout(r, 500));
+    // Socket buffers hold a few chunks; the generator is not pulled beyond them.
+    assertEquals(produced, stalled, "the command kept producing while nobody read");
+    assert(stalled * 64 < 16 * 1024, `${stalled} chunks of 64 KiB were produced ahead of the reader`);
+    // Reading resumes production.
+    await readAll(conn, 200);
+    assert(produced > stalled);
+    conn.close();
+  });
+});
