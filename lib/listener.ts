@@ -23,13 +23,25 @@ export interface ListenOptions {
   mode?: number;
   /** What a connection on this socket may call. @default {"admin"} */
   access?: AccessLevel;
+  /** Group owning the socket file (name or gid), so a mode like 0660 admits its members. */
+  group?: string | number;
+  /**
+   * Replace a live server on the path instead of refusing: the new socket is
+   * renamed over the old one atomically, so new connections reach this
+   * server while the old one's connections carry on.
+   * @default {false}
+   */
+  takeover?: boolean;
 }
 
 /** A bound socket. */
 export interface BoundSocket {
   path: string;
   access: AccessLevel;
+  mode: number;
   listener: Deno.UnixListener;
+  /** True when a live server was on the path and this socket replaced it. */
+  tookOver: boolean;
   /** Stops accepting and removes the socket file if it is still ours. */
   close(): void;
 }
@@ -52,7 +64,8 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
       `Socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes, the limit for UNIX sockets; choose a shorter path`,
     );
   }
-  await removeIfStale(path, logger);
+  const gid = options.group === undefined ? undefined : await resolveGroup(options.group);
+  const live = await removeIfStale(path, logger, options.takeover ?? false);
 
   const dir = await Deno.makeTempDir({ dir: dirname(path), prefix: ".sockd-" }).catch((err) => {
     throw new ListenError(`Cannot create a socket in ${dirname(path)}: ${err.message}`);
@@ -62,14 +75,21 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
   try {
     await Deno.chmod(dir, 0o700);
     listener = Deno.listen({ transport: "unix", path: tmp });
+    if (gid !== undefined) await Deno.chown(tmp, null, gid);
     await Deno.chmod(tmp, mode);
-    try {
-      await Deno.link(tmp, path);
-    } catch (err) {
-      if (err instanceof Deno.errors.AlreadyExists) {
-        throw new ListenError(`Another server took ${path} while this one was starting`);
+    if (live) {
+      // Takeover: atomically replace the old server's socket file.
+      await Deno.rename(tmp, path);
+    } else {
+      try {
+        // link() fails if the path exists: two servers starting at once cannot both win.
+        await Deno.link(tmp, path);
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists) {
+          throw new ListenError(`Another server took ${path} while this one was starting`);
+        }
+        throw err;
       }
-      throw err;
     }
   } catch (err) {
     listener?.close();
@@ -80,11 +100,18 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   const ino = Deno.lstatSync(path).ino;
-  logger.info("Listening", { path, mode: "0" + mode.toString(8), access });
+  logger.info(live ? "Took over the socket" : "Listening", {
+    path,
+    mode: "0" + mode.toString(8),
+    access,
+    ...(gid !== undefined ? { gid } : {}),
+  });
   return {
     path,
     access,
+    mode,
     listener,
+    tookOver: live,
     close() {
       try {
         listener.close();
@@ -97,24 +124,45 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
   };
 }
 
-async function removeIfStale(path: string, logger: Logger) {
+/** Removes a stale socket file; returns true when a live server is there (and `takeover` allows it). */
+async function removeIfStale(path: string, logger: Logger, takeover: boolean): Promise<boolean> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
+    if (err instanceof Deno.errors.NotFound) return false;
     throw new ListenError(`Cannot inspect ${path}: ${(err as Error).message}`);
   }
   if (!info.isSocket) {
     throw new ListenError(`${path} exists and is not a socket; refusing to replace it`);
   }
   if (await isLive(path)) {
+    if (takeover) return true;
     throw new ListenError(
-      `A server is already listening on ${path}; stop it first or choose another --socket`,
+      `A server is already listening on ${path}; stop it first, choose another --socket, or use --takeover`,
     );
   }
   await Deno.remove(path).catch(() => {});
   logger.info("Removed stale socket file", { path });
+  return false;
+}
+
+/** The gid of a group given by name or number (names are looked up in /etc/group). */
+export async function resolveGroup(group: string | number): Promise<number> {
+  if (typeof group === "number" || /^\d+$/.test(group)) return Number(group);
+  let text: string;
+  try {
+    text = await Deno.readTextFile("/etc/group");
+  } catch (err) {
+    throw new ListenError(
+      `Cannot look up group "${group}": ${(err as Error).message}; give its number instead`,
+    );
+  }
+  for (const line of text.split("\n")) {
+    const [name, , gid] = line.split(":");
+    if (name === group && gid !== undefined) return Number(gid);
+  }
+  throw new ListenError(`Unknown group "${group}" (not in /etc/group)`);
 }
 
 /** Whether something accepts connections on `path`. */
