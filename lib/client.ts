@@ -37,6 +37,10 @@ export interface ServerHello {
 /** Chunks pending in one call before the client stops reading the connection. */
 const PENDING_CHUNKS = 256;
 const INPUT_PIECE = 64 * 1024;
+/** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
+const READ_BYTES = 64 * 1024;
+/** How long a failed write waits for the read loop to report why the server closed. */
+const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
 
 /**
@@ -141,26 +145,28 @@ export class Client {
   /** Resolves when the connection has closed, for whatever reason. */
   readonly closed: Promise<void>;
   #conn: Deno.UnixConn;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
   #calls = new Map<number, Call>();
   #pings = new Map<number, () => void>();
   #nextId = 1;
   #dead: SockdError | undefined;
+  /** Frames waiting for the next write; sent together in one syscall. */
+  #batch: { frames: Uint8Array[]; done: PromiseWithResolvers<void> } | undefined;
+  #writing = false;
+  #writeFailed: SockdError | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal use {@linkcode connect}. */
   constructor(
     path: string,
     conn: Deno.UnixConn,
     hello: ServerHello,
-    reader: ReadableStreamDefaultReader<Uint8Array>,
     frames: FrameDecoder,
     pending: Record<string, unknown>[],
   ) {
     this.path = path;
     this.server = hello;
     this.#conn = conn;
-    this.#writer = conn.writable.getWriter();
-    this.closed = this.#readLoop(reader, frames, pending);
+    this.closed = this.#readLoop(frames, pending);
   }
 
   /**
@@ -226,14 +232,43 @@ export class Client {
     } catch { /* already closed */ }
   }
 
-  async #send(message: Record<string, unknown>) {
-    if (this.#dead) throw this.#dead;
-    try {
-      await this.#writer.write(encodeFrame(message));
-    } catch (err) {
-      this.#fail(new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err }));
-      throw this.#dead;
+  /**
+   * Queues a frame; resolves once it is written. Frames queued while a write
+   * is under way go out together in the next one.
+   */
+  #send(message: Record<string, unknown>): Promise<void> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    if (this.#writeFailed) return Promise.reject(this.#writeFailed);
+    this.#batch ??= { frames: [], done: Promise.withResolvers<void>() };
+    const batch = this.#batch;
+    batch.frames.push(encodeFrame(message));
+    if (!this.#writing) this.#flush();
+    return batch.done.promise;
+  }
+
+  async #flush() {
+    this.#writing = true;
+    while (this.#batch) {
+      const batch = this.#batch;
+      this.#batch = undefined;
+      try {
+        await writeAll(this.#conn, concat(batch.frames));
+        batch.done.resolve();
+      } catch (err) {
+        // Do not close the socket: the server may have closed after explaining
+        // why (e.g. 108 for a frame over its limit), and the read loop must
+        // still deliver that. If it does not end the connection promptly, the
+        // failed write is the answer.
+        const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err });
+        this.#writeFailed = lost;
+        batch.done.reject(lost);
+        // Frames queued during the failed write will not be sent either.
+        (this.#batch as typeof batch | undefined)?.done.reject(lost);
+        this.#batch = undefined;
+        this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
+      }
     }
+    this.#writing = false;
   }
 
   async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
@@ -251,19 +286,19 @@ export class Client {
     }
   }
 
-  async #readLoop(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    frames: FrameDecoder,
-    pending: Record<string, unknown>[],
-  ): Promise<void> {
+  async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
+    const buf = new Uint8Array(READ_BYTES);
     try {
       for (const msg of pending) await this.#onMessage(msg);
       while (!this.#dead) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        for (const body of frames.push(value)) await this.#onMessage(decodeFrameBody(body));
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        for (const body of frames.push(buf.subarray(0, n))) await this.#onMessage(decodeFrameBody(body));
       }
-      this.#fail(new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`));
+      this.#fail(
+        this.#writeFailed ??
+          new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`),
+      );
     } catch (err) {
       this.#fail(
         err instanceof SockdError
@@ -311,6 +346,7 @@ export class Client {
   }
 
   #fail(err: SockdError) {
+    clearTimeout(this.#graceTimer);
     if (this.#dead) return;
     this.#dead = err;
     for (const call of this.#calls.values()) call._end(err);
@@ -360,18 +396,18 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
       cause: err,
     });
   }
-  const reader = conn.readable.getReader();
   const frames = new FrameDecoder(options.maxFrameBytes ?? 16 * 1024 * 1024);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await conn.write(MSGPACK_PREFACE);
     const greeting = (async () => {
+      const buf = new Uint8Array(4096);
       while (true) {
-        const { done, value } = await reader.read();
-        if (done) {
+        const n = await conn.read(buf);
+        if (n === null) {
           throw new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection before greeting`);
         }
-        const msgs = frames.push(value).map(decodeFrameBody);
+        const msgs = frames.push(buf.subarray(0, n)).map(decodeFrameBody);
         if (msgs.length === 0) continue;
         const hello = msgs.shift()!;
         if (hello.type !== "hello") {
@@ -388,7 +424,7 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
       );
     });
     const { hello, rest } = await Promise.race([greeting, deadline]);
-    return new Client(path, conn, hello, reader, frames, rest);
+    return new Client(path, conn, hello, frames, rest);
   } catch (err) {
     conn.close();
     if (err instanceof SockdError) throw err;
@@ -408,4 +444,21 @@ async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerat
   } else {
     for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
   }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -22,6 +22,9 @@ const unpackr = new Unpackr({
   moreTypes: false,
   bundleStrings: false,
   mapsAsObjects: true,
+  // Decoded bytes get their own memory instead of viewing the frame: read
+  // buffers can be reused, and a small chunk never pins a large buffer.
+  copyBuffers: true,
 });
 
 /** Encodes one value as msgpack. */
