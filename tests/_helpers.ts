@@ -144,3 +144,89 @@ export async function runSockd(
     bytes: out.stdout,
   };
 }
+
+/** A `sockd` CLI subprocess whose output can be watched while it runs. */
+export interface SockdProcess extends AsyncDisposable {
+  process: Deno.ChildProcess;
+  /** Everything it wrote to stdout so far. */
+  stdout(): string;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  /** Waits until its stdout (or stderr) contains `text`, or throws after `ms`. */
+  waitForOutput(
+    text: string | RegExp,
+    options?: { stream?: "stdout" | "stderr"; ms?: number },
+  ): Promise<void>;
+  /** Its exit code; kills it (SIGKILL) if it has not exited within `ms`. */
+  exitCode(ms?: number): Promise<number>;
+}
+
+/**
+ * Starts `sockd ARGS...` as `runSockd` does, but returns at once so a test
+ * can watch its output and signal it (e.g. SIGINT while a call streams).
+ * With `stdout: "manual"`, the test reads `process.stdout` itself.
+ */
+export function spawnSockd(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: "null" | "piped"; stdout?: "collect" | "manual" } = {},
+): SockdProcess {
+  const process = new Deno.Command(DENO, {
+    args: [...SOCKD_ARGS, ...args],
+    cwd: ROOT,
+    env: options.env,
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const text = { stdout: "", stderr: "" };
+  const drain = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text[key] += decoder.decode(chunk, { stream: true });
+  };
+  const drained = Promise.all([
+    options.stdout === "manual" ? Promise.resolve() : drain(process.stdout, "stdout"),
+    drain(process.stderr, "stderr"),
+  ]).catch(() => {});
+  let code: number | undefined;
+  const status = process.status.then((s) => code = s.code);
+  const exitCode = async (ms = 15_000) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }, ms);
+    try {
+      await status;
+      await drained;
+    } finally {
+      clearTimeout(timer);
+    }
+    return code!;
+  };
+  return {
+    process,
+    stdout: () => text.stdout,
+    stderr: () => text.stderr,
+    async waitForOutput(wanted, { stream = "stdout", ms = 10_000 } = {}) {
+      const has = () =>
+        typeof wanted === "string" ? text[stream].includes(wanted) : wanted.test(text[stream]);
+      try {
+        await waitFor(
+          () => {
+            if (has()) return true;
+            if (code !== undefined) throw new Error(`sockd exited with ${code} before printing ${wanted}`);
+            return false;
+          },
+          ms,
+          `${wanted} on ${stream}`,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`);
+      }
+    },
+    exitCode,
+    async [Symbol.asyncDispose]() {
+      await exitCode(0);
+    },
+  };
+}

@@ -1,9 +1,13 @@
 /**
  * `sockd call COMMAND [ARGS...]`: one call from a shell.
  *
+ * Output appears as the command streams it; errors are one line on stderr
+ * and an exit code from {@linkcode Exit}. Ctrl-C (SIGINT) cancels the remote
+ * call and waits (briefly) for the server to confirm before exiting 130.
+ *
  * @module
  */
-import { connect } from "../client.ts";
+import { type Client, connect } from "../client.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
 import { errorLine, jsonData, jsonEnd, renderChunk, renderResult } from "./render.ts";
@@ -24,7 +28,12 @@ export interface CliIO {
   stdin?: ReadableStream<Uint8Array>;
 }
 
-/** Runs one call and returns the exit code. */
+/** How long a cancelled call may take to confirm (106) before the client stops waiting, in ms. */
+export const CANCEL_GRACE_MS = 2000;
+/** How long past its deadline a call may stay unanswered before the client gives up, in ms. */
+const DEADLINE_SLACK_MS = 2000;
+
+/** Connects, runs one call, and returns the exit code. */
 export async function runCall(
   command: string,
   args: string[],
@@ -32,63 +41,163 @@ export async function runCall(
   io: CliIO,
   interrupt?: AbortSignal,
 ): Promise<number> {
-  let client;
+  let client: Client;
   try {
-    client = await connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000 });
+    client = await untilAborted(connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000 }), interrupt);
   } catch (err) {
-    return await fail(err, options, io);
+    if (interrupt?.aborted) {
+      io.stderr(errorLine("Interrupted before the call started"));
+      return Exit.INTERRUPTED;
+    }
+    return await fail(err, options.json, io);
+  }
+  try {
+    return await callOn(
+      client,
+      command,
+      args,
+      {
+        json: options.json,
+        timeoutMs: options.timeoutMs,
+        input: options.stdin && io.stdin ? io.stdin : undefined,
+      },
+      io,
+      interrupt,
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** Options of {@linkcode callOn}. */
+export interface CallOnOptions {
+  /** Print one JSON object per event instead of the human form. */
+  json: boolean;
+  /** The call's deadline, in ms. */
+  timeoutMs?: number;
+  /** The command's input stream. */
+  input?: ReadableStream<Uint8Array>;
+}
+
+/**
+ * Runs one call on an open connection, writing its output to `io` as it
+ * arrives; returns the exit code. Aborting `interrupt` cancels the remote
+ * call (exit 130). A closed stdout (`| head`) cancels it too (exit 141,
+ * nothing printed). The connection is closed only when the server does not
+ * answer in time.
+ */
+export async function callOn(
+  client: Client,
+  command: string,
+  args: string[],
+  options: CallOnOptions,
+  io: CliIO,
+  interrupt?: AbortSignal,
+): Promise<number> {
+  if (interrupt?.aborted) {
+    io.stderr(errorLine("Interrupted before the call started"));
+    return Exit.INTERRUPTED;
   }
   const cancel = new AbortController();
   let interrupted = false;
-  interrupt?.addEventListener("abort", () => {
+  let confirmed = true;
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const onInterrupt = () => {
     interrupted = true;
     cancel.abort();
-  }, { once: true });
+    // Wait for the server's 106, but not forever.
+    grace = setTimeout(() => {
+      confirmed = false;
+      client.close();
+    }, CANCEL_GRACE_MS);
+  };
+  interrupt?.addEventListener("abort", onInterrupt, { once: true });
   const call = client.call(command, args, {
     signal: cancel.signal,
     timeoutMs: options.timeoutMs,
-    input: options.stdin && io.stdin ? io.stdin : undefined,
+    input: options.input,
   });
   // The server enforces the deadline; this guard covers a server that never answers.
   let timedOut = false;
   const guard = options.timeoutMs === undefined ? undefined : setTimeout(() => {
     timedOut = true;
     client.close();
-  }, options.timeoutMs + 2000);
+  }, options.timeoutMs + DEADLINE_SLACK_MS);
+  let brokenPipe = false;
+  const write = async (bytes: Uint8Array) => {
+    if (bytes.length === 0 || brokenPipe) return;
+    try {
+      await io.stdout.write(bytes);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+      brokenPipe = true;
+      cancel.abort();
+    }
+  };
   try {
     for await (const chunk of call) {
-      await io.stdout.write(options.json ? jsonData(chunk) : renderChunk(chunk));
+      await write(options.json ? jsonData(chunk) : renderChunk(chunk));
+      if (brokenPipe) break;
+    }
+    if (brokenPipe) {
+      // Nobody reads our output: the call was cancelled; let the server confirm, briefly.
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        call.result.catch(() => {}),
+        new Promise((r) => t = setTimeout(r, CANCEL_GRACE_MS)),
+      ]);
+      clearTimeout(t);
+      return Exit.BROKEN_PIPE;
     }
     const result = await call.result;
-    await io.stdout.write(options.json ? jsonEnd(result) : renderResult(result));
-    return Exit.OK;
+    await write(options.json ? jsonEnd(result) : renderResult(result));
+    return brokenPipe ? Exit.BROKEN_PIPE : Exit.OK;
   } catch (err) {
     if (interrupted) {
-      io.stderr(errorLine("interrupted; the call was cancelled"));
+      io.stderr(errorLine(
+        confirmed
+          ? "Interrupted; the call was cancelled"
+          : `Interrupted; the server did not confirm the cancel within ${CANCEL_GRACE_MS} ms`,
+      ));
       return Exit.INTERRUPTED;
     }
+    if (brokenPipe) return Exit.BROKEN_PIPE;
     if (timedOut) {
       return await fail(
         new SockdError(Status.TIMEOUT, `No answer within ${options.timeoutMs} ms`),
-        options,
+        options.json,
         io,
       );
     }
-    return await fail(err, options, io);
+    return await fail(err, options.json, io);
   } finally {
     clearTimeout(guard);
-    client.close();
+    clearTimeout(grace);
+    interrupt?.removeEventListener("abort", onInterrupt);
   }
 }
 
-async function fail(err: unknown, options: CallCliOptions, io: CliIO): Promise<number> {
+async function fail(err: unknown, json: boolean, io: CliIO): Promise<number> {
   const e = err instanceof SockdError
     ? err
     : new SockdError(Status.CONN_ERROR, String((err as Error)?.message ?? err));
-  if (options.json) {
+  if (json) {
     // The error is still an event of the call; the exit code tells its kind.
-    await io.stdout.write(jsonEnd(undefined, e));
+    await Promise.resolve(io.stdout.write(jsonEnd(undefined, e))).catch(() => {});
   }
   io.stderr(errorLine(e.message));
   return exitCodeFor(e.status);
+}
+
+/** `p`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new SockdError(Status.CANCELLED, "Interrupted"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    // A connection that completes after the interrupt is closed, not leaked.
+    p.then((v) => signal.aborted && (v as { close?: () => void })?.close?.(), () => {});
+  });
 }

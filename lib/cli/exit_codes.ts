@@ -1,6 +1,7 @@
 /**
- * Exit codes of `sockd call` (and the other client commands), documented in
- * the README. Scripts can tell "the command failed" from "no server".
+ * Exit codes of `sockd call` and `sockd repl` (and the other client
+ * commands): the single source for the README's table and docs/CLIENT.md.
+ * Scripts can tell "the command failed" from "no server".
  *
  * @module
  */
@@ -22,8 +23,13 @@ export const Exit = {
   FORBIDDEN: 5,
   /** The server refused the request: malformed (102), too large (108), or busy (109). */
   REFUSED: 6,
-  /** Interrupted by Ctrl-C; the remote call was cancelled. */
+  /** Interrupted by Ctrl-C (SIGINT); the remote call was cancelled. */
   INTERRUPTED: 130,
+  /**
+   * Standard output was closed (`sockd call … | head`); the remote call was
+   * cancelled and nothing is printed, as a shell reports a process killed by SIGPIPE.
+   */
+  BROKEN_PIPE: 141,
 } as const;
 
 /** The exit code for a status code. */

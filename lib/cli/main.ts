@@ -4,12 +4,14 @@
  *
  * @module
  */
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { runCall } from "./call.ts";
+import { completionScript, SHELLS } from "./completions.ts";
 import { parseDuration } from "./duration.ts";
 import { Exit } from "./exit_codes.ts";
+import { runRepl } from "./repl.ts";
 import { runServe } from "./serve.ts";
 import { defaultSocketPath } from "./socket_path.ts";
 import { errorLine } from "./render.ts";
@@ -37,7 +39,14 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    // Colour decisions are ours (NO_COLOR, a terminal); commander would read FORCE_COLOR and
+    // CLICOLOR_FORCE, which the permission set does not grant.
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    });
 
   const socketOption = () =>
     new Option(
@@ -105,9 +114,36 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         );
       } finally {
         Deno.removeSignalListener("SIGINT", onInt);
-        await stdout.ready;
+        await stdout.ready.catch(() => {}); // a closed pipe (`| head`) was already handled
         stdout.releaseLock();
       }
+    });
+
+  program.command("repl")
+    .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
+    .addOption(socketOption())
+    .option("--no-history", "Neither read nor write the history file")
+    .action(async (opts) => {
+      code = await runRepl({
+        socket: opts.socket ?? defaultSocketPath(),
+        historyPath: opts.history === false ? null : undefined,
+      });
+    });
+
+  program.command("completions")
+    .description("Print a shell completion script that asks the live server for command names")
+    .addArgument(new Argument("<shell>", "Shell to complete in").choices(SHELLS))
+    .action((shell: string) => {
+      const subcommands = program.commands.filter((c) => c.name() !== "help").map((c) => ({
+        name: c.name(),
+        description: c.description(),
+        options: c.options.map((o) => ({
+          names: [o.short, o.long].filter((n): n is string => !!n),
+          takesValue: o.required || o.optional,
+          description: o.description,
+        })),
+      }));
+      io.out(completionScript(shell, subcommands));
     });
 
   try {

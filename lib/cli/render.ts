@@ -49,3 +49,43 @@ export function errorLine(message: string): string {
   const text = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : "failed";
   return `sockd: ${text}\n`;
 }
+
+/** Wraps text in terminal colours, or leaves it plain. */
+export interface Styles {
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  yellow(text: string): string;
+  green(text: string): string;
+}
+
+/**
+ * Whether to colour output written to a terminal: not when `NO_COLOR` is set
+ * to anything but the empty string (no-color.org), nor for `TERM=dumb`.
+ */
+export function colorWanted(isTerminal: boolean): boolean {
+  if (!isTerminal) return false;
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined; // not granted: assume unset
+    }
+  };
+  const noColor = env("NO_COLOR");
+  if (noColor !== undefined && noColor !== "") return false;
+  return env("TERM") !== "dumb";
+}
+
+/** Colour functions, or identity functions when `enabled` is false. */
+export function styles(enabled: boolean): Styles {
+  const sgr = (open: number, close: number) => (text: string) =>
+    enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  return {
+    bold: sgr(1, 22),
+    dim: sgr(2, 22),
+    red: sgr(31, 39),
+    yellow: sgr(33, 39),
+    green: sgr(32, 39),
+  };
+}

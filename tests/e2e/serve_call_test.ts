@@ -68,6 +68,13 @@ Deno.test("e2e: serve + call: ping, unknown command, --json, plugins, no server"
     assertEquals(r.code, 3);
     assertEquals(r.stderr, `sockd: no server at ${tmp.dir}/none.sock (is sockd serve running?)\n`);
   });
+  await t.step("--help works under the sockd permission set", async () => {
+    for (const args of [["--help"], ["call", "--help"], ["serve", "--help"]]) {
+      const r = await runSockd(args);
+      assertEquals(r.code, 0, r.stderr);
+      assertIncludes(r.stdout, "Usage: sockd");
+    }
+  });
   await t.step("a usage error of sockd itself exits 2", async () => {
     const r = await runSockd(["call", "--socket", path]);
     assertEquals(r.code, 2);

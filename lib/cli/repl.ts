@@ -1,0 +1,545 @@
+/**
+ * `sockd repl`: type commands at a running server, as with redis-cli.
+ *
+ * On a terminal: line editing and history (see {@linkcode LineEditor}),
+ * Tab completion from the server's `help --json`, streaming output as it
+ * arrives, Ctrl-C to cancel a running call, and reconnection (re-issuing a
+ * running `persistent` stream) when the server restarts. When stdin is not
+ * a terminal, it reads one command per line and exits at the end of input
+ * (`printf 'ping\n' | sockd repl`). Keys and behaviour: docs/CLIENT.md.
+ *
+ * @module
+ */
+import type { Client } from "../client.ts";
+import type { CommandInfo } from "../command.ts";
+import { SockdError, Status } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { callOn } from "./call.ts";
+import { Exit, exitCodeFor } from "./exit_codes.ts";
+import { colorWanted, errorLine, renderChunk, renderResult, type Styles, styles } from "./render.ts";
+import { commonPrefix, complete, formatColumns, ServerCatalog } from "./_completion.ts";
+import { defaultHistoryPath, History } from "./_history.ts";
+import { inputLines } from "./_input_lines.ts";
+import { type Key, KeyDecoder, LineEditor, textWidth } from "./_line_editor.ts";
+import { type Backoff, Link, type LinkEvent } from "./_link.ts";
+import { splitWords } from "./_words.ts";
+
+/** Options of {@linkcode runRepl}. */
+export interface ReplOptions {
+  /** The server's socket path. */
+  socket: string;
+  /** History file: undefined for the default ({@linkcode defaultHistoryPath}), null for none. */
+  historyPath?: string | null;
+  /** Pacing of reconnects. */
+  backoff?: Partial<Backoff>;
+}
+
+/** Words that end the REPL instead of being sent to the server. */
+const LOCAL_EXIT = new Set(["quit", "exit"]);
+/** After the server ends a call with 106 unasked, how long to watch for it closing the connection. */
+const SHUTDOWN_WATCH_MS = 1000;
+/** Longest line read when stdin is not a terminal. */
+const MAX_INPUT_LINE = 1024 * 1024;
+/** Time to wait for the server to confirm a cancel before returning to the prompt. */
+const CANCEL_GRACE_MS = 2000;
+
+const encoder = new TextEncoder();
+
+/** Runs the REPL until exit; resolves to the exit code. */
+export async function runRepl(options: ReplOptions): Promise<number> {
+  if (Deno.stdin.isTerminal() && Deno.stdout.isTerminal()) {
+    return await new InteractiveRepl(options).run();
+  }
+  return await runPlain(options);
+}
+
+/**
+ * Reads commands line by line from a non-terminal stdin. Blank lines and
+ * `#` comments are skipped; `quit`/`exit` stop. The exit code is 0 when every
+ * command succeeded, else the code of the last one that failed.
+ */
+async function runPlain(options: ReplOptions): Promise<number> {
+  const stdout = Deno.stdout.writable.getWriter();
+  const stderr = (text: string) => void writeAllSync(Deno.stderr, encoder.encode(text));
+  const link = new Link(options.socket, { autoReconnect: false });
+  const interrupt = new AbortController();
+  const onInt = () => interrupt.abort();
+  Deno.addSignalListener("SIGINT", onInt);
+  let code: number = Exit.OK;
+  const interrupted = new Promise<"interrupted">((r) =>
+    interrupt.signal.addEventListener("abort", () => r("interrupted"), { once: true })
+  );
+  const lines = inputLines(Deno.stdin.readable, MAX_INPUT_LINE);
+  try {
+    while (true) {
+      const next = await Promise.race([lines.next(), interrupted]);
+      if (next === "interrupted") return Exit.INTERRUPTED;
+      if (next.done) break;
+      const item = next.value;
+      if ("tooLong" in item) {
+        stderr(errorLine(`Line longer than ${item.tooLong} bytes skipped`));
+        code = Exit.USAGE;
+        continue;
+      }
+      const line = item.line.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      let words: string[];
+      try {
+        words = splitWords(line);
+      } catch (err) {
+        stderr(errorLine(`${(err as Error).message} in: ${line}`));
+        code = Exit.USAGE;
+        continue;
+      }
+      if (words.length === 1 && LOCAL_EXIT.has(words[0]!)) break;
+      let client: Client;
+      try {
+        client = await link.get(interrupt.signal);
+      } catch (err) {
+        if (interrupt.signal.aborted) return Exit.INTERRUPTED;
+        const e = err as SockdError;
+        stderr(errorLine(e.message));
+        code = exitCodeFor(e.status ?? Status.CONN_ERROR);
+        continue;
+      }
+      const [command, ...args] = words;
+      const got = await callOn(client, command!, args, { json: false }, { stdout, stderr }, interrupt.signal);
+      if (got === Exit.INTERRUPTED || got === Exit.BROKEN_PIPE) return got;
+      if (got !== Exit.OK) code = got;
+    }
+    return code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    link.close();
+    await stdout.ready.catch(() => {});
+    stdout.releaseLock();
+  }
+}
+
+/** The outcome of one call in the interactive REPL. */
+type Outcome = "ok" | "failed" | "cancelled" | "lost";
+
+/** The REPL on a terminal. */
+class InteractiveRepl {
+  #o: ReplOptions;
+  #st: Styles;
+  #keys = new KeyQueue();
+  #history: History | undefined;
+  #editor: LineEditor;
+  #link: Link;
+  #catalog: ServerCatalog;
+  #promptActive = false;
+  #atLineStart = true;
+  #exitArmed = false;
+
+  constructor(options: ReplOptions) {
+    this.#o = options;
+    this.#st = styles(colorWanted(true));
+    this.#editor = new LineEditor(() => this.#history?.entries ?? []);
+    this.#link = new Link(options.socket, {
+      backoff: options.backoff,
+      onEvent: (e) => this.#onLinkEvent(e),
+    });
+    this.#catalog = new ServerCatalog(() => this.#link.client);
+  }
+
+  async run(): Promise<number> {
+    const history = this.#history = await this.#openHistory();
+    let client: Client;
+    try {
+      client = await this.#link.get();
+    } catch (err) {
+      const e = err as SockdError;
+      this.#writeErr(errorLine(e.message));
+      return exitCodeFor(e.status ?? Status.CONN_ERROR);
+    }
+    const { dim } = this.#st;
+    this.#line(
+      dim(
+        `sockd ${VERSION}, connected to ${client.server.server} ${client.server.version} at ${this.#link.path}`,
+      ),
+    );
+    this.#line(dim(`"help" lists commands; Tab completes; Ctrl-C cancels a call; Ctrl-D exits.`));
+
+    const signals: [Deno.Signal, () => void][] = [
+      ["SIGINT", () => this.#keys.push({ type: "key", name: "ctrl-c" })],
+      ["SIGTERM", () => this.#terminate(128 + 15)],
+      ["SIGHUP", () => this.#terminate(128 + 1)],
+    ];
+    for (const [s, h] of signals) Deno.addSignalListener(s, h);
+    Deno.stdin.setRaw(true);
+    this.#readKeys();
+    try {
+      while (true) {
+        const line = await this.#readLine();
+        if (line === undefined) break;
+        await history.add(line).catch((err) => {
+          this.#notice(this.#st.yellow(`history not saved: ${(err as Error).message}`));
+        });
+        if (!await this.#execute(line)) break;
+      }
+    } finally {
+      Deno.stdin.setRaw(false);
+      for (const [s, h] of signals) Deno.removeSignalListener(s, h);
+      this.#link.close();
+    }
+    return Exit.OK;
+  }
+
+  async #openHistory(): Promise<History> {
+    const path = this.#o.historyPath === null ? undefined : this.#o.historyPath ?? defaultHistoryPath();
+    try {
+      return await History.open(path);
+    } catch (err) {
+      this.#writeErr(errorLine(`Cannot read history ${path}: ${(err as Error).message}`));
+      return await History.open(undefined);
+    }
+  }
+
+  /** Feeds stdin into the key queue until it ends. */
+  async #readKeys() {
+    const decoder = new KeyDecoder();
+    try {
+      for await (const chunk of Deno.stdin.readable) this.#keys.push(...decoder.push(chunk));
+    } catch { /* the terminal went away */ }
+    this.#keys.push({ type: "end" });
+  }
+
+  #terminate(code: number) {
+    try {
+      Deno.stdin.setRaw(false);
+    } catch { /* not a terminal any more */ }
+    this.#link.close();
+    Deno.exit(code);
+  }
+
+  /** Reads one line at the prompt; undefined means exit. */
+  async #readLine(): Promise<string | undefined> {
+    this.#editor.reset();
+    this.#ensureLineStart();
+    this.#promptActive = true;
+    this.#draw();
+    try {
+      while (true) {
+        const key = (await this.#keys.take())!;
+        const action = this.#editor.handle(key);
+        if (action.type !== "interrupt") this.#exitArmed = false;
+        switch (action.type) {
+          case "submit":
+            this.#draw();
+            this.#write("\n");
+            return action.line;
+          case "eof":
+            this.#write("\n");
+            return undefined;
+          case "interrupt":
+            this.#editor.handle({ type: "key", name: "end" });
+            this.#draw();
+            this.#write("^C\n");
+            if (action.line === "") {
+              if (this.#exitArmed) return undefined;
+              this.#exitArmed = true;
+              this.#write(this.#st.dim("(press Ctrl-C again or Ctrl-D to exit)") + "\n");
+            }
+            this.#editor.reset();
+            this.#draw();
+            break;
+          case "complete":
+            await this.#complete();
+            break;
+          case "clear-screen":
+            this.#write("\x1b[H\x1b[2J");
+            this.#draw();
+            break;
+          case "redraw":
+            this.#draw();
+            break;
+          case "bell":
+            this.#write("\x07");
+            break;
+        }
+      }
+    } finally {
+      this.#promptActive = false;
+    }
+  }
+
+  async #complete() {
+    const before = this.#editor.beforeCursor;
+    const c = await complete(before, before.length, this.#catalog);
+    const from = Array.from(before.slice(0, c.start)).length;
+    if (c.candidates.length === 0) {
+      this.#write("\x07");
+      return;
+    }
+    if (c.candidates.length === 1) {
+      this.#editor.replaceBeforeCursor(from, c.candidates[0]! + " ");
+    } else {
+      const prefix = commonPrefix(c.candidates);
+      if (prefix.length > c.word.length) {
+        this.#editor.replaceBeforeCursor(from, prefix);
+      } else {
+        this.#write("\n" + formatColumns(c.candidates, this.#columns()));
+      }
+    }
+    this.#draw();
+  }
+
+  /** Runs a line; false means exit. */
+  async #execute(line: string): Promise<boolean> {
+    let words: string[];
+    try {
+      words = splitWords(line);
+    } catch (err) {
+      this.#line(this.#st.red(`(error) ${(err as Error).message}`));
+      return true;
+    }
+    if (words.length === 0) return true;
+    if (words.length === 1 && LOCAL_EXIT.has(words[0]!)) return false;
+    // While the call runs, Ctrl-C cancels it; other keys wait for the next prompt.
+    const done = new AbortController();
+    const interrupt = new AbortController();
+    const watcher = this.#keys.take((k) => k.type === "key" && k.name === "ctrl-c", done.signal).then((k) => {
+      if (!k) return;
+      this.#write("^C");
+      interrupt.abort();
+    });
+    try {
+      await this.#run(words, interrupt.signal);
+    } finally {
+      done.abort();
+      await watcher;
+    }
+    if (words[0] === "help" && words.length === 1) {
+      this.#line(this.#st.dim(
+        "(repl: Tab completes, Up/Down recall history, Ctrl-C cancels a call, Ctrl-D or quit exits)",
+      ));
+    }
+    return true;
+  }
+
+  /** Runs a command; if the connection drops under a persistent one, re-issues it after reconnecting. */
+  async #run(words: string[], interrupt: AbortSignal) {
+    const [command, ...args] = words as [string, ...string[]];
+    while (true) {
+      let client: Client;
+      try {
+        client = await this.#link.get(interrupt);
+      } catch (err) {
+        if (interrupt.aborted) this.#ensureLineStart();
+        else this.#showError(err as SockdError);
+        return;
+      }
+      // Whether it is persistent matters only if the connection drops; ask alongside the call.
+      const info = this.#catalog.info(command);
+      const { outcome, error } = await this.#callOnce(client, command, args, interrupt);
+      if (outcome !== "lost") return;
+      if (!(await info)?.persistent) {
+        this.#showError(error!);
+        return;
+      }
+      try {
+        await this.#link.get(interrupt);
+      } catch (err) {
+        if (interrupt.aborted) this.#ensureLineStart();
+        else this.#showError(err as SockdError);
+        return;
+      }
+      const again: CommandInfo | undefined = await this.#catalog.info(command);
+      if (!again?.persistent) {
+        this.#notice(
+          this.#st.yellow(`not resuming "${command}": the server no longer has it as a persistent command`),
+        );
+        return;
+      }
+      this.#notice(this.#st.yellow(`resuming ${words.join(" ")} (persistent)`));
+    }
+  }
+
+  async #callOnce(
+    client: Client,
+    command: string,
+    args: string[],
+    interrupt: AbortSignal,
+  ): Promise<{ outcome: Outcome; error?: SockdError }> {
+    const call = client.call(command, args, { signal: interrupt });
+    const it = call[Symbol.asyncIterator]();
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<"grace">((resolve) => {
+      const start = () => graceTimer = setTimeout(() => resolve("grace"), CANCEL_GRACE_MS);
+      if (interrupt.aborted) start();
+      else interrupt.addEventListener("abort", start, { once: true });
+    });
+    try {
+      while (true) {
+        const step = await Promise.race([it.next(), grace]);
+        if (step === "grace") {
+          // Keep reading so its chunks do not stall the connection; show none of them.
+          (async () => {
+            while (!(await it.next()).done) { /* discard */ }
+          })().catch(() => {});
+          this.#ensureLineStart();
+          this.#line(
+            this.#st.yellow(`(cancel sent; the server did not confirm it within ${CANCEL_GRACE_MS} ms)`),
+          );
+          return { outcome: "cancelled" };
+        }
+        if (step.done) break;
+        this.#out(renderChunk(step.value));
+      }
+      this.#out(renderResult(await call.result));
+      return { outcome: "ok" };
+    } catch (err) {
+      const e = err instanceof SockdError ? err : new SockdError(Status.CONN_ERROR, String(err));
+      if (interrupt.aborted) {
+        this.#ensureLineStart();
+        this.#line(this.#st.yellow(`(cancelled${e.remote ? ` ${e.status}` : ""}) ${e.message}`));
+        return { outcome: "cancelled", error: e };
+      }
+      if (!e.remote && e.status === Status.CONN_ERROR) return { outcome: "lost", error: e };
+      // A server shutting down cancels calls (106), then closes: that is a lost connection too.
+      if (e.remote && e.status === Status.CANCELLED && await closesWithin(client, SHUTDOWN_WATCH_MS)) {
+        return { outcome: "lost", error: e };
+      }
+      this.#showError(e);
+      return { outcome: "failed", error: e };
+    } finally {
+      clearTimeout(graceTimer);
+    }
+  }
+
+  #onLinkEvent(e: LinkEvent) {
+    const { yellow, green, red } = this.#st;
+    const path = this.#link.path;
+    switch (e.type) {
+      case "lost":
+        this.#catalog.invalidate();
+        this.#notice(yellow(`connection lost: ${lower(e.error.message)}; reconnecting…`));
+        break;
+      case "retry":
+        if (e.delayMs >= 1000) {
+          this.#notice(
+            yellow(`still no server at ${path} (attempt ${e.attempt}); retrying in ${e.delayMs / 1000} s`),
+          );
+        }
+        break;
+      case "reconnected":
+        this.#catalog.invalidate();
+        this.#notice(green(`reconnected to ${path}`));
+        break;
+      case "gave-up":
+        this.#notice(red(
+          `gave up reconnecting after ${Math.round(e.elapsedMs / 1000)} s: ${lower(e.error.message)}. ` +
+            "The next command tries again.",
+        ));
+        break;
+    }
+  }
+
+  #showError(e: SockdError) {
+    const label = e.remote ? `(error ${e.status} ${e.code})` : `(error)`;
+    this.#line(this.#st.red(`${label} ${e.message}`));
+  }
+
+  /** A message on its own line, above the prompt if one is showing. */
+  #notice(text: string) {
+    if (this.#promptActive) {
+      this.#write(`\r\x1b[K${text}\n`);
+      this.#draw();
+    } else {
+      this.#line(text);
+    }
+  }
+
+  #prompt(): { text: string; width: number } {
+    const state = this.#link.client ? "" : this.#link.reconnecting ? " (reconnecting)" : " (disconnected)";
+    const plain = `sockd${state}> `;
+    return { text: this.#st.bold(plain), width: textWidth(plain) };
+  }
+
+  #draw() {
+    const p = this.#prompt();
+    this.#write(this.#editor.render(p.text, p.width, this.#columns()));
+  }
+
+  #columns(): number {
+    try {
+      return Deno.consoleSize().columns || 80;
+    } catch {
+      return 80;
+    }
+  }
+
+  #line(text: string) {
+    this.#ensureLineStart();
+    this.#write(text + "\n");
+  }
+
+  #ensureLineStart() {
+    if (!this.#atLineStart) this.#write("\n");
+  }
+
+  #write(text: string) {
+    this.#out(encoder.encode(text));
+  }
+
+  #out(bytes: Uint8Array) {
+    if (bytes.length === 0) return;
+    writeAllSync(Deno.stdout, bytes);
+    this.#atLineStart = bytes[bytes.length - 1] === 0x0a;
+  }
+
+  #writeErr(text: string) {
+    writeAllSync(Deno.stderr, encoder.encode(text));
+  }
+}
+
+/** Keys read from the terminal, taken in order or by a predicate. */
+class KeyQueue {
+  #keys: Key[] = [];
+  #waiters: { match: (k: Key) => boolean; resolve: (k: Key | undefined) => void }[] = [];
+
+  push(...keys: Key[]) {
+    for (const key of keys) {
+      const i = this.#waiters.findIndex((w) => w.match(key));
+      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(key);
+      else this.#keys.push(key);
+    }
+  }
+
+  /** The first key matching `match` (queued or to come), or undefined once `signal` aborts. */
+  take(match: (k: Key) => boolean = () => true, signal?: AbortSignal): Promise<Key | undefined> {
+    const i = this.#keys.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.#keys.splice(i, 1)[0]);
+    if (signal?.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const waiter = { match, resolve };
+      this.#waiters.push(waiter);
+      signal?.addEventListener("abort", () => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        resolve(undefined);
+      }, { once: true });
+    });
+  }
+}
+
+/** Whether `client`'s connection closes within `ms`. */
+async function closesWithin(client: Client, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    client.closed.then(() => true),
+    new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
+  ]);
+  clearTimeout(timer);
+  return result;
+}
+
+function lower(message: string): string {
+  return message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : message;
+}
+
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
+  let off = 0;
+  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+}

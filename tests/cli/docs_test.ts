@@ -1,0 +1,22 @@
+/** docs/CLIENT.md's exit code table must say what lib/cli/exit_codes.ts does. */
+import { Exit, exitCodeFor } from "../../lib/cli/exit_codes.ts";
+import { Status } from "../../lib/errors.ts";
+import { assertEquals } from "../assert.ts";
+import { ROOT } from "../_helpers.ts";
+
+Deno.test("docs: CLIENT.md lists every exit code, and the status codes that lead to each", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/CLIENT.md`);
+  const section = doc.slice(doc.indexOf("### Exit codes"), doc.indexOf("## `sockd repl`"));
+  const rows = section.split("\n").filter((l) => /^\| *\d+ *\|/.test(l)).map((line) => {
+    const cells = line.split(/(?<!\\)\|/).map((c) => c.trim()); // "\|" is a pipe inside a cell
+    return {
+      code: Number(cells[1]),
+      statuses: cells[3]!.split(",").map((s) => s.trim()).filter(Boolean).map(Number),
+    };
+  });
+  assertEquals(rows.map((r) => r.code), [...new Set(Object.values(Exit))].sort((a, b) => a - b));
+  for (const status of Object.values(Status)) {
+    const row = rows.find((r) => r.statuses.includes(status));
+    assertEquals(row?.code, exitCodeFor(status), `status ${status}`);
+  }
+});
