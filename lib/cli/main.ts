@@ -4,15 +4,12 @@
  *
  * @module
  */
-import { Argument, Command, CommanderError, Option } from "commander";
-import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import type { LogLevel } from "../log.ts";
+import { LOG_LEVELS } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { runCall } from "./call.ts";
-import { completionScript, SHELLS } from "./completions.ts";
-import { parseDuration } from "./duration.ts";
+import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
 import { Exit } from "./exit_codes.ts";
-import { runRepl } from "./repl.ts";
-import { runServe } from "./serve.ts";
+import { SHELLS } from "./completions.ts";
 import { defaultSocketPath } from "./socket_path.ts";
 import { errorLine } from "./render.ts";
 
@@ -31,6 +28,12 @@ const stdio: MainIO = {
 
 /** Runs the CLI with `args` (without the program name); resolves to the exit code. */
 export async function main(args: string[], io: MainIO = stdio): Promise<number> {
+  // One-shot calls skip commander and the server/REPL modules: see call_cli.ts.
+  if (args[0] === "call") {
+    const fast = parseCallArgv(args.slice(1));
+    if (fast) return await callAction(fast.command, fast.args, fast.options, io.err);
+  }
+  const { Argument, Command, CommanderError, Option } = await import("commander");
   let code: number = Exit.OK;
   const program = new Command("sockd")
     .description("A control socket for running processes: serve commands on a UNIX socket, and call them.")
@@ -68,6 +71,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         code = Exit.USAGE;
         return;
       }
+      const { runServe } = await import("./serve.ts");
       code = await runServe({
         socket: opts.socket,
         plugins: opts.plugins,
@@ -77,53 +81,25 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       }, io.err);
     });
 
-  program.command("call")
+  const call = program.command("call")
     .description("Call one command and print what it answers (exit codes: see the README)")
     .argument("<command>", "Command to call")
     .argument("[args...]", "Its arguments (flags after the command are passed to it)")
-    .addOption(socketOption())
-    .option("--json", "Print one JSON object per event")
-    .option("-t, --timeout <duration>", "Deadline for the call (500ms, 5s, 2m; bare numbers are seconds)")
-    .option("--no-stdin", "Do not send stdin as the command's input")
     .passThroughOptions()
     .action(async (command: string, args: string[], opts) => {
-      let timeoutMs: number | undefined;
-      try {
-        timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
-      } catch (err) {
-        io.err(errorLine((err as Error).message));
-        code = Exit.USAGE;
-        return;
-      }
-      const interrupt = new AbortController();
-      const onInt = () => interrupt.abort();
-      Deno.addSignalListener("SIGINT", onInt);
-      const stdout = Deno.stdout.writable.getWriter();
-      try {
-        code = await runCall(
-          command,
-          args,
-          {
-            socket: opts.socket ?? defaultSocketPath(),
-            json: opts.json === true,
-            timeoutMs,
-            stdin: opts.stdin !== false && !Deno.stdin.isTerminal(),
-          },
-          { stdout, stderr: io.err, stdin: Deno.stdin.readable },
-          interrupt.signal,
-        );
-      } finally {
-        Deno.removeSignalListener("SIGINT", onInt);
-        await stdout.ready.catch(() => {}); // a closed pipe (`| head`) was already handled
-        stdout.releaseLock();
-      }
+      code = await callAction(command, args, opts, io.err);
     });
+  for (const o of CALL_OPTIONS) {
+    const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
+    call.addOption(new Option(flags, o.description));
+  }
 
   program.command("repl")
     .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
     .addOption(socketOption())
     .option("--no-history", "Neither read nor write the history file")
     .action(async (opts) => {
+      const { runRepl } = await import("./repl.ts");
       code = await runRepl({
         socket: opts.socket ?? defaultSocketPath(),
         historyPath: opts.history === false ? null : undefined,
@@ -133,7 +109,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
   program.command("completions")
     .description("Print a shell completion script that asks the live server for command names")
     .addArgument(new Argument("<shell>", "Shell to complete in").choices(SHELLS))
-    .action((shell: string) => {
+    .action(async (shell: string) => {
+      const { completionScript } = await import("./completions.ts");
       const subcommands = program.commands.filter((c) => c.name() !== "help").map((c) => ({
         name: c.name(),
         description: c.description(),
