@@ -13,6 +13,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { type LoadFailure, loadPluginDirs } from "./plugins/loader.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Session } from "./session.ts";
+import { connTransport } from "./_conn_transport.ts";
 import { NAME, VERSION } from "./version.ts";
 
 /** Options of {@linkcode serve}. */
@@ -217,7 +218,7 @@ class RunningServer implements Server {
       conn.write(msg).catch(() => {}).finally(() => conn.close());
       return;
     }
-    const session = new Session(conn, {
+    const session = new Session(connTransport(conn), {
       id,
       access: this.#bound.access,
       dispatcher: this.#dispatcher,

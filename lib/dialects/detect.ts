@@ -4,10 +4,15 @@
  * @module
  */
 import type { DialectFactory } from "./dialect.ts";
+import { jsonlDialect } from "./jsonl.ts";
 import { msgpackDialect } from "./msgpack.ts";
+import { textDialect } from "./text.ts";
 
-/** The dialects a server speaks, tried in order; the last one that matches everything is the fallback. */
-export const DIALECTS: readonly DialectFactory[] = [msgpackDialect];
+/**
+ * The dialects a server speaks, tried in order: msgpack (first byte NUL),
+ * JSON lines (first byte `{`), and text, the fallback that matches everything.
+ */
+export const DIALECTS: readonly DialectFactory[] = [msgpackDialect, jsonlDialect, textDialect];
 
 /** The dialect for a connection whose first byte is `firstByte`, if any. */
 export function detectDialect(

@@ -1,0 +1,89 @@
+/**
+ * Splits a text-dialect line into words with shell-like quoting, and nothing
+ * else a shell does: no variables, globs, operators or comments mid-line.
+ *
+ * - Spaces and tabs separate words.
+ * - `'...'` keeps everything inside as-is.
+ * - `"..."` keeps everything inside, except that `\"`, `\\`, `\$` and `` \` ``
+ *   stand for the second character (as in POSIX sh; other backslashes stay).
+ * - Outside quotes, a backslash makes the next character literal.
+ * - Quoted parts join the word around them: `a"b c"d` is one word, `""` an empty one.
+ *
+ * @module
+ */
+import { SockdError, Status } from "../errors.ts";
+
+const DOUBLE_QUOTE_ESCAPES = new Set(['"', "\\", "$", "`"]);
+
+/**
+ * The words of `line`. Throws a BAD_REQUEST (102) {@linkcode SockdError} for
+ * an unterminated quote or a trailing backslash.
+ *
+ * @example
+ * ```ts
+ * import { tokenize } from "./_tokenize.ts";
+ * console.assert(tokenize(`echo "a b" 'c'`).join("|") === "echo|a b|c");
+ * ```
+ */
+export function tokenize(line: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (c === " " || c === "\t") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+      i++;
+      continue;
+    }
+    inWord = true;
+    if (c === "\\") {
+      if (i + 1 >= line.length) {
+        throw new SockdError(Status.BAD_REQUEST, "Line ends with a backslash (nothing to escape)");
+      }
+      word += line[i + 1];
+      i += 2;
+    } else if (c === "'") {
+      const close = line.indexOf("'", i + 1);
+      if (close === -1) throw unterminated("single", i);
+      word += line.slice(i + 1, close);
+      i = close + 1;
+    } else if (c === '"') {
+      i++;
+      while (true) {
+        if (i >= line.length) throw unterminated("double", line.lastIndexOf('"'));
+        const d = line[i]!;
+        if (d === '"') break;
+        if (d === "\\" && i + 1 < line.length && DOUBLE_QUOTE_ESCAPES.has(line[i + 1]!)) {
+          word += line[i + 1];
+          i += 2;
+        } else {
+          word += d;
+          i++;
+        }
+      }
+      i++;
+    } else {
+      word += c;
+      i++;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/**
+ * Quotes `word` so that {@linkcode tokenize} reads it back unchanged: as-is
+ * when it needs no quoting, in single quotes otherwise.
+ */
+export function quote(word: string): string {
+  if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+function unterminated(kind: "single" | "double", at: number): SockdError {
+  return new SockdError(Status.BAD_REQUEST, `Unterminated ${kind} quote (opened at column ${at + 1})`);
+}

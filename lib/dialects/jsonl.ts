@@ -1,0 +1,171 @@
+/**
+ * The JSON lines dialect, for scripts in any language: one JSON object per
+ * line each way, answers tagged with the request's id, several calls in
+ * flight at once. Bytes travel as `{"$base64": "..."}`. See PROTOCOL.md.
+ *
+ * @module
+ */
+import { Status, statusName } from "../errors.ts";
+import { fromJsonValue, toJsonValue } from "../json_value.ts";
+import type { Limits } from "../limits.ts";
+import type { CallId, Dialect, DialectFactory, DialectOptions, Event, Request } from "./dialect.ts";
+import { type LineItem, LineReader } from "./_line_reader.ts";
+
+const encoder = new TextEncoder();
+/** Bytes that may surround a request on its line. */
+const BLANK = new Set([0x20, 0x09, 0x0d]);
+
+class JsonlDialect implements Dialect {
+  readonly name = "jsonl";
+  readonly concurrent = true;
+  #limits: Limits;
+  #utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  constructor(options: DialectOptions) {
+    this.#limits = options.limits;
+  }
+
+  greeting(): undefined {
+    return undefined;
+  }
+
+  async *decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
+    const lines = new LineReader(this.#limits.maxLineBytes);
+    for await (const chunk of source) {
+      for (const item of lines.push(chunk)) yield* this.#requests(item);
+    }
+    for (const item of lines.end()) yield* this.#requests(item);
+  }
+
+  encode(event: Event): Uint8Array {
+    const id = event.id ?? null;
+    let message: Record<string, unknown>;
+    switch (event.type) {
+      case "data":
+        message = { id, data: toJsonValue(event.chunk) };
+        break;
+      case "pong":
+        message = { id, pong: true };
+        break;
+      case "end":
+        message = event.status === Status.OK ? { id, status: 0, result: event.result ?? null } : {
+          id,
+          status: event.status,
+          error: event.error ?? "Call failed",
+          name: statusName(event.status),
+          ...(event.details ? { details: event.details } : {}),
+        };
+        break;
+    }
+    let line: string;
+    try {
+      line = JSON.stringify(toJsonValue(message));
+    } catch (err) {
+      // A chunk that cannot be sent ends its call (the session does that); a
+      // result that cannot be sent is answered as the handler error it is.
+      if (event.type !== "end") throw err;
+      line = JSON.stringify({
+        id,
+        status: Status.HANDLER_ERROR,
+        error: `Command returned a result that cannot be sent: ${err instanceof Error ? err.message : err}`,
+        name: statusName(Status.HANDLER_ERROR),
+      });
+    }
+    return encoder.encode(line + "\n");
+  }
+
+  /** The requests one line stands for (none for a blank line). */
+  #requests(item: LineItem): Request[] {
+    if (item.type === "too-long") {
+      return [bad(
+        null,
+        `Line exceeds the limit of ${item.limit} bytes (dropped up to the next newline)`,
+        Status.TOO_LARGE,
+      )];
+    }
+    if (item.bytes.every((b) => BLANK.has(b))) return [];
+    let text: string;
+    try {
+      text = this.#utf8.decode(item.bytes);
+    } catch {
+      return [bad(null, "Line is not valid UTF-8")];
+    }
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch (err) {
+      return [bad(null, `Malformed JSON: ${(err as Error).message}`)];
+    }
+    if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
+      return [bad(null, "A request must be a JSON object")];
+    }
+    return toRequests(msg as Record<string, unknown>);
+  }
+}
+
+function isId(v: unknown): v is CallId {
+  return (typeof v === "number" && Number.isFinite(v)) || typeof v === "string";
+}
+
+function bad(id: CallId, message: string, status: number = Status.BAD_REQUEST): Request {
+  return { type: "error", id, status, message, fatal: false };
+}
+
+/** Turns one parsed request object into requests, or an error request for a bad one. */
+function toRequests(msg: Record<string, unknown>): Request[] {
+  const id = isId(msg.id) ? msg.id : null;
+  const needId = (what: string) => [bad(null, `${what} needs an "id" (a number or a string)`)];
+  if (msg.cancel === true) return id === null ? needId("A cancel") : [{ type: "cancel", id }];
+  if (msg.command !== undefined) {
+    if (id === null) return needId("A call");
+    if (typeof msg.command !== "string") return [bad(id, `"command" must be a string`)];
+    const args = msg.args ?? [];
+    if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+      return [bad(id, `"args" must be an array of strings`)];
+    }
+    const timeout = msg.timeout;
+    if (timeout !== undefined && timeout !== null && !(typeof timeout === "number" && timeout >= 0)) {
+      return [bad(id, `"timeout" must be a number of ms`)];
+    }
+    const call: Request = {
+      type: "call",
+      id,
+      command: msg.command,
+      args: args as string[],
+      timeoutMs: typeof timeout === "number" ? timeout : undefined,
+    };
+    if (msg.input === undefined || msg.input === false || msg.input === null) return [call];
+    if (msg.input === true) return [{ ...call, input: true }];
+    // The whole input, inline: the call, its one chunk, and its end.
+    const chunk = inputBytes(msg.input);
+    if (!chunk) return [bad(id, `"input" must be true, a string, or {"$base64": "..."}`)];
+    return [{ ...call, input: true }, { type: "input", id, chunk }, { type: "input-end", id }];
+  }
+  if (msg.data !== undefined) {
+    if (id === null) return needId("Input data");
+    const chunk = inputBytes(msg.data);
+    return chunk
+      ? [{ type: "input", id, chunk }]
+      : [bad(id, `"data" must be a string or {"$base64": "..."}`)];
+  }
+  if (msg.end === true) return id === null ? needId("An input end") : [{ type: "input-end", id }];
+  if (msg.ping === true) return [{ type: "ping", id }];
+  return [bad(id, `A request needs "command", or "cancel", "data", "end" or "ping"`)];
+}
+
+/** Input given as a string (sent as UTF-8) or as `{"$base64": "..."}`. */
+function inputBytes(value: unknown): Uint8Array | undefined {
+  if (typeof value === "string") return encoder.encode(value);
+  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1) {
+    const bytes = fromJsonValue(value);
+    if (bytes instanceof Uint8Array) return bytes;
+  }
+  return undefined;
+}
+
+/** The JSON lines dialect, detected by a `{` first byte. */
+export const jsonlDialect: DialectFactory = {
+  name: "jsonl",
+  matches: (firstByte) => firstByte === 0x7b,
+  create: (options) => new JsonlDialect(options),
+};
