@@ -20,3 +20,21 @@ Deno.test("docs: CLIENT.md lists every exit code, and the status codes that lead
     assertEquals(row?.code, exitCodeFor(status), `status ${status}`);
   }
 });
+
+Deno.test("docs: the README's exit code table lists the same codes, each with its status codes", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}README.md`);
+  const section = doc.slice(doc.indexOf("## Exit codes of `sockd call`"), doc.indexOf("## Privileges"));
+  const rows = section.split("\n").filter((l) => /^\| *\d+ *\|/.test(l)).map((line) => {
+    const cells = line.split(/(?<!\\)\|/).map((c) => c.trim());
+    return {
+      code: Number(cells[1]),
+      statuses: [...cells[2]!.matchAll(/\((\d{3})\)/g)].map((m) => Number(m[1])),
+    };
+  });
+  assertEquals(rows.map((r) => r.code), [...new Set(Object.values(Exit))].sort((a, b) => a - b));
+  for (const status of Object.values(Status)) {
+    if (status === Status.OK) continue;
+    const row = rows.find((r) => r.statuses.includes(status));
+    assertEquals(row?.code, exitCodeFor(status), `status ${status}`);
+  }
+});
