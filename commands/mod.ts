@@ -8,7 +8,12 @@ import type { Command } from "../lib/command.ts";
 import echo from "./echo.ts";
 import help from "./help.ts";
 import ping from "./ping.ts";
+import plugins from "./plugins.ts";
+import reload from "./reload.ts";
 import version from "./version.ts";
 
 /** Every built-in command. */
 export const BUILTINS: readonly Command[] = [help, ping, echo, version];
+
+/** Built-ins a server has when it has plugin directories: `reload` and `plugins`. */
+export const PLUGIN_BUILTINS: readonly Command[] = [reload, plugins];

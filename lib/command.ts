@@ -141,13 +141,96 @@ export interface CallerInfo {
   access: AccessLevel;
 }
 
-/** What a command may learn about its server. */
+/**
+ * What a command may learn about its server.
+ *
+ * Built-in and library commands (run inline) also get `reload` and
+ * `plugins`; a sandboxed plugin's view has only `name`, `version` and
+ * `commands`, so it cannot reload the server except by calling the
+ * access-checked `reload` command like any client.
+ */
 export interface ServerView {
   /** Server name and version. */
   name: string;
   version: string;
   /** The commands a connection at `access` may call, sorted by name. */
   commands(access?: AccessLevel): CommandInfo[];
+  /** Reloads the plugin directories (changed files only, unless `all`). */
+  reload?(options?: { all?: boolean }): Promise<ReloadReport>;
+  /** The plugin files, what they define, and whether they loaded. */
+  plugins?(): PluginStatus[];
+}
+
+/**
+ * What the operator granted one plugin file in its directory's `sockd.json`
+ * (see docs/PLUGINS.md). Each key is `true` (all of that kind) or a list;
+ * an absent key is denied.
+ */
+export interface PluginGrants {
+  /** Paths the plugin may read. */
+  read?: true | string[];
+  /** Paths the plugin may write. */
+  write?: true | string[];
+  /** Hosts (`host[:port]`) the plugin may connect to. */
+  net?: true | string[];
+  /** Environment variables the plugin may read. */
+  env?: true | string[];
+  /** Programs the plugin may run. */
+  run?: true | string[];
+  /** System information kinds (`hostname`, `loadavg`, ...). */
+  sys?: true | string[];
+  /** Hosts the plugin may import remote modules from at run time. */
+  import?: true | string[];
+  /** Run the plugin in the server's own isolate, with all its permissions. @default {true} */
+  sandbox?: boolean;
+}
+
+/** One plugin file as the `plugins` built-in shows it. */
+export interface PluginStatus {
+  /** Absolute path of the plugin file (or of a directory or config that failed). */
+  file: string;
+  /** `loaded`: its newest version serves; `failed`: its newest version did not load; `disabled`: its workers got stuck too often. */
+  state: "loaded" | "failed" | "disabled";
+  /** The version serving calls (1 for the first load, +1 per reload); 0 when none serves. */
+  version: number;
+  /** Commands it defines (those serving). */
+  commands: string[];
+  /** Why the newest version failed, or why it is disabled. */
+  error?: string;
+  /** Commands skipped because another source defines them. */
+  warnings: string[];
+  /** What it was granted. */
+  grants: PluginGrants;
+  /** The config file the grants come from, if any. */
+  config?: string;
+  /** `"sandbox"` (a worker) or `"inline"` (the server's isolate). */
+  runner: "sandbox" | "inline";
+  /** When the serving version loaded (ISO 8601). */
+  loadedAt?: string;
+  /** Times the serving version's worker was restarted (crash or deadline). */
+  restarts: number;
+  /** Calls in flight on the serving version. */
+  calls: number;
+  /** Older versions still finishing calls. */
+  retiring: number;
+  /** Resident memory the serving worker added when it started, in bytes. */
+  memoryBytes?: number;
+}
+
+/** What a reload did. */
+export interface ReloadReport {
+  /** Plugin files whose new version now serves. */
+  loaded: string[];
+  /** Plugin files left as they were (unchanged). */
+  unchanged: string[];
+  /** Plugin files (or directories, configs) that failed; an older version, if any, keeps serving. */
+  failed: { file: string; error: string }[];
+  /** Plugin files that are gone, with their commands. */
+  removed: string[];
+  /** Commands registered after the reload. */
+  commands: number;
+  /** How long the reload took, in ms. */
+  durationMs: number;
 }
 
 /** A command's public description (no code): what `help` and completion use. */

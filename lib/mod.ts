@@ -29,6 +29,7 @@
  */
 export { serve } from "./server.ts";
 export type { ServeOptions, Server } from "./server.ts";
+export type { SandboxOptions } from "./runner/sandbox.ts";
 export { Call, Client, connect } from "./client.ts";
 export type { CallOptions, ConnectOptions, ServerHello } from "./client.ts";
 export { ACCESS_LEVELS, validateCommand } from "./command.ts";
@@ -43,6 +44,9 @@ export type {
   Flags,
   FlagSpec,
   JsonValue,
+  PluginGrants,
+  PluginStatus,
+  ReloadReport,
   RunResult,
   ServerView,
 } from "./command.ts";

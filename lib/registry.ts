@@ -5,6 +5,7 @@
  * @module
  */
 import { accessAllows, type AccessLevel, type Command, type CommandInfo } from "./command.ts";
+import type { Runner } from "./runner/runner.ts";
 
 /** A command as registered, with where it came from. */
 export interface Entry {
@@ -12,6 +13,12 @@ export interface Entry {
   info: CommandInfo;
   /** State shared by the commands of one source; survives reloads of that source. */
   state: Map<string, unknown>;
+  /**
+   * Where calls run: absent for built-in and library commands (inline, the
+   * fast path); a plugin version's runner (sandbox worker, or inline with a
+   * reload signal) otherwise.
+   */
+  runner?: Runner;
 }
 
 /** The set of callable commands. */
@@ -41,7 +48,10 @@ export class Registry {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Replaces every entry at once; calls in flight keep the entry they started with. */
+  /**
+   * Replaces every entry at once (one assignment: a lookup sees the old set
+   * or the new one, never a mix); calls in flight keep the entry they started with.
+   */
   replace(entries: Map<string, Entry>): void {
     this.#entries = entries;
   }

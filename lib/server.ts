@@ -1,16 +1,31 @@
 /**
  * The server: listeners, sessions, the registry and plugin loading, and the
- * lifecycle that ties them together.
+ * lifecycle that ties them together. Plugin files run in sandbox workers
+ * (lib/runner/sandbox.ts) and are reloaded when their directory changes, on
+ * {@linkcode Server.reload}, and by the `reload` built-in.
  *
  * @module
  */
-import { BUILTINS } from "../commands/mod.ts";
-import { type AccessLevel, type Command, type CommandInfo, commandInfo, validateCommand } from "./command.ts";
+import { BUILTINS, PLUGIN_BUILTINS } from "../commands/mod.ts";
+import {
+  type AccessLevel,
+  type Command,
+  type CommandInfo,
+  commandInfo,
+  type PluginStatus,
+  type ReloadReport,
+  type ServerView,
+  validateCommand,
+} from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { type Limits, resolveLimits } from "./limits.ts";
 import { bindSocket, type BoundSocket } from "./listener.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { type LoadFailure, loadPluginDirs } from "./plugins/loader.ts";
+import { SockdError, Status } from "./errors.ts";
+import type { LoadFailure } from "./plugins/loader.ts";
+import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
+import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
+import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/sandbox.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Session } from "./session.ts";
 import { connTransport } from "./_conn_transport.ts";
@@ -24,7 +39,10 @@ export interface ServeOptions {
   commands?: readonly Command[];
   /** Plugin directories to load `*.ts`/`*.js` command files from. */
   plugins?: readonly string[];
-  /** Include the built-in commands (help, ping, echo, version). @default {true} */
+  /**
+   * Include the built-in commands (help, ping, echo, version; and reload,
+   * plugins when there are plugin directories). @default {true}
+   */
   builtins?: boolean;
   /** Socket file mode. @default {0o600} */
   mode?: number;
@@ -34,6 +52,10 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** Where the server logs. @default silent */
   logger?: Logger;
+  /** Bounds and deadlines of plugin sandbox workers; see {@linkcode SandboxOptions}. */
+  sandbox?: Partial<SandboxOptions>;
+  /** Reload plugins when their directories change (debounced). @default {true} */
+  watch?: boolean;
 }
 
 /** A running server, as {@linkcode serve} returns it. */
@@ -42,12 +64,20 @@ export interface Server {
   readonly path: string;
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
-  /** Plugin files that failed to load, with the reason. */
+  /** Plugin files (or commands) that failed to load, with the reason; current after each reload. */
   readonly loadFailures: readonly LoadFailure[];
   /** Open connections. */
   readonly connections: number;
   /** The registered commands. */
   commands(): CommandInfo[];
+  /**
+   * Reloads the plugin directories: files that changed (every file with
+   * `all`). New calls go to the new versions; calls in flight finish on the
+   * old ones; a file that fails to load keeps its old version serving.
+   */
+  reload(options?: { all?: boolean }): Promise<ReloadReport>;
+  /** The plugin files: commands, state (loaded, failed with its error), grants. */
+  plugins(): PluginStatus[];
   /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
@@ -84,39 +114,67 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const registry = new Registry();
   const own = [
     ...(options.builtins === false ? [] : BUILTINS.map((c) => [c, "builtin"] as const)),
+    // `reload` and `plugins` only where there are plugins to reload and list.
+    ...(options.builtins === false || !options.plugins?.length
+      ? []
+      : PLUGIN_BUILTINS.map((c) => [c, "builtin"] as const)),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
-  const report = await loadPluginDirs(options.plugins ?? []);
-  const failures: LoadFailure[] = [...report.failures];
-  const entries = new Map<string, Entry>();
-  const sources = new Map<string, string>();
-  const add = (cmd: Command, source: string, state: Map<string, unknown>) => {
-    const prior = sources.get(cmd.name);
-    if (prior !== undefined) {
-      failures.push({ file: source, error: `Duplicate command "${cmd.name}": already defined by ${prior}` });
-      return;
-    }
-    sources.set(cmd.name, source);
-    entries.set(cmd.name, { command: cmd, info: commandInfo(cmd, source), state });
-  };
   const builtinState = new Map<string, unknown>();
-  for (const [cmd, source] of own) add(cmd, source, builtinState);
-  for (const plugin of report.plugins) {
-    const state = new Map<string, unknown>();
-    for (const cmd of plugin.commands) add(cmd, plugin.file, state);
-  }
-  registry.replace(entries);
-  for (const f of failures) logger.error("Plugin failed to load", { file: f.file, error: f.error });
+  let ownSkipped: SkippedCommand[] = [];
+  // Builds the whole name → entry map and swaps it in at once.
+  const commit = (plugins: PluginCommand[]) => {
+    const entries = new Map<string, Entry>();
+    const sources = new Map<string, string>();
+    const skipped: SkippedCommand[] = [];
+    const add = (
+      cmd: Command,
+      source: string,
+      state: Map<string, unknown>,
+      runner?: PluginCommand["runner"],
+    ) => {
+      const prior = sources.get(cmd.name);
+      if (prior !== undefined) {
+        skipped.push({ file: source, error: `Duplicate command "${cmd.name}": already defined by ${prior}` });
+        return;
+      }
+      sources.set(cmd.name, source);
+      const entry: Entry = { command: cmd, info: commandInfo(cmd, source), state };
+      if (runner) entry.runner = runner;
+      entries.set(cmd.name, entry);
+    };
+    for (const [cmd, source] of own) add(cmd, source, builtinState);
+    ownSkipped = [...skipped];
+    for (const p of plugins) add(p.command, p.file, p.state, p.runner);
+    registry.replace(entries);
+    return { skipped, size: entries.size };
+  };
+  const plugins = new PluginManager(options.plugins ?? [], {
+    logger,
+    sandbox: { ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox },
+    view: () => ({ name: NAME, version: VERSION, commands: registry.list() }),
+    commit,
+  });
+  const report = await plugins.reload({ all: true });
+  for (const f of ownSkipped) logger.error("Command skipped", { source: f.file, error: f.error });
   logger.info("Commands loaded", {
     commands: registry.size,
-    plugins: report.plugins.length,
-    failed: failures.length,
+    plugins: report.loaded.length,
+    failed: report.failed.length,
   });
 
+  const ref: { server?: RunningServer } = {};
+  const view: ServerView = {
+    name: NAME,
+    version: VERSION,
+    commands: (access) => registry.list(access),
+    reload: (o) => ref.server ? ref.server.reload(o) : plugins.reload(o),
+    plugins: () => plugins.status(),
+  };
   const dispatcher = new Dispatcher(registry, {
     limits,
     logger,
-    server: { name: NAME, version: VERSION, commands: (access) => registry.list(access) },
+    server: view,
     onCallEnd: (r) =>
       logger.debug("Call", {
         command: r.command,
@@ -125,14 +183,33 @@ export async function serve(options: ServeOptions): Promise<Server> {
         conn: r.caller.connection,
       }),
   });
-  const bound = await bindSocket({ path: options.path, mode: options.mode, access: options.access }, logger);
-  return new RunningServer(bound, dispatcher, registry, limits, logger, failures);
+  let bound: BoundSocket;
+  try {
+    bound = await bindSocket({ path: options.path, mode: options.mode, access: options.access }, logger);
+  } catch (err) {
+    plugins.close();
+    throw err;
+  }
+  ref.server = new RunningServer(bound, dispatcher, registry, limits, logger, {
+    plugins,
+    ownSkipped: () => ownSkipped,
+    watch: options.watch ?? true,
+  });
+  return ref.server;
+}
+
+interface PluginParts {
+  plugins: PluginManager;
+  ownSkipped: () => SkippedCommand[];
+  watch: boolean;
 }
 
 class RunningServer implements Server {
   readonly path: string;
   readonly finished: Promise<void>;
-  readonly loadFailures: readonly LoadFailure[];
+  #plugins: PluginManager;
+  #ownSkipped: () => SkippedCommand[];
+  #watcher: PluginWatcher | undefined;
   #bound: BoundSocket;
   #dispatcher: Dispatcher;
   #registry: Registry;
@@ -149,15 +226,22 @@ class RunningServer implements Server {
     registry: Registry,
     limits: Limits,
     logger: Logger,
-    failures: LoadFailure[],
+    parts: PluginParts,
   ) {
     this.path = bound.path;
+    this.#plugins = parts.plugins;
+    this.#ownSkipped = parts.ownSkipped;
     this.#bound = bound;
     this.#dispatcher = dispatcher;
     this.#registry = registry;
     this.#limits = limits;
     this.#logger = logger;
-    this.loadFailures = failures;
+    if (parts.watch && parts.plugins.dirs.length > 0) {
+      this.#watcher = watchPluginDirs(parts.plugins.dirs, (paths) => {
+        logger.info("Plugin files changed: reloading", { changed: paths.length });
+        this.reload().catch((err) => logger.error("Reload failed", { error: String(err) }));
+      }, { logger });
+    }
     this.#accepting = this.#accept();
     let done!: () => void;
     this.finished = new Promise((r) => done = r);
@@ -172,6 +256,33 @@ class RunningServer implements Server {
     return this.#registry.list();
   }
 
+  get loadFailures(): readonly LoadFailure[] {
+    const out: LoadFailure[] = [...this.#ownSkipped()];
+    for (const p of this.#plugins.status()) {
+      if (p.state !== "loaded" && p.error !== undefined) out.push({ file: p.file, error: p.error });
+      for (const w of p.warnings) out.push({ file: p.file, error: w });
+    }
+    return out;
+  }
+
+  async reload(options: { all?: boolean } = {}): Promise<ReloadReport> {
+    if (this.#closing) throw new SockdError(Status.BUSY, "Server is shutting down");
+    const report = await this.#plugins.reload(options);
+    this.#logger.info("Plugins reloaded", {
+      loaded: report.loaded.length,
+      unchanged: report.unchanged.length,
+      failed: report.failed.length,
+      removed: report.removed.length,
+      commands: report.commands,
+      ms: report.durationMs,
+    });
+    return report;
+  }
+
+  plugins(): PluginStatus[] {
+    return this.#plugins.status();
+  }
+
   close(options: { drainMs?: number } = {}): Promise<void> {
     this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs);
     return this.#closing;
@@ -180,7 +291,9 @@ class RunningServer implements Server {
   async #shutdown(drainMs: number) {
     this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
     this.#bound.close();
+    this.#watcher?.close();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
+    this.#plugins.close();
     await this.#accepting.catch(() => {});
     this.#logger.info("Stopped");
   }

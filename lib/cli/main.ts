@@ -123,6 +123,16 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       io.out(completionScript(shell, subcommands));
     });
 
+  program.command("init")
+    .description(
+      "Create a plugin directory: an example command, deno.json for type checking, sockd.json grants",
+    )
+    .argument("<dir>", "Directory to create (existing files are kept)")
+    .action(async (dir: string) => {
+      const { runInit } = await import("./init.ts");
+      code = await runInit(dir, io);
+    });
+
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (err) {

@@ -1,0 +1,422 @@
+/**
+ * The plugin files of a server: loading them into their runners, reloading
+ * what changed, keeping the old version serving when a new one fails, and
+ * retiring old versions once their calls have finished.
+ *
+ * @module
+ */
+import { basename, extname, join, resolve } from "node:path";
+import type { Command, PluginGrants, PluginStatus, ReloadReport } from "../command.ts";
+import type { Logger } from "../log.ts";
+import { InlinePlugin } from "../runner/inline.ts";
+import type { Runner } from "../runner/runner.ts";
+import { Sandbox, type SandboxOptions } from "../runner/sandbox.ts";
+import { PluginState } from "../runner/state.ts";
+import type { ViewSnapshot } from "../runner/_protocol.ts";
+import { CONFIG_FILE, type DirConfig, readDirConfig } from "./config.ts";
+import { listPluginFiles, loadPluginFile } from "./loader.ts";
+
+/** A plugin command to register, with where it runs. */
+export interface PluginCommand {
+  command: Command;
+  /** The plugin file (the command's `source`). */
+  file: string;
+  /** The plugin's state map (kept across reloads). */
+  state: Map<string, unknown>;
+  runner: Runner;
+}
+
+/** A command that was not registered, and why (a duplicate name). */
+export interface SkippedCommand {
+  file: string;
+  error: string;
+}
+
+/** Options of {@linkcode PluginManager}. */
+export interface PluginManagerOptions {
+  logger: Logger;
+  sandbox: SandboxOptions;
+  /** What sandboxed plugins see of the server. */
+  view: () => ViewSnapshot;
+  /**
+   * Swaps the registry to the given plugin commands (plus the server's own),
+   * atomically; returns the commands it skipped.
+   */
+  commit: (commands: PluginCommand[]) => { skipped: SkippedCommand[]; size: number };
+}
+
+interface Version {
+  number: number;
+  runner: Sandbox | InlinePlugin;
+  commands: Command[];
+  fingerprint: string;
+  loadedAt: Date;
+}
+
+interface PluginRecord {
+  file: string;
+  dirIndex: number;
+  state: PluginState;
+  current?: Version;
+  loads: number;
+  error?: string;
+  failedFingerprint?: string;
+  grants: PluginGrants;
+  config: DirConfig | undefined;
+  warnings: string[];
+  retiring: Set<Version>;
+}
+
+/** Loads and reloads the plugin files of some directories. */
+export class PluginManager {
+  #dirs: string[];
+  #opts: PluginManagerOptions;
+  #records = new Map<string, PluginRecord>();
+  #dirErrors = new Map<string, string>();
+  #tail: Promise<unknown> = Promise.resolve();
+  #next: { all: boolean; promise: Promise<ReloadReport> } | undefined;
+  #closed = false;
+  /** Versions of removed files still finishing calls (closed with the rest on shutdown). */
+  #orphans = new Set<Version>();
+
+  constructor(dirs: readonly string[], options: PluginManagerOptions) {
+    this.#dirs = dirs.map((d) => resolve(d));
+    this.#opts = options;
+  }
+
+  /** The plugin directories, absolute. */
+  get dirs(): readonly string[] {
+    return this.#dirs;
+  }
+
+  /**
+   * Loads what changed since the last load (every file when `all`), swaps
+   * the registry once, then retires the replaced versions. Reloads run one
+   * at a time; requests made while one runs share the next run.
+   */
+  reload(options: { all?: boolean } = {}): Promise<ReloadReport> {
+    const all = options.all ?? false;
+    if (this.#next) {
+      this.#next.all ||= all;
+      return this.#next.promise;
+    }
+    const next = { all, promise: undefined as unknown as Promise<ReloadReport> };
+    next.promise = this.#tail.then(() => {
+      this.#next = undefined;
+      return this.#reload(next.all);
+    });
+    this.#next = next;
+    this.#tail = next.promise.catch(() => {});
+    return next.promise;
+  }
+
+  /** The commands of every serving version, in load order (directory, then file name). */
+  commands(): PluginCommand[] {
+    const out: PluginCommand[] = [];
+    for (const rec of this.#sorted()) {
+      const v = rec.current;
+      if (!v) continue;
+      for (const command of v.commands) {
+        out.push({ command, file: rec.file, state: rec.state.map, runner: v.runner });
+      }
+    }
+    return out;
+  }
+
+  /** What each plugin file (and each failed directory or config) is doing now. */
+  status(): PluginStatus[] {
+    const out: PluginStatus[] = [];
+    for (const [file, error] of this.#dirErrors) {
+      out.push({
+        file,
+        state: "failed",
+        version: 0,
+        commands: [],
+        error,
+        warnings: [],
+        grants: {},
+        runner: "sandbox",
+        restarts: 0,
+        calls: 0,
+        retiring: 0,
+      });
+    }
+    for (const rec of this.#sorted()) {
+      for (const old of rec.retiring) if (finished(old.runner)) rec.retiring.delete(old);
+      const v = rec.current;
+      const sandbox = v?.runner instanceof Sandbox ? v.runner : undefined;
+      const disabled = sandbox?.disabled;
+      const status: PluginStatus = {
+        file: rec.file,
+        state: disabled ? "disabled" : rec.error !== undefined ? "failed" : "loaded",
+        version: v?.number ?? 0,
+        commands: v ? v.commands.map((c) => c.name) : [],
+        warnings: [...rec.warnings],
+        grants: structuredClone(rec.grants),
+        runner: rec.grants.sandbox === false ? "inline" : "sandbox",
+        restarts: sandbox?.restarts ?? 0,
+        calls: v?.runner.calls ?? 0,
+        retiring: rec.retiring.size,
+      };
+      if (v) status.runner = v.runner.kind;
+      const error = disabled ?? rec.error;
+      if (error !== undefined) status.error = error;
+      if (rec.config?.exists) status.config = rec.config.file;
+      if (v) status.loadedAt = v.loadedAt.toISOString();
+      if (sandbox?.memoryBytes !== undefined) status.memoryBytes = sandbox.memoryBytes;
+      out.push(status);
+    }
+    return out;
+  }
+
+  /** Tells every live sandbox that the server's commands changed. */
+  updateViews(): void {
+    for (const rec of this.#records.values()) {
+      for (const v of [rec.current, ...rec.retiring]) {
+        if (v?.runner instanceof Sandbox) v.runner.updateView();
+      }
+    }
+  }
+
+  /** Terminates every worker; calls in flight end with 106. */
+  close(): void {
+    this.#closed = true;
+    for (const v of this.#orphans) closeRunner(v.runner);
+    this.#orphans.clear();
+    for (const rec of this.#records.values()) {
+      for (const v of [rec.current, ...rec.retiring]) {
+        if (v) closeRunner(v.runner);
+      }
+    }
+  }
+
+  #sorted(): PluginRecord[] {
+    return [...this.#records.values()].sort((a, b) =>
+      a.dirIndex - b.dirIndex || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)
+    );
+  }
+
+  async #reload(all: boolean): Promise<ReloadReport> {
+    const t0 = performance.now();
+    const { logger } = this.#opts;
+    const report: ReloadReport = {
+      loaded: [],
+      unchanged: [],
+      failed: [],
+      removed: [],
+      commands: 0,
+      durationMs: 0,
+    };
+    const seen = new Set<string>();
+    const fresh: [PluginRecord, Version][] = [];
+    const dirErrors = new Map<string, string>();
+    const keepDir = (dir: string) => {
+      for (const rec of this.#records.values()) if (rec.file.startsWith(dir + "/")) seen.add(rec.file);
+    };
+
+    for (const [dirIndex, dir] of this.#dirs.entries()) {
+      let files: string[];
+      let config: DirConfig;
+      try {
+        files = await listPluginFiles(dir);
+      } catch (err) {
+        dirErrors.set(dir, `Cannot read plugin directory: ${(err as Error).message}`);
+        keepDir(dir);
+        continue;
+      }
+      try {
+        config = await readDirConfig(dir);
+      } catch (err) {
+        dirErrors.set(join(dir, CONFIG_FILE), (err as Error).message);
+        keepDir(dir);
+        continue;
+      }
+      for (const name of config.plugins.keys()) {
+        if (!files.some((f) => basename(f) === name)) {
+          logger.warn("Grants name a plugin file that does not exist", { config: config.file, plugin: name });
+        }
+      }
+      const helpers = await helperDigest(dir, files);
+      for (const file of files) {
+        if (seen.has(file)) continue;
+        seen.add(file);
+        let rec = this.#records.get(file);
+        if (!rec) {
+          rec = {
+            file,
+            dirIndex,
+            state: new PluginState(),
+            loads: 0,
+            grants: {},
+            config,
+            warnings: [],
+            retiring: new Set(),
+          };
+          this.#records.set(file, rec);
+        }
+        rec.dirIndex = dirIndex;
+        const grants = config.plugins.get(basename(file)) ?? {};
+        let fingerprint: string;
+        try {
+          fingerprint = await digest([await Deno.readFile(file), JSON.stringify(grants), helpers]);
+        } catch (err) {
+          this.#failed(rec, report, `Cannot read: ${(err as Error).message}`, undefined);
+          continue;
+        }
+        if (!all && rec.current?.fingerprint === fingerprint && !disabled(rec.current.runner)) {
+          report.unchanged.push(file);
+          continue;
+        }
+        if (!all && rec.error !== undefined && rec.failedFingerprint === fingerprint) {
+          report.failed.push({ file, error: rec.error });
+          continue;
+        }
+        // The grants as configured now, whether or not this version loads.
+        rec.grants = grants;
+        rec.config = config;
+        try {
+          const version = await this.#load(rec, grants, config, fingerprint);
+          if (this.#closed) {
+            closeRunner(version.runner);
+            continue;
+          }
+          fresh.push([rec, version]);
+        } catch (err) {
+          this.#failed(rec, report, (err as Error).message, fingerprint);
+        }
+      }
+    }
+
+    const retire: Version[] = [];
+    for (const [file, rec] of this.#records) {
+      if (seen.has(file)) continue;
+      this.#records.delete(file);
+      report.removed.push(file);
+      for (const v of [rec.current, ...rec.retiring]) {
+        if (v) this.#orphans.add(v);
+      }
+      if (rec.current) retire.push(rec.current);
+      logger.info("Plugin removed", { file });
+    }
+    for (const [rec, version] of fresh) {
+      if (rec.current) {
+        retire.push(rec.current);
+        rec.retiring.add(rec.current);
+      }
+      rec.current = version;
+      rec.error = undefined;
+      rec.failedFingerprint = undefined;
+      report.loaded.push(rec.file);
+      logger.info("Plugin loaded", {
+        file: rec.file,
+        version: version.number,
+        runner: version.runner.kind,
+        commands: version.commands.map((c) => c.name).join(","),
+        ...(version.runner instanceof Sandbox ? { memoryKiB: (version.runner.memoryBytes ?? 0) >> 10 } : {}),
+      });
+    }
+    this.#dirErrors = dirErrors;
+    for (const [file, error] of dirErrors) {
+      report.failed.push({ file, error });
+      logger.error("Plugin directory failed to load", { file, error });
+    }
+
+    // The one atomic swap: new calls go to the new versions from here on.
+    const { skipped, size } = this.#opts.commit(this.commands());
+    for (const rec of this.#records.values()) {
+      rec.warnings = skipped.filter((s) => s.file === rec.file).map((s) => s.error);
+      for (const w of rec.warnings) logger.error("Plugin command skipped", { file: rec.file, error: w });
+    }
+    // Persistent streams restart on the new version; the rest finish on the old one.
+    for (const v of retire) v.runner.retire();
+    for (const v of this.#orphans) if (finished(v.runner)) this.#orphans.delete(v);
+    this.updateViews();
+
+    report.commands = size;
+    report.durationMs = Math.round((performance.now() - t0) * 10) / 10;
+    return report;
+  }
+
+  #failed(rec: PluginRecord, report: ReloadReport, error: string, fingerprint: string | undefined) {
+    rec.error = error;
+    rec.failedFingerprint = fingerprint;
+    report.failed.push({ file: rec.file, error });
+    this.#opts.logger.error("Plugin failed to load", {
+      file: rec.file,
+      error,
+      serving: rec.current ? `version ${rec.current.number}` : "none",
+    });
+  }
+
+  async #load(
+    rec: PluginRecord,
+    grants: PluginGrants,
+    config: DirConfig,
+    fingerprint: string,
+  ): Promise<Version> {
+    let runner: Sandbox | InlinePlugin;
+    let commands: Command[];
+    if (grants.sandbox === false) {
+      commands = await loadPluginFile(rec.file);
+      runner = new InlinePlugin(commands);
+    } else {
+      const sandbox = await Sandbox.load({
+        file: rec.file,
+        grants,
+        configFile: config.file,
+        state: rec.state,
+        view: this.#opts.view,
+        logger: this.#opts.logger,
+        options: this.#opts.sandbox,
+      });
+      runner = sandbox;
+      commands = sandbox.toCommands();
+    }
+    return { number: ++rec.loads, runner, commands, fingerprint, loadedAt: new Date() };
+  }
+}
+
+function finished(runner: Sandbox | InlinePlugin): boolean {
+  return runner instanceof Sandbox ? runner.finished : runner.calls === 0;
+}
+
+function disabled(runner: Sandbox | InlinePlugin): boolean {
+  return runner instanceof Sandbox && runner.disabled !== undefined;
+}
+
+function closeRunner(runner: Sandbox | InlinePlugin) {
+  if (runner instanceof Sandbox) runner.close();
+  else runner.retire();
+}
+
+const HELPER_EXT = new Set([".ts", ".js", ".mts", ".mjs", ".tsx", ".jsx", ".json"]);
+
+/** A digest of the directory's other code files (helpers a plugin may import). */
+async function helperDigest(dir: string, plugins: string[]): Promise<string> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || e.name === CONFIG_FILE || !HELPER_EXT.has(extname(e.name))) continue;
+    if (plugins.includes(join(dir, e.name))) continue;
+    names.push(e.name);
+  }
+  const parts: (string | Uint8Array)[] = [];
+  for (const name of names.sort()) {
+    parts.push(name);
+    parts.push(await Deno.readFile(join(dir, name)).catch(() => new Uint8Array()));
+  }
+  return await digest(parts);
+}
+
+async function digest(parts: (string | Uint8Array)[]): Promise<string> {
+  const enc = new TextEncoder();
+  const chunks = parts.map((p) => typeof p === "string" ? enc.encode(p) : p);
+  const total = chunks.reduce((n, c) => n + c.length + 1, 0);
+  const buf = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    buf.set(c, off);
+    off += c.length + 1;
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}

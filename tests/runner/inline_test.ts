@@ -1,0 +1,36 @@
+import { connect } from "../../lib/client.ts";
+import type { Command } from "../../lib/command.ts";
+import { serve } from "../../lib/server.ts";
+import { assertEquals } from "../assert.ts";
+import { tempDir, waitFor } from "../_helpers.ts";
+
+Deno.test("inline runner: a streaming command cancelled at a yield runs its finally block", async () => {
+  const events: string[] = [];
+  const stream: Command = {
+    name: "stream",
+    summary: "Stream until stopped, then clean up",
+    async *run() {
+      try {
+        for (let i = 0;; i++) yield i;
+      } finally {
+        events.push("cleaned up");
+      }
+    },
+  };
+  await using tmp = await tempDir();
+  const server = await serve({ path: `${tmp.dir}/s.sock`, commands: [stream] });
+  const client = await connect(server.path);
+  try {
+    const ctrl = new AbortController();
+    const call = client.call("stream", [], { signal: ctrl.signal });
+    let seen = 0;
+    await (async () => {
+      for await (const _ of call) if (++seen === 10) ctrl.abort();
+    })().catch(() => {});
+    await waitFor(() => events.length > 0, 2000, "the command's finally block");
+    assertEquals(events, ["cleaned up"]);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});

@@ -1,0 +1,322 @@
+/**
+ * Sandbox workers, in process: real sockets, real workers, plugin files
+ * written into temp directories. (A busy-loop plugin is tested against a
+ * server subprocess in tests/e2e/plugins_test.ts: Deno cannot stop the
+ * thread of a worker stuck in a loop, so it must not run in the test process.)
+ */
+import { connect } from "../../lib/client.ts";
+import { Status } from "../../lib/errors.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { DEFAULT_SANDBOX_OPTIONS, Sandbox } from "../../lib/runner/sandbox.ts";
+import { PluginState } from "../../lib/runner/state.ts";
+import { serve, type ServeOptions, type Server } from "../../lib/server.ts";
+import type { Chunk, Context } from "../../lib/command.ts";
+import { assert, assertEquals, assertIncludes, assertStatus, caught } from "../assert.ts";
+import { tempDir, waitFor } from "../_helpers.ts";
+
+/** A server on a temp socket serving the plugin files `files` (name → source). */
+async function pluginServer(
+  dir: string,
+  files: Record<string, string>,
+  options: Partial<ServeOptions> = {},
+): Promise<Server & AsyncDisposable> {
+  const plugins = `${dir}/cmds`;
+  await Deno.mkdir(plugins, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${plugins}/${name}`, text);
+  const server = await serve({ path: `${dir}/s.sock`, plugins: [plugins], watch: false, ...options });
+  return Object.assign(server, { [Symbol.asyncDispose]: () => server.close({ drainMs: 0 }) });
+}
+
+const HOSTNAME = `export default {
+  name: "host", summary: "Read /etc/hostname", access: "read",
+  run: () => Deno.readTextFileSync("/etc/hostname").trim(),
+};`;
+
+Deno.test("sandbox: reading /etc/hostname without a grant names the permission and the grant; granted, it reads", async () => {
+  await using tmp = await tempDir();
+  await using server = await pluginServer(tmp.dir, { "host.js": HOSTNAME });
+  const client = await connect(server.path);
+  try {
+    const err = await caught(client.call("host").result);
+    assertStatus(err, Status.HANDLER_ERROR);
+    assertIncludes(err.message, 'Requires read access to "/etc/hostname"');
+    assertIncludes(
+      err.message,
+      `grant it with "read": ["/etc/hostname"] for host.js in ${tmp.dir}/cmds/sockd.json`,
+    );
+
+    await Deno.writeTextFile(
+      `${tmp.dir}/cmds/sockd.json`,
+      JSON.stringify({ plugins: { "host.js": { read: ["/etc/hostname"] } } }),
+    );
+    const report = await server.reload();
+    assertEquals(report.loaded, [`${tmp.dir}/cmds/host.js`]);
+    assertEquals(await client.call("host").result, (await Deno.readTextFile("/etc/hostname")).trim());
+    assertEquals(server.plugins()[0]!.grants, { read: ["/etc/hostname"] });
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("sandbox: everything is denied by default, and each error names its grant", async (t) => {
+  await using tmp = await tempDir();
+  const probe = `export default { name: "probe", summary: "Touch one thing", args: [{ name: "what" }],
+    async run(ctx) {
+      switch (ctx.args[0]) {
+        case "env": return Deno.env.get("HOME");
+        case "net": return (await Deno.connect({ hostname: "127.0.0.1", port: 9 })).close();
+        case "write": return Deno.writeTextFileSync("${tmp.dir}/x", "1");
+        case "run": return await new Deno.Command("deno", { args: ["--version"] }).output();
+        case "sys": return Deno.hostname();
+        case "read": return Deno.readDirSync("${tmp.dir}").toArray().length;
+        case "import": return await import("https://example.com/x.ts");
+      }
+    } };`;
+  await using server = await pluginServer(tmp.dir, { "probe.js": probe });
+  const client = await connect(server.path);
+  const cases: [string, string][] = [
+    ["env", '"env": ["HOME"]'],
+    ["net", '"net": ["127.0.0.1:9"]'],
+    ["write", `"write": ["${tmp.dir}/x"]`],
+    ["run", '"run": ["deno"]'],
+    ["sys", '"sys": ["hostname"]'],
+    ["read", `"read": ["${tmp.dir}"]`],
+    ["import", '"import": ["example.com:443"]'],
+  ];
+  try {
+    for (const [what, grant] of cases) {
+      await t.step(`${what} is denied, naming ${grant}`, async () => {
+        const err = await caught(client.call("probe", [what]).result);
+        assertStatus(err, Status.HANDLER_ERROR);
+        assertIncludes(err.message, `Requires ${what} access to`);
+        assertIncludes(err.message, `grant it with ${grant} for probe.js`);
+      });
+    }
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("sandbox: a grant the server does not hold is a load failure that names it", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.dir}/cmds`);
+  await Deno.writeTextFile(
+    `${tmp.dir}/cmds/sockd.json`,
+    JSON.stringify({ plugins: { "ls.js": { run: ["ls"] } } }),
+  );
+  await using server = await pluginServer(tmp.dir, {
+    "ls.js": `export default { name: "ls", summary: "x", run: () => 1 };`,
+  });
+  const [status] = server.plugins();
+  assertEquals(status!.state, "failed");
+  assertIncludes(status!.error!, 'grants ls.js run "ls", which this server does not hold');
+  assertEquals(server.commands().some((c) => c.name === "ls"), false);
+});
+
+Deno.test("sandbox: a bad sockd.json fails with the file and key named", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.dir}/cmds`);
+  await Deno.writeTextFile(
+    `${tmp.dir}/cmds/sockd.json`,
+    JSON.stringify({ plugins: { "a.js": { reads: [] } } }),
+  );
+  await using server = await pluginServer(tmp.dir, {
+    "a.js": `export default { name: "a", summary: "x", run: () => 1 };`,
+  });
+  const failure = server.loadFailures.find((f) => f.file.endsWith("sockd.json"));
+  assert(failure, "the config is reported");
+  assertIncludes(failure.error, `plugins["a.js"]: unknown key "reads"`);
+});
+
+const ERRORS = `export default [
+  { name: "boom", summary: "Throws", run() { throw new Error("kaput"); } },
+  { name: "bad-args", summary: "Throws a status", run() { throw Object.assign(new Error("No such thing"), { status: 110 }); } },
+  { name: "crash", summary: "Crashes its worker", run() { setTimeout(() => { throw new Error("async kaput"); }); return new Promise(() => {}); } },
+  { name: "quit", summary: "Exits its worker", run() { Deno.exit(3); } },
+  { name: "visits", summary: "Counts", run(ctx) { const n = (ctx.state.get("n") ?? 0) + 1; ctx.state.set("n", n); return n; } },
+  { name: "clone", summary: "Stores a function", run(ctx) { ctx.state.set("f", () => 1); } },
+];`;
+
+Deno.test("sandbox: a throw answers 105 with its message; a crash answers 105 and the worker restarts with its state", async () => {
+  await using tmp = await tempDir();
+  await using server = await pluginServer(tmp.dir, { "errors.js": ERRORS });
+  const client = await connect(server.path);
+  try {
+    const boom = await caught(client.call("boom").result);
+    assertStatus(boom, Status.HANDLER_ERROR);
+    assertEquals(boom.message, "kaput");
+    assertStatus(await caught(client.call("bad-args").result), Status.BAD_ARGS);
+
+    assertEquals(await client.call("visits").result, 1);
+    const crash = await caught(client.call("crash").result);
+    assertStatus(crash, Status.HANDLER_ERROR);
+    assertIncludes(crash.message, "Plugin worker crashed: async kaput");
+    assertEquals(
+      await client.call("visits").result,
+      2,
+      "state lives in the server, so it survives the crash",
+    );
+    const quit = await caught(client.call("quit").result);
+    assertIncludes(quit.message, "Deno.exit()");
+    assertEquals(await client.call("visits").result, 3);
+    assertEquals(server.plugins()[0]!.restarts, 2);
+
+    const clone = await caught(client.call("clone").result);
+    assertStatus(clone, Status.HANDLER_ERROR);
+    assertIncludes(clone.message, "could not be cloned");
+    assertEquals(await client.call("ping").result, "pong");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("sandbox: a call that ignores its deadline is stopped after the grace period; its worker's other calls end with 105", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "hang", summary: "Ignores its signal", timeout: 200, run: () => new Promise(() => {}) },
+    { name: "slow", summary: "Answers after 5 s", run: () => new Promise((r) => setTimeout(() => r("late"), 5000)) },
+    { name: "fast", summary: "Answers", run: () => "fast" },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "hang.js": plugin }, { sandbox: { graceMs: 300 } });
+  const a = await connect(server.path);
+  const b = await connect(server.path);
+  try {
+    const t0 = performance.now();
+    const slow = a.call("slow").result;
+    const hang = caught(a.call("hang").result);
+    let pings = 0;
+    while (performance.now() - t0 < 700) {
+      assertEquals(await b.call("ping").result, "pong");
+      pings++;
+    }
+    const timedOut = await hang;
+    assertStatus(timedOut, Status.TIMEOUT);
+    const other = await caught(slow);
+    assertStatus(other, Status.HANDLER_ERROR);
+    assertIncludes(other.message, 'call "hang" did not stop within 300 ms after its deadline passed');
+    assert(performance.now() - t0 < 2000, "ended by deadline + grace");
+    assert(pings > 10, `ping kept answering (${pings})`);
+    assertEquals(await b.call("fast").result, "fast", "a new worker serves the plugin");
+    assertEquals(server.plugins()[0]!.restarts, 1);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("sandbox: input is forwarded to the worker, and a stream's chunks arrive in order", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "upper", summary: "Upper-cases its input", async run(ctx) {
+      let s = ""; for await (const c of ctx.input.pipeThrough(new TextDecoderStream())) s += c; return s.toUpperCase(); } },
+    { name: "nums", summary: "Streams N numbers", args: [{ name: "n" }], async *run(ctx) {
+      for (let i = 0; i < Number(ctx.args[0]); i++) yield i; return "done"; } },
+    { name: "who", summary: "The caller and the server", run: (ctx) => ({ conn: ctx.caller.connection,
+      server: ctx.server.name, sees: ctx.server.commands("read").some((c) => c.name === "ping"),
+      reload: typeof ctx.server.reload }) },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "io.js": plugin });
+  const client = await connect(server.path);
+  try {
+    const big = "abc\n".repeat(100_000);
+    assertEquals(await client.call("upper", [], { input: big }).result, big.toUpperCase());
+    const call = client.call("nums", ["1000"]);
+    const got: Chunk[] = [];
+    for await (const chunk of call) got.push(chunk);
+    assertEquals(got, Array.from({ length: 1000 }, (_, i) => i));
+    assertEquals(await call.result, "done");
+    const who = await client.call("who").result as Record<string, unknown>;
+    assertEquals(who.server, "sockd");
+    assertEquals(who.sees, true);
+    assertEquals(who.reload, "undefined", "a sandboxed plugin cannot reload the server");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("sandbox: a worker produces at most its chunk credit ahead of the reader", async () => {
+  await using tmp = await tempDir();
+  const file = `${tmp.dir}/gen.js`;
+  await Deno.writeTextFile(
+    file,
+    `export default { name: "gen", summary: "Counts forever", async *run(ctx) {
+      for (let i = 1; !ctx.signal.aborted; i++) { ctx.state.set("produced", i); yield i; } } };`,
+  );
+  const state = new PluginState();
+  const options = { ...DEFAULT_SANDBOX_OPTIONS, chunkCredit: 8 };
+  const sandbox = await Sandbox.load({
+    file,
+    grants: {},
+    configFile: `${tmp.dir}/sockd.json`,
+    state,
+    view: () => ({ name: "sockd", version: "test", commands: [] }),
+    logger: silentLogger,
+    options,
+  });
+  const ctrl = new AbortController();
+  const ctx = {
+    command: "gen",
+    args: [],
+    flags: {},
+    signal: ctrl.signal,
+    input: new ReadableStream({ start: (c) => c.close() }),
+    log: silentLogger,
+    state: state.map,
+    caller: { connection: 1, dialect: "test", access: "admin" },
+    server: { name: "sockd", version: "test", commands: () => [] },
+  } satisfies Context;
+  try {
+    const gen = sandbox.run("gen", ctx);
+    assertEquals((await gen.next()).value, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const ahead = state.map.get("produced") as number;
+    assert(ahead <= 8 + 1, `produced ${ahead} chunks with one read and a credit of 8`);
+    for (let i = 2; i <= 40; i++) assertEquals((await gen.next()).value, i);
+    ctrl.abort(new Error("done"));
+    await gen.return(undefined);
+    await waitFor(() => sandbox.calls === 0, 3000, "the call to settle");
+  } finally {
+    sandbox.close();
+  }
+});
+
+Deno.test("sandbox: each worker's memory is measured and shown by `plugins`", async () => {
+  await using tmp = await tempDir();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 4; i++) {
+    files[`p${i}.js`] = `export default { name: "p${i}", summary: "x", run: () => ${i} };`;
+  }
+  await using server = await pluginServer(tmp.dir, files);
+  const client = await connect(server.path);
+  try {
+    const list = await client.call("plugins", ["--json"]).result as { memoryBytes?: number; state: string }[];
+    assertEquals(list.length, 4);
+    for (const p of list) {
+      assertEquals(p.state, "loaded");
+      assert(
+        typeof p.memoryBytes === "number" && p.memoryBytes < 64 * 1024 * 1024,
+        `memory ${p.memoryBytes}`,
+      );
+    }
+    const text = await client.call("plugins").result as string;
+    assertIncludes(text, "p0.js  loaded v1  sandbox  p0  no grants");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("sandbox: a plugin's static import of a helper file needs no read grant", async () => {
+  await using tmp = await tempDir();
+  await using server = await pluginServer(tmp.dir, {
+    "_lib.js": `export const greeting = (who) => "hello " + who;`,
+    "uses.js": `import { greeting } from "./_lib.js";
+      export default { name: "uses", summary: "x", run: () => greeting("helper") };`,
+  });
+  const client = await connect(server.path);
+  try {
+    assertEquals(await client.call("uses").result, "hello helper");
+    assertEquals(server.plugins().length, 1, "_lib.js is not a plugin");
+  } finally {
+    client.close();
+  }
+});
