@@ -119,6 +119,11 @@ export async function setUp(scope: Scope, config: Config, profileDir?: string): 
   const pluginDir = `${dir}/plugins`;
   await Deno.mkdir(pluginDir);
   await Deno.copyFile(`${ROOT}tests/bench/fixtures/bench_commands.ts`, `${pluginDir}/bench_commands.ts`);
+  // Every figure but the sandbox one measures sockd's own path: run the bench plugin inline.
+  await Deno.writeTextFile(
+    `${pluginDir}/sockd.json`,
+    JSON.stringify({ plugins: { "bench_commands.ts": { sandbox: false } } }),
+  );
   const env: Env = {
     scope,
     config,

@@ -104,6 +104,11 @@ Deno.test({
     await Deno.mkdir(plugins);
     await Deno.writeTextFile(`${plugins}/stream.ts`, STREAM_PLUGIN);
     await Deno.writeTextFile(`${plugins}/mem.ts`, MEM_PLUGIN);
+    // The probe must run in the server's isolate to see its heap; the stream plugin stays sandboxed.
+    await Deno.writeTextFile(
+      `${plugins}/sockd.json`,
+      JSON.stringify({ plugins: { "mem.ts": { sandbox: false } } }),
+    );
     const path = `${tmp.dir}/load.sock`;
     await using _server = await startServer(path, ["--plugins", plugins, "--log-level", "error"], {
       DENO_V8_FLAGS: "--expose-gc",
