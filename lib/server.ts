@@ -333,6 +333,7 @@ class RunningServer implements Server {
     }
     const session = new Session(connTransport(conn), {
       id,
+      listener: this.#bound.path,
       access: this.#bound.access,
       dispatcher: this.#dispatcher,
       limits: this.#limits,

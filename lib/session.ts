@@ -23,7 +23,11 @@ export interface Transport {
 /** Options of {@linkcode Session}. */
 export interface SessionOptions {
   id: number;
+  /** The socket path the connection came in on. */
+  listener: string;
   access: AccessLevel;
+  /** Told once the connection's dialect is known. */
+  onDialect?: (dialect: string) => void;
   dispatcher: Dispatcher;
   limits: Limits;
   logger: Logger;
@@ -69,6 +73,16 @@ export class Session {
   /** Commands running now. */
   get callsInFlight(): number {
     return this.#calls.size;
+  }
+
+  /** The socket path the connection came in on. */
+  get listener(): string {
+    return this.#o.listener;
+  }
+
+  /** The level of access of the connection. */
+  get access(): AccessLevel {
+    return this.#o.access;
   }
 
   /** Serves the connection until it ends; never throws. */
@@ -129,6 +143,7 @@ export class Session {
     }
     const dialect = factory.create({ limits: this.#o.limits, hello: this.#o.hello });
     this.#dialect = dialect;
+    this.#o.onDialect?.(dialect.name);
     const greeting = dialect.greeting();
     if (greeting) await this.#write(greeting);
 
