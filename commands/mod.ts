@@ -5,15 +5,30 @@
  * @module
  */
 import type { Command } from "../lib/command.ts";
+import connections from "./connections.ts";
 import echo from "./echo.ts";
 import help from "./help.ts";
+import logLevel from "./log_level.ts";
 import ping from "./ping.ts";
 import plugins from "./plugins.ts";
 import reload from "./reload.ts";
+import shutdown from "./shutdown.ts";
+import stats from "./stats.ts";
+import status from "./status.ts";
 import version from "./version.ts";
 
 /** Every built-in command. */
-export const BUILTINS: readonly Command[] = [help, ping, echo, version];
+export const BUILTINS: readonly Command[] = [
+  help,
+  ping,
+  echo,
+  version,
+  stats,
+  status,
+  connections,
+  logLevel,
+  shutdown,
+];
 
 /** Built-ins a server has when it has plugin directories: `reload` and `plugins`. */
 export const PLUGIN_BUILTINS: readonly Command[] = [reload, plugins];

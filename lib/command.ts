@@ -159,6 +159,67 @@ export interface ServerView {
   reload?(options?: { all?: boolean }): Promise<ReloadReport>;
   /** The plugin files, what they define, and whether they loaded. */
   plugins?(): PluginStatus[];
+  /** Counters and latency percentiles (the `stats` built-in). */
+  stats?(): StatsSnapshot;
+  /** Who is connected, since when, and what they are running. */
+  connections?(): ConnectionInfo[];
+  /** The log level, after setting it to `level` when given; throws when the logger has none. */
+  logLevel?(level?: string): string;
+  /** Listeners, limits and plugin health (the `status` built-in). */
+  status?(): ServerStatus;
+  /** Stops accepting, lets calls finish for up to `drainMs`, then closes (the `shutdown` built-in). */
+  shutdown?(drainMs?: number): void;
+}
+
+/** One connection, as the `connections` built-in shows it. */
+export interface ConnectionInfo {
+  id: number;
+  listener: string;
+  access: AccessLevel;
+  /** `"?"` until the first bytes arrive. */
+  dialect: string;
+  /** When it connected (ISO 8601). */
+  since: string;
+  /** Calls running now. */
+  calls: number;
+}
+
+/** One listening socket. */
+export interface ListenerInfo {
+  path: string;
+  access: AccessLevel;
+  /** File mode, e.g. `"0600"`. */
+  mode: string;
+}
+
+/** What the `status` built-in answers. */
+export interface ServerStatus {
+  name: string;
+  version: string;
+  pid: number;
+  uptimeSeconds: number;
+  listeners: ListenerInfo[];
+  connections: number;
+  commands: number;
+  plugins: { loaded: number; failed: { file: string; error: string }[] };
+  limits: Record<string, number>;
+  /** The log level, when the logger has one. */
+  logLevel?: string;
+}
+
+/** Counters of a server since it started (see lib/stats.ts). */
+export interface StatsSnapshot {
+  uptimeSeconds: number;
+  connections: {
+    open: number;
+    total: number;
+    refused: number;
+    byDialect: Record<string, number>;
+    byListener: Record<string, number>;
+  };
+  calls: { total: number; inFlight: number; errors: number };
+  /** Per command: calls, errors by status code, p50/p99 latency in ms over the recent window. */
+  commands: Record<string, { calls: number; errors: Record<string, number>; p50Ms: number; p99Ms: number }>;
 }
 
 /**

@@ -12,15 +12,18 @@ import {
   type Command,
   type CommandInfo,
   commandInfo,
+  type ConnectionInfo,
   type PluginStatus,
   type ReloadReport,
+  type ServerStatus,
   type ServerView,
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { type Limits, resolveLimits } from "./limits.ts";
-import { bindSocket, type BoundSocket } from "./listener.ts";
-import { type Logger, silentLogger } from "./log.ts";
+import { bindSocket, type BoundSocket, type ListenOptions } from "./listener.ts";
+import { LOG_LEVELS, type Logger, type LogLevel, silentLogger } from "./log.ts";
+import { Stats } from "./stats.ts";
 import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
 import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
@@ -48,10 +51,28 @@ export interface ServeOptions {
   mode?: number;
   /** What connections on this socket may call. @default {"admin"} */
   access?: AccessLevel;
+  /** Group owning the socket file (name or gid), for modes like 0660. */
+  group?: string | number;
+  /**
+   * Replace a live server on `path` instead of refusing to start: the new
+   * socket is renamed over the old one, so new connections come here while
+   * the old server's connections carry on. Telling the old server to drain
+   * is the caller's part (`sockd serve --takeover` calls its `shutdown`).
+   * @default {false}
+   */
+  takeover?: boolean;
+  /**
+   * More sockets, each with its own path, mode, group and access level, e.g.
+   * a world-connectable read-only socket beside the admin one.
+   */
+  listeners?: readonly Omit<ListenOptions, "takeover">[];
   /** Bounds and deadlines; see {@linkcode Limits}. */
   limits?: Partial<Limits>;
-  /** Where the server logs. @default silent */
-  logger?: Logger;
+  /**
+   * Where the server logs. @default silent. A logger with a writable `level`
+   * property (as the CLI's) can be changed at run time by `log-level`.
+   */
+  logger?: Logger & { level?: LogLevel };
   /** Bounds and deadlines of plugin sandbox workers; see {@linkcode SandboxOptions}. */
   sandbox?: Partial<SandboxOptions>;
   /** Reload plugins when their directories change (debounced). @default {true} */
@@ -60,8 +81,10 @@ export interface ServeOptions {
 
 /** A running server, as {@linkcode serve} returns it. */
 export interface Server {
-  /** Absolute socket path. */
+  /** Absolute path of the first socket. */
   readonly path: string;
+  /** Every socket, with its access level and mode. */
+  readonly listeners: readonly { path: string; access: AccessLevel; mode: number; tookOver: boolean }[];
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
   /** Plugin files (or commands) that failed to load, with the reason; current after each reload. */
@@ -163,30 +186,49 @@ export async function serve(options: ServeOptions): Promise<Server> {
     failed: report.failed.length,
   });
 
+  const stats = new Stats();
   const ref: { server?: RunningServer } = {};
+  const running = () => {
+    if (!ref.server) throw new SockdError(Status.BUSY, "Server is starting");
+    return ref.server;
+  };
   const view: ServerView = {
     name: NAME,
     version: VERSION,
     commands: (access) => registry.list(access),
     reload: (o) => ref.server ? ref.server.reload(o) : plugins.reload(o),
     plugins: () => plugins.status(),
+    stats: () => stats.snapshot(running().callsInFlight),
+    connections: () => running().connectionList(),
+    logLevel: (level) => setLogLevel(logger, level),
+    status: () => running().status(),
+    shutdown: (drainMs) => void running().close({ drainMs }),
   };
   const dispatcher = new Dispatcher(registry, {
     limits,
     logger,
     server: view,
-    onCallEnd: (r) =>
-      logger.debug("Call", {
-        command: r.command,
-        status: r.status,
-        ms: Math.round(r.durationMs * 1000) / 1000,
-        conn: r.caller.connection,
-      }),
+    onCallEnd: (r) => {
+      // Names that are not commands count together, so typos cannot grow the table.
+      stats.callEnded(r.status === Status.NOT_FOUND ? "(unknown)" : r.command, r.status, r.durationMs);
+      logCall(logger, registry, r);
+    },
   });
-  let bound: BoundSocket;
+  const wanted: ListenOptions[] = [
+    {
+      path: options.path,
+      mode: options.mode,
+      access: options.access,
+      group: options.group,
+      takeover: options.takeover,
+    },
+    ...(options.listeners ?? []),
+  ];
+  const bound: BoundSocket[] = [];
   try {
-    bound = await bindSocket({ path: options.path, mode: options.mode, access: options.access }, logger);
+    for (const l of wanted) bound.push(await bindSocket(l, logger));
   } catch (err) {
+    for (const b of bound) b.close();
     plugins.close();
     throw err;
   }
@@ -194,14 +236,50 @@ export async function serve(options: ServeOptions): Promise<Server> {
     plugins,
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
+    stats,
   });
   return ref.server;
+}
+
+/**
+ * Logs a finished call: as an audit trail at info for commands that change
+ * things (operate, admin), at debug for read-only ones, and at warn when a
+ * command failed.
+ */
+function logCall(logger: Logger, registry: Registry, r: import("./dispatcher.ts").CallRecord) {
+  const fields = {
+    command: r.command,
+    status: r.status,
+    ms: Math.round(r.durationMs * 1000) / 1000,
+    conn: r.caller.connection,
+    access: r.caller.access,
+  };
+  if (r.status === Status.HANDLER_ERROR) return logger.warn("Call failed", fields);
+  const needs = registry.get(r.command)?.info.access;
+  if (needs === "operate" || needs === "admin") logger.info("Call", fields);
+  else logger.debug("Call", fields);
+}
+
+function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | undefined): string {
+  if (logger.level === undefined) {
+    throw new SockdError(Status.HANDLER_ERROR, "This server's logger has no level to change");
+  }
+  if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw new SockdError(Status.BAD_ARGS, `Unknown log level "${level}" (use ${LOG_LEVELS.join(", ")})`);
+    }
+    const before = logger.level;
+    logger.level = level as LogLevel;
+    logger.info("Log level changed", { from: before, to: level });
+  }
+  return logger.level;
 }
 
 interface PluginParts {
   plugins: PluginManager;
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
+  stats: Stats;
 }
 
 class RunningServer implements Server {
@@ -210,25 +288,28 @@ class RunningServer implements Server {
   #plugins: PluginManager;
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
-  #bound: BoundSocket;
+  #bound: BoundSocket[];
+  #stats: Stats;
+  #started = Date.now();
   #dispatcher: Dispatcher;
   #registry: Registry;
   #limits: Limits;
-  #logger: Logger;
+  #logger: Logger & { level?: LogLevel };
   #sessions = new Set<Session>();
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #accepting: Promise<void>;
 
   constructor(
-    bound: BoundSocket,
+    bound: BoundSocket[],
     dispatcher: Dispatcher,
     registry: Registry,
     limits: Limits,
-    logger: Logger,
+    logger: Logger & { level?: LogLevel },
     parts: PluginParts,
   ) {
-    this.path = bound.path;
+    this.path = bound[0]!.path;
+    this.#stats = parts.stats;
     this.#plugins = parts.plugins;
     this.#ownSkipped = parts.ownSkipped;
     this.#bound = bound;
@@ -242,7 +323,7 @@ class RunningServer implements Server {
         this.reload().catch((err) => logger.error("Reload failed", { error: String(err) }));
       }, { logger });
     }
-    this.#accepting = this.#accept();
+    this.#accepting = Promise.all(bound.map((b) => this.#accept(b))).then(() => {});
     let done!: () => void;
     this.finished = new Promise((r) => done = r);
     this.#accepting.finally(() => this.close().then(done, done));
@@ -250,6 +331,48 @@ class RunningServer implements Server {
 
   get connections(): number {
     return this.#sessions.size;
+  }
+
+  get listeners(): { path: string; access: AccessLevel; mode: number; tookOver: boolean }[] {
+    return this.#bound.map((b) => ({ path: b.path, access: b.access, mode: b.mode, tookOver: b.tookOver }));
+  }
+
+  /** Calls running on every connection. */
+  get callsInFlight(): number {
+    let n = 0;
+    for (const s of this.#sessions) n += s.callsInFlight;
+    return n;
+  }
+
+  /** The open connections, oldest first. */
+  connectionList(): ConnectionInfo[] {
+    return [...this.#sessions].map((s) => ({
+      id: s.id,
+      listener: s.listener,
+      access: s.access,
+      dialect: s.dialect,
+      since: s.since.toISOString(),
+      calls: s.callsInFlight,
+    }));
+  }
+
+  status(): ServerStatus {
+    const plugins = this.#plugins.status();
+    return {
+      name: NAME,
+      version: VERSION,
+      pid: Deno.pid,
+      uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
+      listeners: this.#bound.map((b) => ({ path: b.path, access: b.access, mode: "0" + b.mode.toString(8) })),
+      connections: this.#sessions.size,
+      commands: this.#registry.size,
+      plugins: {
+        loaded: plugins.filter((p) => p.state === "loaded").length,
+        failed: this.loadFailures.map((f) => ({ file: f.file, error: f.error })),
+      },
+      limits: { ...this.#limits },
+      ...(this.#logger.level ? { logLevel: this.#logger.level } : {}),
+    };
   }
 
   commands(): CommandInfo[] {
@@ -290,7 +413,7 @@ class RunningServer implements Server {
 
   async #shutdown(drainMs: number) {
     this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
-    this.#bound.close();
+    for (const b of this.#bound) b.close();
     this.#watcher?.close();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
@@ -298,8 +421,8 @@ class RunningServer implements Server {
     this.#logger.info("Stopped");
   }
 
-  async #accept() {
-    const listener = this.#bound.listener;
+  async #accept(bound: BoundSocket) {
+    const listener = bound.listener;
     while (true) {
       let conn: Deno.UnixConn;
       try {
@@ -314,13 +437,15 @@ class RunningServer implements Server {
         conn.close();
         continue;
       }
-      this.#start(conn);
+      this.#start(conn, bound);
     }
   }
 
-  #start(conn: Deno.UnixConn) {
+  #start(conn: Deno.UnixConn, bound: BoundSocket) {
     const id = this.#nextId++;
+    this.#stats.connected();
     if (this.#sessions.size >= this.#limits.maxConnections) {
+      this.#stats.refused();
       this.#logger.warn("Connection refused: limit reached", {
         conn: id,
         limit: this.#limits.maxConnections,
@@ -333,18 +458,26 @@ class RunningServer implements Server {
     }
     const session = new Session(connTransport(conn), {
       id,
-      listener: this.#bound.path,
-      access: this.#bound.access,
+      listener: bound.path,
+      access: bound.access,
+      onDialect: (dialect) => {
+        this.#stats.dialect(bound.path, dialect, 1);
+        this.#logger.debug("Connected", { conn: id, listener: bound.path, dialect });
+      },
       dispatcher: this.#dispatcher,
       limits: this.#limits,
       logger: this.#logger,
       hello: { name: NAME, version: VERSION },
     });
     this.#sessions.add(session);
-    this.#logger.debug("Connected", { conn: id });
     session.run().finally(() => {
       this.#sessions.delete(session);
-      this.#logger.debug("Disconnected", { conn: id, dialect: session.dialect });
+      if (session.dialect !== "?") this.#stats.dialect(bound.path, session.dialect, -1);
+      this.#logger.debug("Disconnected", {
+        conn: id,
+        dialect: session.dialect,
+        seconds: Math.round((Date.now() - session.since.getTime()) / 100) / 10,
+      });
     });
   }
 }

@@ -10,29 +10,9 @@ export const LATENCY_WINDOW = 1024;
 /** Distinct command names tracked; calls to further names count under `(other)`. */
 export const MAX_TRACKED_COMMANDS = 1000;
 
-/** One command's figures. */
-export interface CommandStats {
-  calls: number;
-  /** Calls that ended with a status other than 0, by status code. */
-  errors: Record<string, number>;
-  /** Milliseconds, over the last {@linkcode LATENCY_WINDOW} calls. */
-  p50Ms: number;
-  p99Ms: number;
-}
+import type { StatsSnapshot } from "./command.ts";
 
-/** What `stats` answers. */
-export interface StatsSnapshot {
-  uptimeSeconds: number;
-  connections: {
-    open: number;
-    total: number;
-    refused: number;
-    byDialect: Record<string, number>;
-    byListener: Record<string, number>;
-  };
-  calls: { total: number; inFlight: number; errors: number };
-  commands: Record<string, CommandStats>;
-}
+export type { StatsSnapshot };
 
 class Window {
   #values = new Float64Array(LATENCY_WINDOW);
@@ -67,7 +47,6 @@ export class Stats {
   #refused = 0;
   #calls = 0;
   #errors = 0;
-  #inFlight = 0;
 
   /** A connection was accepted on `listener`. */
   connected(): void {
@@ -87,14 +66,8 @@ export class Stats {
     else this.#open.set(key, n);
   }
 
-  /** A call started. */
-  callStarted(): void {
-    this.#inFlight++;
-  }
-
   /** A call ended with `status` after `ms`. */
   callEnded(command: string, status: number, ms: number): void {
-    this.#inFlight = Math.max(0, this.#inFlight - 1);
     this.#calls++;
     if (status !== 0) this.#errors++;
     let name = command;
@@ -109,8 +82,8 @@ export class Stats {
     e.window.add(ms);
   }
 
-  /** The figures now. */
-  snapshot(): StatsSnapshot {
+  /** The figures now; `inFlight` is counted by the caller (the sessions know it). */
+  snapshot(inFlight = 0): StatsSnapshot {
     const byDialect: Record<string, number> = {};
     const byListener: Record<string, number> = {};
     let open = 0;
@@ -120,7 +93,7 @@ export class Stats {
       byListener[listener] = (byListener[listener] ?? 0) + n;
       open += n;
     }
-    const commands: Record<string, CommandStats> = {};
+    const commands: StatsSnapshot["commands"] = {};
     for (const [name, e] of [...this.#commands].sort(([a], [b]) => a.localeCompare(b))) {
       commands[name] = {
         calls: e.calls,
@@ -132,7 +105,7 @@ export class Stats {
     return {
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       connections: { open, total: this.#total, refused: this.#refused, byDialect, byListener },
-      calls: { total: this.#calls, inFlight: this.#inFlight, errors: this.#errors },
+      calls: { total: this.#calls, inFlight, errors: this.#errors },
       commands,
     };
   }

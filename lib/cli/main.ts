@@ -6,6 +6,7 @@
  */
 import type { LogLevel } from "../log.ts";
 import { LOG_LEVELS } from "../log.ts";
+import { ACCESS_LEVELS } from "../command.ts";
 import { VERSION } from "../version.ts";
 import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
 import { Exit } from "./exit_codes.ts";
@@ -64,10 +65,33 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .addOption(new Option("--log-level <level>", "Log level").choices(LOG_LEVELS).default("info"))
     .addOption(new Option("--log-format <format>", "Log format").choices(["text", "json"]).default("text"))
     .option("--mode <octal>", "Socket file mode", "600")
+    .option("--group <name>", "Group owning the socket file (with --mode 660, its members may connect)")
+    .addOption(new Option("--access <level>", "What connections on --socket may call").choices(ACCESS_LEVELS))
+    .option(
+      "--listen <spec>",
+      "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME] (repeatable)",
+      collect,
+      [],
+    )
+    .option("--takeover", "Replace a running server on --socket without downtime; it drains its calls")
+    .option(
+      "--limit <name=value>",
+      "Change a limit, e.g. maxConnections=100, idleTimeoutMs=5m (repeatable)",
+      collect,
+      [],
+    )
     .action(async (opts) => {
-      const mode = parseInt(opts.mode, 8);
-      if (!/^[0-7]{3,4}$/.test(opts.mode)) {
-        io.err(errorLine(`Invalid --mode "${opts.mode}" (use octal, e.g. 600 or 660)`));
+      const { parseAccess, parseLimit, parseListenSpec, parseMode } = await import("./listen_spec.ts");
+      let parsed;
+      try {
+        parsed = {
+          mode: parseMode(opts.mode),
+          access: opts.access === undefined ? undefined : parseAccess(opts.access),
+          listen: (opts.listen as string[]).map(parseListenSpec),
+          limits: (opts.limit as string[]).reduce((acc, l) => parseLimit(l, acc), {}),
+        };
+      } catch (err) {
+        io.err(errorLine((err as Error).message));
         code = Exit.USAGE;
         return;
       }
@@ -77,7 +101,9 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         plugins: opts.plugins,
         logLevel: opts.logLevel as LogLevel,
         logFormat: opts.logFormat,
-        mode,
+        group: opts.group,
+        takeover: opts.takeover === true,
+        ...parsed,
       }, io.err);
     });
 

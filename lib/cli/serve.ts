@@ -5,6 +5,10 @@
  * @module
  */
 import { dirname } from "node:path";
+import { type Client, connect } from "../client.ts";
+import type { AccessLevel } from "../command.ts";
+import type { Limits } from "../limits.ts";
+import type { ListenOptions } from "../listener.ts";
 import type { LogLevel } from "../log.ts";
 import { grantsNet } from "../runner/grants.ts";
 import { serve } from "../server.ts";
@@ -20,6 +24,13 @@ export interface ServeCliOptions {
   logLevel: LogLevel;
   logFormat: LogFormat;
   mode?: number;
+  access?: AccessLevel;
+  group?: string;
+  /** More sockets. */
+  listen?: ListenOptions[];
+  /** Replace a live server on the socket path, and tell it to drain. */
+  takeover?: boolean;
+  limits?: Partial<Limits>;
 }
 
 /** Runs a server until a signal stops it; returns the exit code. */
@@ -27,13 +38,28 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const logger = stderrLogger(options.logLevel, options.logFormat);
   const path = options.socket ?? defaultSocketPath();
   let server;
+  let old: Client | undefined;
   try {
     if (options.socket === undefined) await ensureSocketDir(dirname(path));
-    server = await serve({ path, plugins: options.plugins, logger, mode: options.mode });
+    // Takeover: reach the old server before its path is renamed away from it.
+    if (options.takeover) old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
+    server = await serve({
+      path,
+      plugins: options.plugins,
+      logger,
+      mode: options.mode,
+      access: options.access,
+      group: options.group,
+      listeners: options.listen,
+      takeover: options.takeover,
+      limits: options.limits,
+    });
   } catch (err) {
+    old?.close();
     stderr(errorLine((err as Error).message));
     return Exit.FAILED;
   }
+  if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
   // Least privilege: the listener is bound and accepting needs no permission,
   // so the network permission (granted broadly because the path is chosen at
   // run time) is dropped for the rest of the process's life — unless a plugin
@@ -69,4 +95,24 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   Deno.removeSignalListener("SIGHUP", reload);
   return Exit.OK;
+}
+
+/**
+ * Tells the server this one replaced to stop accepting and drain: its
+ * clients finish their calls there; new connections already come here.
+ */
+async function handOver(old: Client, drainMs: number | undefined, logger: ReturnType<typeof stderrLogger>) {
+  try {
+    await old.call("shutdown", drainMs === undefined ? [] : ["--drain", String(drainMs)], { timeoutMs: 5000 })
+      .result;
+    logger.info("Took over: the old server is draining", {
+      server: `${old.server.server} ${old.server.version}`,
+    });
+  } catch (err) {
+    logger.warn("Took over the socket, but the old server refused to drain; stop it yourself", {
+      error: (err as Error).message,
+    });
+  } finally {
+    old.close();
+  }
 }

@@ -69,13 +69,24 @@ Deno.test("completion: ServerCatalog asks the server's help --json, caches, and 
   const client = await connect(server.path);
   try {
     const cat = new ServerCatalog(() => client);
-    assertEquals(await cat.names(), ["echo", "grep", "help", "ping", "version"]);
+    const builtins = [
+      "connections",
+      "echo",
+      "help",
+      "log-level",
+      "ping",
+      "shutdown",
+      "stats",
+      "status",
+      "version",
+    ];
+    assertEquals(await cat.names(), [...builtins, "grep"].sort());
     assertEquals(Object.keys((await cat.info("grep"))!.flags), ["count", "max"]);
     assertEquals(await cat.info("nosuch"), undefined);
     const line = "grep --";
     assertEquals((await complete(line, line.length, cat)).candidates, ["--count", "--max"]);
     cat.invalidate();
-    assertEquals((await cat.names()).length, 5);
+    assertEquals((await cat.names()).length, builtins.length + 1);
     assertEquals(calls, 0);
     // No connection: no candidates, no error.
     assertEquals(await new ServerCatalog(() => undefined).names(), []);

@@ -1,0 +1,32 @@
+import { parseLimit, parseListenSpec, parseMode } from "../../lib/cli/listen_spec.ts";
+import { assertEquals, assertThrows } from "../assert.ts";
+
+Deno.test("serve options: --listen takes a path and access, mode, group", () => {
+  assertEquals(parseListenSpec("/run/a.sock"), { path: "/run/a.sock" });
+  assertEquals(parseListenSpec("/run/ro.sock,access=read,mode=666,group=adm"), {
+    path: "/run/ro.sock",
+    access: "read",
+    mode: 0o666,
+    group: "adm",
+  });
+  assertThrows(() => parseListenSpec("/run/x.sock,access=root"), /Invalid access level "root"/);
+  assertThrows(() => parseListenSpec("/run/x.sock,color=red"), /Unknown --listen option "color=red"/);
+  assertThrows(() => parseListenSpec(",access=read"), /needs a path/);
+});
+
+Deno.test("serve options: modes are octal", () => {
+  assertEquals(parseMode("600"), 0o600);
+  assertEquals(parseMode("0660"), 0o660);
+  assertThrows(() => parseMode("999"), /Invalid mode "999"/);
+});
+
+Deno.test("serve options: --limit NAME=VALUE, durations for the ...Ms limits", () => {
+  assertEquals(parseLimit("maxConnections=100", {}), { maxConnections: 100 });
+  assertEquals(parseLimit("idleTimeoutMs=5m", { maxConnections: 1 }), {
+    maxConnections: 1,
+    idleTimeoutMs: 300_000,
+  });
+  assertEquals(parseLimit("handshakeTimeoutMs=1500", {}), { handshakeTimeoutMs: 1500 });
+  assertThrows(() => parseLimit("maxWidgets=3", {}), /Unknown limit "maxWidgets=3"/);
+  assertThrows(() => parseLimit("maxConnections=lots", {}), /Invalid value for maxConnections/);
+});
