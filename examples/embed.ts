@@ -2,8 +2,8 @@
  * A daemon that embeds a sockd control socket to expose its own state.
  *
  *     deno run -P=sockd examples/embed.ts /tmp/app.sock
- *     deno task sockd call --socket /tmp/app.sock stats
- *     deno task sockd call --socket /tmp/app.sock log-level debug
+ *     deno task sockd call --socket /tmp/app.sock state
+ *     deno task sockd call --socket /tmp/app.sock verbosity debug
  *     deno task sockd call --socket /tmp/app.sock ticks --count 3
  *
  * @module
@@ -16,8 +16,8 @@ const work = setInterval(() => state.jobs++, 100);
 
 const commands: Command[] = [
   {
-    name: "stats",
-    summary: "Jobs done and uptime",
+    name: "state",
+    summary: "Jobs done, verbosity and uptime",
     access: "read",
     run: () => ({
       jobs: state.jobs,
@@ -26,8 +26,8 @@ const commands: Command[] = [
     }),
   },
   {
-    name: "log-level",
-    summary: "Show or change the log level",
+    name: "verbosity",
+    summary: "Show or change the app's own log verbosity",
     access: "operate",
     args: [{ name: "level", optional: true, description: "debug, info, warn or error" }],
     run(ctx) {
@@ -37,7 +37,7 @@ const commands: Command[] = [
         throw new Error(`Unknown level "${next}" (use debug, info, warn or error)`);
       }
       state.level = next;
-      return `log level is now ${next}`;
+      return `verbosity is now ${next}`;
     },
   },
   {
@@ -56,6 +56,7 @@ const commands: Command[] = [
 
 const path = Deno.args[0] ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/embed-example.sock`;
 const server = await serve({ path, commands });
+for (const f of server.loadFailures) console.error(`command skipped: ${f.error}`);
 console.error(`control socket at ${server.path}; Ctrl-C to stop`);
 Deno.addSignalListener("SIGINT", () => {
   clearInterval(work);

@@ -135,6 +135,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const logger = options.logger ?? silentLogger;
   const limits = resolveLimits(options.limits);
   const registry = new Registry();
+  checkLibraryNames(options.commands ?? [], options.builtins !== false);
   const own = [
     ...(options.builtins === false ? [] : BUILTINS.map((c) => [c, "builtin"] as const)),
     // `reload` and `plugins` only where there are plugins to reload and list.
@@ -239,6 +240,25 @@ export async function serve(options: ServeOptions): Promise<Server> {
     stats,
   });
   return ref.server;
+}
+
+/**
+ * The embedding program's own commands must not clash with each other or
+ * with a built-in: that is a programmer error, reported at once rather than
+ * as a skipped command in a log nobody reads.
+ */
+function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
+  const taken = new Set(builtins ? [...BUILTINS, ...PLUGIN_BUILTINS].map((c) => c.name) : []);
+  const seen = new Set<string>();
+  for (const c of commands) {
+    const name = (c as Partial<Command>)?.name;
+    if (typeof name !== "string") continue; // validateCommand reports it
+    if (taken.has(name)) {
+      throw new TypeError(`Command "${name}" is a built-in; rename yours, or pass builtins: false`);
+    }
+    if (seen.has(name)) throw new TypeError(`Command "${name}" is given twice`);
+    seen.add(name);
+  }
 }
 
 /**

@@ -174,3 +174,24 @@ Deno.test("server: one client sending garbage does not disturb another", async (
     await server.close();
   }
 });
+
+Deno.test("server: an embedding program's command that clashes with a built-in or itself is a TypeError", async () => {
+  await using tmp = await tempDir();
+  const mine = (name: string): Command => ({ name, summary: "mine", run: () => 1 });
+  await assertRejects(
+    () => serve({ path: `${tmp.dir}/a.sock`, commands: [mine("stats")] }),
+    TypeError,
+    "is a built-in",
+  );
+  await assertRejects(
+    () => serve({ path: `${tmp.dir}/a.sock`, commands: [mine("x"), mine("x")] }),
+    TypeError,
+    "twice",
+  );
+  // Without the built-ins, the name is free.
+  const server = await serve({ path: `${tmp.dir}/a.sock`, commands: [mine("stats")], builtins: false });
+  const client = await connect(server.path);
+  assertEquals(await client.call("stats").result, 1);
+  client.close();
+  await server.close();
+});
