@@ -28,11 +28,14 @@ export class InputQueue {
     );
   }
 
-  /** Adds a chunk; resolves when there is room for more (or the stream is gone). */
-  push(chunk: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  /**
+   * Adds a chunk; returns undefined when there is room for more, else a
+   * promise that resolves once there is (or the stream is gone).
+   */
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#closed) return undefined;
     this.#ctl.enqueue(chunk);
-    if ((this.#ctl.desiredSize ?? 1) > 0) return Promise.resolve();
+    if ((this.#ctl.desiredSize ?? 1) > 0) return undefined;
     return new Promise((resolve) => {
       this.#room = resolve;
     });

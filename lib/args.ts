@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { Command, Flags } from "./command.ts";
+import type { Command, Flags, FlagSpec } from "./command.ts";
 import { usageLine } from "./command.ts";
 import { SockdError, Status } from "./errors.ts";
 
@@ -14,11 +14,21 @@ export interface ParsedArgs {
   flags: Flags;
 }
 
-/**
- * Splits `words` into positionals and flags as `cmd` declares them, or throws
- * a BAD_ARGS (110) {@linkcode SockdError} carrying the usage line.
- */
-export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArgs {
+/** What {@linkcode parseCallArgs} needs of a command, worked out once per command. */
+interface Compiled {
+  options: NonNullable<ParseArgsConfig["options"]>;
+  flagNames: string[];
+  flagSpecs: FlagSpec[];
+  required: number;
+  declared: number;
+  variadic: boolean;
+}
+
+const compiled = new WeakMap<Command, Compiled>();
+
+function compile(cmd: Command): Compiled {
+  let c = compiled.get(cmd);
+  if (c) return c;
   const specs = cmd.flags ?? {};
   const options: NonNullable<ParseArgsConfig["options"]> = {};
   for (const [name, spec] of Object.entries(specs)) {
@@ -27,15 +37,45 @@ export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArg
       ...(spec.short ? { short: spec.short } : {}),
     };
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...words], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw badArgs(cmd, cleanParseError(err));
+  const declared = cmd.args ?? [];
+  c = {
+    options,
+    flagNames: Object.keys(specs),
+    flagSpecs: Object.values(specs),
+    required: declared.filter((a) => !a.optional && !a.variadic).length,
+    declared: declared.length,
+    variadic: declared.at(-1)?.variadic ?? false,
+  };
+  compiled.set(cmd, c);
+  return c;
+}
+
+/**
+ * Splits `words` into positionals and flags as `cmd` declares them, or throws
+ * a BAD_ARGS (110) {@linkcode SockdError} carrying the usage line.
+ */
+export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArgs {
+  const c = compile(cmd);
+  let positionals: string[] | undefined;
+  let values: Record<string, unknown> | undefined;
+  if (!words.some(isOptionLike)) {
+    // No word looks like a flag (the common case): all are positionals, no parser needed.
+    positionals = words.slice();
+  } else {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...words], options: c.options, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw badArgs(cmd, cleanParseError(err));
+    }
+    positionals = parsed.positionals;
+    values = parsed.values as Record<string, unknown>;
   }
   const flags: Flags = {};
-  for (const [name, spec] of Object.entries(specs)) {
-    const raw = (parsed.values as Record<string, unknown>)[name];
+  for (let i = 0; i < c.flagNames.length; i++) {
+    const name = c.flagNames[i]!;
+    const spec = c.flagSpecs[i]!;
+    const raw = values?.[name];
     if (raw === undefined) {
       flags[name] = spec.default;
     } else if (spec.type === "number") {
@@ -48,18 +88,20 @@ export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArg
       flags[name] = raw as string | boolean;
     }
   }
-  const args = parsed.positionals;
-  const declared = cmd.args ?? [];
-  const required = declared.filter((a) => !a.optional && !a.variadic).length;
-  const variadic = declared.at(-1)?.variadic ?? false;
-  if (args.length < required) {
-    const missing = declared[args.length]!;
+  const args = positionals;
+  if (args.length < c.required) {
+    const missing = cmd.args![args.length]!;
     throw badArgs(cmd, `Missing argument ${missing.name.toUpperCase()}`);
   }
-  if (!variadic && args.length > declared.length) {
-    throw badArgs(cmd, `Unexpected argument "${args[declared.length]}"`);
+  if (!c.variadic && args.length > c.declared) {
+    throw badArgs(cmd, `Unexpected argument "${args[c.declared]}"`);
   }
   return { args, flags };
+}
+
+/** A word the option parser would read as a flag (or as `--`); a lone `-` is a positional. */
+function isOptionLike(word: string): boolean {
+  return word.length > 1 && word.charCodeAt(0) === 0x2d;
 }
 
 function badArgs(cmd: Command, message: string): SockdError {

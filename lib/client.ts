@@ -5,7 +5,7 @@
  */
 import type { Chunk } from "./command.ts";
 import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
-import { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
 import { SockdError, Status } from "./errors.ts";
 
 /** Options of {@linkcode connect}. */
@@ -39,6 +39,11 @@ const PENDING_CHUNKS = 256;
 const INPUT_PIECE = 64 * 1024;
 /** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
 const READ_BYTES = 64 * 1024;
+/**
+ * A frame missing at least this much is read straight into its own buffer
+ * (the rest of a streamed chunk): no copy, and its bytes are handed out as they are.
+ */
+const DIRECT_READ_BYTES = 16 * 1024;
 /** How long a failed write waits for the read loop to report why the server closed. */
 const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
@@ -54,7 +59,8 @@ export class Call implements AsyncIterable<Chunk> {
   readonly id: number;
   /** Resolves with the command's result (undefined when it returns none). */
   readonly result: Promise<unknown>;
-  #queue: Chunk[] = [];
+  /** Chunks not yet read (made on the first: a unary call has none). */
+  #queue: Chunk[] | undefined;
   #wake: (() => void) | undefined;
   #room: (() => void) | undefined;
   #ended = false;
@@ -87,9 +93,10 @@ export class Call implements AsyncIterable<Chunk> {
 
   /** @internal a data chunk arrived; resolves when there is room for more. */
   _data(chunk: Chunk): Promise<void> | undefined {
-    this.#queue.push(chunk);
+    const queue = this.#queue ??= [];
+    queue.push(chunk);
     this.#notify();
-    if (this.#queue.length < PENDING_CHUNKS) return undefined;
+    if (queue.length < PENDING_CHUNKS) return undefined;
     return new Promise((r) => this.#room = r);
   }
 
@@ -106,9 +113,10 @@ export class Call implements AsyncIterable<Chunk> {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Chunk, void, undefined> {
     while (true) {
-      if (this.#queue.length > 0) {
-        const chunk = this.#queue.shift()!;
-        if (this.#queue.length < PENDING_CHUNKS / 2) this.#freeRoom();
+      const queue = this.#queue;
+      if (queue && queue.length > 0) {
+        const chunk = queue.shift()!;
+        if (queue.length < PENDING_CHUNKS / 2) this.#freeRoom();
         yield chunk;
         continue;
       }
@@ -150,7 +158,9 @@ export class Client {
   #nextId = 1;
   #dead: SockdError | undefined;
   /** Frames waiting for the next write; sent together in one syscall. */
-  #batch: { frames: Uint8Array[]; done: PromiseWithResolvers<void> } | undefined;
+  #queue: Uint8Array[] = [];
+  /** Resolves once the queued frames are written (made when someone waits). */
+  #queued: PromiseWithResolvers<void> | undefined;
   #writing = false;
   #writeFailed: SockdError | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -197,14 +207,11 @@ export class Client {
       return call;
     }
     this.#calls.set(id, call);
-    this.#send({
-      type: "call",
-      id,
-      command,
-      args: [...args],
-      ...(options.input !== undefined ? { input: true } : {}),
-      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
-    }).catch(() => {});
+    const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
+    if (options.input !== undefined) message.input = true;
+    if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
+    // A failed write ends the call through the connection's failure: nobody waits on this one.
+    if (!this.#dead && !this.#writeFailed) this.#post(message);
     if (options.signal) {
       const onAbort = () => call.cancel();
       options.signal.addEventListener("abort", onAbort, { once: true });
@@ -239,21 +246,31 @@ export class Client {
   #send(message: Record<string, unknown>): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#writeFailed) return Promise.reject(this.#writeFailed);
-    this.#batch ??= { frames: [], done: Promise.withResolvers<void>() };
-    const batch = this.#batch;
-    batch.frames.push(encodeFrame(message));
+    // The waiter first: the frame may be written at once.
+    const written = (this.#queued ??= Promise.withResolvers<void>()).promise;
+    this.#post(message);
+    return written;
+  }
+
+  /** Queues a frame; nobody waits for it. */
+  #post(message: Record<string, unknown>) {
+    this.#queue.push(encodeFrame(message));
+    // The first frame goes out at once (the server starts on it while more are made); frames
+    // queued while it is written go out together in the next write.
     if (!this.#writing) this.#flush();
-    return batch.done.promise;
   }
 
   async #flush() {
+    if (this.#writing) return;
     this.#writing = true;
-    while (this.#batch) {
-      const batch = this.#batch;
-      this.#batch = undefined;
+    while (this.#queue.length > 0) {
+      const frames = this.#queue;
+      const done = this.#queued;
+      this.#queue = [];
+      this.#queued = undefined;
       try {
-        await writeAll(this.#conn, concat(batch.frames));
-        batch.done.resolve();
+        await writeAll(this.#conn, concat(frames));
+        done?.resolve();
       } catch (err) {
         // Do not close the socket: the server may have closed after explaining
         // why (e.g. 108 for a frame over its limit), and the read loop must
@@ -261,10 +278,11 @@ export class Client {
         // failed write is the answer.
         const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err });
         this.#writeFailed = lost;
-        batch.done.reject(lost);
+        done?.reject(lost);
         // Frames queued during the failed write will not be sent either.
-        (this.#batch as typeof batch | undefined)?.done.reject(lost);
-        this.#batch = undefined;
+        (this.#queued as PromiseWithResolvers<void> | undefined)?.reject(lost);
+        this.#queued = undefined;
+        this.#queue = [];
         this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
       }
     }
@@ -288,12 +306,29 @@ export class Client {
 
   async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
     const buf = new Uint8Array(READ_BYTES);
+    /** Bytes of the last large frame (prefix included): a stream's next frame is likely the same size. */
+    let guess = 0;
     try {
       for (const msg of pending) await this.#onMessage(msg);
       while (!this.#dead) {
-        const n = await this.#conn.read(buf);
+        // The rest of a large frame is read straight into its own buffer. While large frames
+        // stream, each read goes to a fresh buffer the size of the last one, so that a frame
+        // usually arrives whole in a buffer of its own: its bytes are handed out with no copy.
+        const target = frames.readTarget(DIRECT_READ_BYTES);
+        const into = target ?? (guess > 0 ? new Uint8Array(guess) : buf);
+        const n = await this.#conn.read(into);
         if (n === null) break;
-        for (const body of frames.push(buf.subarray(0, n))) await this.#onMessage(decodeFrameBody(body));
+        const bodies = target ? frames.filled(n) : frames.push(into.subarray(0, n));
+        guess = 0;
+        for (const body of bodies) {
+          const large = body.length >= DIRECT_READ_BYTES;
+          if (large) guess = FRAME_HEADER_BYTES + body.length;
+          // A frame in a buffer nobody writes again (a fresh one, or its own) is decoded
+          // as views of it; one in the shared read buffer is copied.
+          const keep = into !== buf && large || ownsBuffer(body);
+          const wait = this.#onMessage(decodeFrameBody(body, keep));
+          if (wait) await wait;
+        }
       }
       this.#fail(
         this.#writeFailed ??
@@ -312,14 +347,12 @@ export class Client {
     }
   }
 
-  async #onMessage(msg: Record<string, unknown>) {
+  /** Handles one message from the server; a promise when the reader should wait (a call's chunks pile up). */
+  #onMessage(msg: Record<string, unknown>): Promise<void> | undefined {
     const id = msg.id;
     switch (msg.type) {
-      case "data": {
-        const wait = this.#calls.get(id as number)?._data(msg.chunk as Chunk);
-        if (wait) await wait;
-        return;
-      }
+      case "data":
+        return this.#calls.get(id as number)?._data(msg.chunk as Chunk);
       case "end": {
         const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
         const error = status === Status.OK
@@ -331,18 +364,19 @@ export class Client {
         if (id === null || id === undefined) {
           // A connection-level error: the server closes after it.
           this.#fail(error ?? new SockdError(Status.BAD_REQUEST, "Server ended the connection"));
-          return;
+          return undefined;
         }
         const call = this.#calls.get(id as number);
         this.#calls.delete(id as number);
         call?._end(error, msg.result);
-        return;
+        return undefined;
       }
       case "pong":
         this.#pings.get(id as number)?.();
         this.#pings.delete(id as number);
-        return;
+        return undefined;
     }
+    return undefined;
   }
 
   #fail(err: SockdError) {
@@ -407,7 +441,8 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
         if (n === null) {
           throw new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection before greeting`);
         }
-        const msgs = frames.push(buf.subarray(0, n)).map(decodeFrameBody);
+        const bodies = frames.push(buf.subarray(0, n));
+        const msgs = bodies.map((body) => decodeFrameBody(body));
         if (msgs.length === 0) continue;
         const hello = msgs.shift()!;
         if (hello.type !== "hello") {

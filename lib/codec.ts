@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Packr } from "msgpackr/pack";
+import { Packr, RESERVE_START_SPACE } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 
 // Plain msgpack only: no records, no structured clone, no bundled strings,
@@ -26,6 +26,14 @@ const unpackr = new Unpackr({
   // buffers can be reused, and a small chunk never pins a large buffer.
   copyBuffers: true,
 });
+/** For bytes the caller hands over for good: decoded bytes are views of them, no copy. */
+const viewingUnpackr = new Unpackr({
+  useRecords: false,
+  moreTypes: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  copyBuffers: false,
+});
 
 /** Encodes one value as msgpack. */
 export function encode(value: unknown): Uint8Array {
@@ -33,14 +41,42 @@ export function encode(value: unknown): Uint8Array {
 }
 
 /**
+ * Encodes one value as msgpack after `prefix` (4 to 255) bytes left for the
+ * caller, and writes the length of the encoding big-endian into the last
+ * four of them (a length-prefixed frame when `prefix` is 4). One buffer, no
+ * copy of the encoding.
+ */
+export function encodeFramed(value: unknown, prefix: number): Uint8Array {
+  const out = packr.pack(value, RESERVE_START_SPACE | prefix) as Uint8Array;
+  const size = out.length - prefix;
+  out[prefix - 4] = size >>> 24;
+  out[prefix - 3] = (size >>> 16) & 0xff;
+  out[prefix - 2] = (size >>> 8) & 0xff;
+  out[prefix - 1] = size & 0xff;
+  return out;
+}
+
+/** Options of {@linkcode decode}. */
+export interface DecodeOptions {
+  /**
+   * The caller hands `bytes` over for good (nobody writes them again): bytes
+   * values in the result are views of them instead of copies. @default {false}
+   */
+  keep?: boolean;
+}
+
+/**
  * Decodes exactly one msgpack value occupying all of `bytes`. Throws on
  * malformed input or trailing bytes. Callers bound `bytes` (frames are
  * size-checked before they get here).
  */
-export function decode(bytes: Uint8Array): unknown {
-  const values = unpackr.unpackMultiple(bytes) as unknown[] | undefined;
-  if (!values || values.length !== 1) {
-    throw new Error(`Expected one msgpack value, found ${values?.length ?? 0}`);
+export function decode(bytes: Uint8Array, options?: DecodeOptions): unknown {
+  try {
+    return (options?.keep ? viewingUnpackr : unpackr).unpack(bytes);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith("Data read, but end of buffer not reached")) {
+      throw new Error("Expected one msgpack value, found more bytes after it");
+    }
+    throw err;
   }
-  return values[0];
 }

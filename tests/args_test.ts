@@ -57,3 +57,22 @@ Deno.test("args: usage errors answer 110 with the usage line", async (t) => {
     });
   }
 });
+
+Deno.test("args: words without dashes skip the option parser and still get the flag defaults", () => {
+  assertEquals(parseCallArgs(tail, ["x.log", "-"]), {
+    args: ["x.log", "-"],
+    flags: { lines: 10, follow: undefined, format: undefined },
+  });
+  const bare: Command = { name: "bare", summary: "x", run: () => {} };
+  assertEquals(parseCallArgs(bare, []), { args: [], flags: {} });
+  assertStatus(badArgsOf(bare, ["extra"]), Status.BAD_ARGS);
+});
+
+function badArgsOf(cmd: Command, words: string[]): unknown {
+  try {
+    parseCallArgs(cmd, words);
+  } catch (err) {
+    return err;
+  }
+  throw new Error(`Expected ${JSON.stringify(words)} to be refused`);
+}

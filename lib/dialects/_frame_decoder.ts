@@ -2,6 +2,13 @@
  * Splits a byte stream into length-prefixed frames (u32 big-endian length,
  * then that many bytes), never holding more than one frame plus one chunk.
  *
+ * A frame inside a pushed chunk comes out as a view of it, with no copy. A
+ * frame that straddles chunks is gathered into a buffer of exactly its size,
+ * allocated once its length is known, each byte copied once; a caller may
+ * even read the rest of a large one straight into that buffer
+ * ({@linkcode FrameDecoder.readTarget}). Such a frame owns its buffer
+ * ({@linkcode ownsBuffer}), so a decoder may keep views of it.
+ *
  * @module
  */
 import { SockdError, Status } from "../errors.ts";
@@ -9,11 +16,21 @@ import { SockdError, Status } from "../errors.ts";
 /** Bytes of the length prefix. */
 export const FRAME_HEADER_BYTES = 4;
 
+const NONE: Uint8Array[] = [];
+/** Frames up to this size get their whole buffer when their length prefix arrives. */
+const EAGER_BYTES = 1024 * 1024;
+
 /** Incremental frame splitter; {@linkcode FrameDecoder.push} returns whole frames. */
 export class FrameDecoder {
   #max: number;
-  #buf = new Uint8Array(0);
-  #len = 0;
+  /** Bytes of a length prefix that straddles chunks. */
+  #head: Uint8Array | undefined;
+  #headLen = 0;
+  /** The body of the frame under way: its exact size, or (for a large frame) what has arrived so far. */
+  #body: Uint8Array | undefined;
+  /** Size of the frame under way. */
+  #size = 0;
+  #have = 0;
 
   /** @param maxFrameBytes largest body accepted; longer frames throw TOO_LARGE. */
   constructor(maxFrameBytes: number) {
@@ -22,65 +39,127 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.#len;
+    return this.#body ? FRAME_HEADER_BYTES + this.#have : this.#headLen;
   }
 
-  /** Feeds bytes; returns the frames completed by them (views valid until the next push). */
+  /**
+   * Feeds bytes; returns the frames completed by them. A frame that lay
+   * inside `chunk` is a view of it, valid as long as `chunk`'s bytes are.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = [];
-    let data: Uint8Array;
-    if (this.#len === 0) {
-      data = chunk;
-    } else {
-      this.#append(chunk);
-      data = this.#buf.subarray(0, this.#len);
-    }
     let off = 0;
-    while (data.length - off >= FRAME_HEADER_BYTES) {
-      const size = ((data[off]! << 24) >>> 0) + (data[off + 1]! << 16) + (data[off + 2]! << 8) +
-        data[off + 3]!;
-      if (size > this.#max) {
-        throw new SockdError(
-          Status.TOO_LARGE,
-          `Frame of ${size} bytes exceeds the limit of ${this.#max}`,
-        );
-      }
-      if (data.length - off - FRAME_HEADER_BYTES < size) break;
-      frames.push(data.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + size));
-      off += FRAME_HEADER_BYTES + size;
+    let frames = NONE;
+    if (this.#headLen > 0 || this.#body) {
+      off = this.#continue(chunk);
+      if (!this.#body || this.#have < this.#size) return NONE; // still under way: all of chunk was taken
+      frames = [this.#done()];
     }
-    const rest = data.subarray(off);
-    if (rest.length === 0) {
-      this.#len = 0;
-    } else if (data === chunk) {
-      this.#len = 0;
-      this.#append(rest.slice());
-    } else if (off > 0) {
-      // Frames returned above point into #buf; keep the tail in a fresh buffer
-      // so they stay valid until the caller's next push.
-      const tail = rest.slice();
-      this.#buf = new Uint8Array(Math.max(tail.length, 4096));
-      this.#buf.set(tail);
-      this.#len = tail.length;
+    const end = chunk.length;
+    while (end - off >= FRAME_HEADER_BYTES) {
+      const size = ((chunk[off]! << 24) >>> 0) + (chunk[off + 1]! << 16) + (chunk[off + 2]! << 8) +
+        chunk[off + 3]!;
+      this.#check(size);
+      const start = off + FRAME_HEADER_BYTES;
+      if (end - start < size) {
+        this.#start(size, chunk.subarray(start));
+        return frames;
+      }
+      if (frames === NONE) frames = [];
+      frames.push(chunk.subarray(start, start + size));
+      off = start + size;
+    }
+    if (off < end) {
+      // Part of a length prefix.
+      this.#head ??= new Uint8Array(FRAME_HEADER_BYTES);
+      this.#head.set(chunk.subarray(off));
+      this.#headLen = end - off;
     }
     return frames;
   }
 
-  #append(bytes: Uint8Array) {
-    const need = this.#len + bytes.length;
-    if (need > this.#buf.length) {
-      // Never grow past one maximal frame (the size was checked when the header arrived).
-      const cap = Math.min(
-        Math.max(need, this.#buf.length * 2, 4096),
-        this.#max + FRAME_HEADER_BYTES + bytes.length,
-      );
-      const next = new Uint8Array(Math.max(cap, need));
-      next.set(this.#buf.subarray(0, this.#len));
-      this.#buf = next;
-    }
-    this.#buf.set(bytes, this.#len);
-    this.#len = need;
+  /**
+   * Where to read next to fill the frame under way directly, when at least
+   * `min` bytes of it are missing: a view of the rest of its buffer. After
+   * reading `n` bytes into it, call {@linkcode FrameDecoder.filled}.
+   */
+  readTarget(min: number): Uint8Array | undefined {
+    if (!this.#body || this.#size - this.#have < min) return undefined;
+    this.#room(Math.min(this.#size - this.#have, min));
+    return this.#body.subarray(this.#have);
   }
+
+  /** `n` bytes were read into {@linkcode FrameDecoder.readTarget}; returns the frame if that completed it. */
+  filled(n: number): Uint8Array[] {
+    this.#have += n;
+    return this.#have === this.#size ? [this.#done()] : NONE;
+  }
+
+  /** Continues a frame that straddles chunks; returns the bytes of `chunk` used. */
+  #continue(chunk: Uint8Array): number {
+    let off = 0;
+    if (!this.#body) {
+      const take = Math.min(FRAME_HEADER_BYTES - this.#headLen, chunk.length);
+      this.#head!.set(chunk.subarray(0, take), this.#headLen);
+      this.#headLen += take;
+      off = take;
+      if (this.#headLen < FRAME_HEADER_BYTES) return off;
+      const h = this.#head!;
+      const size = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
+      this.#headLen = 0;
+      this.#check(size);
+      this.#start(size, chunk.subarray(off, off + size));
+      return off + Math.min(size, chunk.length - off);
+    }
+    const take = Math.min(this.#size - this.#have, chunk.length);
+    this.#room(take);
+    this.#body.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.#have);
+    this.#have += take;
+    return take;
+  }
+
+  /** Makes room for `n` more bytes of a large frame, growing its buffer (to its exact size at last). */
+  #room(n: number) {
+    const body = this.#body!;
+    const need = this.#have + n;
+    if (need <= body.length) return;
+    const next = new Uint8Array(Math.min(this.#size, Math.max(need, body.length * 2)));
+    next.set(body.subarray(0, this.#have));
+    this.#body = next;
+  }
+
+  /** A frame of `size` bytes begins with `part` (all that arrived of it; all of it when its prefix straddled chunks). */
+  #start(size: number, part: Uint8Array) {
+    // A frame up to EAGER_BYTES gets its buffer at once; a larger one grows as its bytes arrive, so
+    // a client announcing large frames and sending nothing more holds no large buffer.
+    const body = new Uint8Array(size <= EAGER_BYTES ? size : Math.max(part.length, EAGER_BYTES));
+    body.set(part);
+    this.#size = size;
+    this.#have = part.length;
+    this.#body = body;
+  }
+
+  /** The frame under way is complete. */
+  #done(): Uint8Array {
+    const body = this.#body!;
+    this.#body = undefined;
+    this.#have = 0;
+    this.#size = 0;
+    return body;
+  }
+
+  #check(size: number) {
+    if (size > this.#max) {
+      throw new SockdError(
+        Status.TOO_LARGE,
+        `Frame of ${size} bytes exceeds the limit of ${this.#max}`,
+      );
+    }
+  }
+}
+
+/** Whether `frame` owns all of its buffer (a frame gathered across chunks), so views of it may be kept. */
+export function ownsBuffer(frame: Uint8Array): boolean {
+  return frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
 }
 
 /** Prefixes `body` with its length. */

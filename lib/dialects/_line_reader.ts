@@ -34,7 +34,8 @@ export class LineReader {
       throw new RangeError(`maxLineBytes must be a positive integer, got ${maxLineBytes}`);
     }
     this.#max = maxLineBytes;
-    this.#buf = new Uint8Array(Math.min(maxLineBytes + 1, 4096));
+    // Small until a line straddles reads: an idle connection holds little.
+    this.#buf = new Uint8Array(Math.min(maxLineBytes + 1, 256));
   }
 
   /** Bytes held for an unfinished line (never more than the limit plus one). */

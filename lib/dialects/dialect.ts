@@ -61,8 +61,60 @@ export interface Dialect {
   greeting(): Uint8Array | undefined;
   /** Requests decoded from the client's bytes, in order. */
   decode(source: AsyncIterable<Uint8Array>): AsyncIterable<Request>;
+  /**
+   * A synchronous decoder for this connection, for a caller that reads the
+   * socket itself (the session): the same requests as {@linkcode decode},
+   * without an async iterator per chunk.
+   */
+  decoder(): RequestDecoder;
   /** Bytes for one event (may be empty). */
   encode(event: Event): Uint8Array;
+  /**
+   * For a dialect that sends a bytes chunk verbatim after a header (msgpack's
+   * bin, text's raw bytes): the header of a data event of call `id` carrying
+   * `chunk`. The caller writes the header and then the chunk, which saves
+   * copying the chunk into an encoded event. Dialects without it encode
+   * bytes chunks with {@linkcode Dialect.encode}.
+   */
+  dataHeader?(id: CallId, chunk: Uint8Array): Uint8Array;
+}
+
+/**
+ * Turns a connection's bytes into requests, one chunk at a time, without
+ * awaiting: `push` a chunk, then call `next` until it returns undefined;
+ * only then push the next chunk (`push` may keep views of the chunk until
+ * then, so a caller may reuse its read buffer afterwards). Requests are
+ * decoded lazily, one per `next`, so a dialect whose requests change its
+ * own state (text's `prompt`) sees them in the order the session handles
+ * them.
+ */
+export interface RequestDecoder {
+  /** Feeds bytes read from the connection. */
+  push(chunk: Uint8Array): void;
+  /** The client has sent all it will: `next` yields what the end completes (a last line, an error). */
+  end(): void;
+  /** The next request, or undefined once the bytes fed so far are used up (or after a fatal error or quit). */
+  next(): Request | undefined;
+  /** True once the decoder takes no more bytes: after a fatal error, or text's `quit`. */
+  readonly done: boolean;
+}
+
+/**
+ * {@linkcode Dialect.decode} built on {@linkcode Dialect.decoder}: requests
+ * from an async source of chunks.
+ */
+export async function* decodeStream(
+  decoder: RequestDecoder,
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Request, void, undefined> {
+  let req: Request | undefined;
+  for await (const chunk of source) {
+    decoder.push(chunk);
+    while ((req = decoder.next()) !== undefined) yield req;
+    if (decoder.done) return;
+  }
+  decoder.end();
+  while ((req = decoder.next()) !== undefined) yield req;
 }
 
 /** Builds a dialect for a connection whose first byte is known. */

@@ -8,8 +8,18 @@
 import { Status, statusName } from "../errors.ts";
 import { fromJsonValue, toJsonValue } from "../json_value.ts";
 import type { Limits } from "../limits.ts";
-import type { CallId, Dialect, DialectFactory, DialectOptions, Event, Request } from "./dialect.ts";
-import { type LineItem, LineReader } from "./_line_reader.ts";
+import {
+  type CallId,
+  decodeStream,
+  type Dialect,
+  type DialectFactory,
+  type DialectOptions,
+  type Event,
+  type Request,
+  type RequestDecoder,
+} from "./dialect.ts";
+import type { LineItem } from "./_line_reader.ts";
+import { LineRequestDecoder } from "./_line_decoder.ts";
 
 const encoder = new TextEncoder();
 /** Bytes that may surround a request on its line. */
@@ -29,12 +39,12 @@ class JsonlDialect implements Dialect {
     return undefined;
   }
 
-  async *decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    const lines = new LineReader(this.#limits.maxLineBytes);
-    for await (const chunk of source) {
-      for (const item of lines.push(chunk)) yield* this.#requests(item);
-    }
-    for (const item of lines.end()) yield* this.#requests(item);
+  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
+    return decodeStream(this.decoder(), source);
+  }
+
+  decoder(): RequestDecoder {
+    return new LineRequestDecoder(this.#limits.maxLineBytes, (item) => this.#requests(item));
   }
 
   encode(event: Event): Uint8Array {

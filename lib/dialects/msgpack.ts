@@ -4,10 +4,21 @@
  *
  * @module
  */
-import { decode, encode } from "../codec.ts";
+import { decode, encode, encodeFramed } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
-import type { CallId, Dialect, DialectFactory, DialectOptions, Event, Request } from "./dialect.ts";
-import { frame, FrameDecoder } from "./_frame_decoder.ts";
+import {
+  type CallId,
+  decodeStream,
+  type Dialect,
+  type DialectFactory,
+  type DialectOptions,
+  type Event,
+  type Request,
+  type RequestDecoder,
+} from "./dialect.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
+
+const KEEP = { keep: true };
 
 /** Protocol version carried in the preface and the hello frame. */
 export const PROTOCOL_VERSION = 1;
@@ -30,14 +41,64 @@ export const MSGPACK_PREFACE: Uint8Array = new Uint8Array([
 
 /** Encodes one msgpack frame (length prefix + body). */
 export function encodeFrame(message: Record<string, unknown>): Uint8Array {
-  return frame(encode(message));
+  return encodeFramed(message, FRAME_HEADER_BYTES);
 }
 
-/** Decodes a frame body into a map, or throws BAD_REQUEST. */
-export function decodeFrameBody(body: Uint8Array): Record<string, unknown> {
+const DATA_KEYS = new Uint8Array([
+  0x83, // fixmap of 3
+  ...[0xa4, ..."type"].map(byte),
+  ...[0xa4, ..."data"].map(byte),
+  ...[0xa2, ..."id"].map(byte),
+]);
+const CHUNK_KEY = new Uint8Array([0xa5, ..."chunk"].map(byte));
+
+function byte(c: number | string): number {
+  return typeof c === "number" ? c : c.charCodeAt(0);
+}
+
+/**
+ * The frame header of `{type: "data", id, chunk}` whose chunk is `size`
+ * bytes (bin): the length prefix, the map up to the bin header. The chunk's
+ * bytes follow it on the wire. Byte for byte what {@linkcode encodeFrame}
+ * writes for the same message.
+ */
+export function dataHeader(id: CallId, size: number): Uint8Array {
+  const idBytes = encode(id);
+  const binHeader = size < 0x100 ? 2 : size < 0x10000 ? 3 : 5;
+  const headLength = FRAME_HEADER_BYTES + DATA_KEYS.length + idBytes.length + CHUNK_KEY.length + binHeader;
+  const out = new Uint8Array(headLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headLength - FRAME_HEADER_BYTES + size);
+  let off = FRAME_HEADER_BYTES;
+  out.set(DATA_KEYS, off);
+  off += DATA_KEYS.length;
+  out.set(idBytes, off);
+  off += idBytes.length;
+  out.set(CHUNK_KEY, off);
+  off += CHUNK_KEY.length;
+  if (size < 0x100) {
+    out[off] = 0xc4;
+    out[off + 1] = size;
+  } else if (size < 0x10000) {
+    out[off] = 0xc5;
+    view.setUint16(off + 1, size);
+  } else {
+    out[off] = 0xc6;
+    view.setUint32(off + 1, size);
+  }
+  return out;
+}
+
+/**
+ * Decodes a frame body into a map, or throws BAD_REQUEST. Bytes values are
+ * copies, unless `keep`: then they are views of `body`, which must then
+ * never be written again (a frame that owns its buffer, see
+ * {@linkcode ownsBuffer}).
+ */
+export function decodeFrameBody(body: Uint8Array, keep = false): Record<string, unknown> {
   let value: unknown;
   try {
-    value = decode(body);
+    value = decode(body, keep ? KEEP : undefined);
   } catch (err) {
     throw new SockdError(
       Status.BAD_REQUEST,
@@ -48,32 +109,6 @@ export function decodeFrameBody(body: Uint8Array): Record<string, unknown> {
     throw new SockdError(Status.BAD_REQUEST, "A frame must be a msgpack map with a type field");
   }
   return value as Record<string, unknown>;
-}
-
-/** Reads the preface from the front of a byte stream; yields what follows it. */
-async function* afterPreface(
-  source: AsyncIterable<Uint8Array>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  let seen = 0;
-  for await (const chunk of source) {
-    if (seen >= MSGPACK_PREFACE.length) {
-      yield chunk;
-      continue;
-    }
-    const n = Math.min(MSGPACK_PREFACE.length - seen, chunk.length);
-    for (let i = 0; i < n; i++) {
-      if (chunk[i] !== MSGPACK_PREFACE[seen + i]) {
-        throw new SockdError(
-          Status.BAD_REQUEST,
-          seen + i === MSGPACK_PREFACE.length - 1
-            ? `Unsupported protocol version ${chunk[i]} (this server speaks ${PROTOCOL_VERSION})`
-            : "Bad msgpack preface",
-        );
-      }
-    }
-    seen += n;
-    if (n < chunk.length) yield chunk.subarray(n);
-  }
 }
 
 function isId(v: unknown): v is CallId {
@@ -165,34 +200,110 @@ class MsgpackDialect implements Dialect {
     });
   }
 
-  async *decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    const frames = new FrameDecoder(this.#options.limits.maxFrameBytes);
-    try {
-      for await (const chunk of afterPreface(source)) {
-        for (const body of frames.push(chunk)) {
-          yield toRequest(decodeFrameBody(body));
-        }
-      }
-    } catch (err) {
-      if (!(err instanceof SockdError)) throw err;
-      yield { type: "error", id: null, status: err.status, message: err.message, fatal: true };
-      return;
-    }
-    if (frames.buffered > 0) {
-      yield {
-        type: "error",
-        id: null,
-        status: Status.BAD_REQUEST,
-        message: `Connection ended inside a frame (${frames.buffered} bytes pending)`,
-        fatal: true,
-      };
-    }
+  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
+    return decodeStream(this.decoder(), source);
+  }
+
+  decoder(): RequestDecoder {
+    return new MsgpackDecoder(this.#options.limits.maxFrameBytes);
   }
 
   encode(event: Event): Uint8Array {
     return encodeFrame(eventMessage(event));
   }
+
+  dataHeader(id: CallId, chunk: Uint8Array): Uint8Array {
+    return dataHeader(id, chunk.length);
+  }
 }
+
+/** The msgpack dialect's {@linkcode RequestDecoder}: the preface, then frames. */
+class MsgpackDecoder implements RequestDecoder {
+  #frames: FrameDecoder;
+  /** Bytes of the preface seen so far. */
+  #seen = 0;
+  #bodies: Uint8Array[] = NO_FRAMES;
+  #next = 0;
+  /** A fatal error to report after the frames before it. */
+  #fatal: Request | undefined;
+  #done = false;
+
+  constructor(maxFrameBytes: number) {
+    this.#frames = new FrameDecoder(maxFrameBytes);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#done) return;
+    try {
+      if (this.#seen < MSGPACK_PREFACE.length) chunk = this.#preface(chunk);
+      if (chunk.length === 0) return;
+      this.#bodies = this.#frames.push(chunk);
+      this.#next = 0;
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  end(): void {
+    if (this.#done) return;
+    const pending = this.#frames.buffered;
+    if (pending > 0) {
+      this.#fail(
+        new SockdError(Status.BAD_REQUEST, `Connection ended inside a frame (${pending} bytes pending)`),
+      );
+    }
+  }
+
+  next(): Request | undefined {
+    if (this.#next < this.#bodies.length) {
+      const body = this.#bodies[this.#next++]!;
+      try {
+        return toRequest(decodeFrameBody(body, ownsBuffer(body)));
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+    const fatal = this.#fatal;
+    if (fatal) {
+      this.#fatal = undefined;
+      return fatal;
+    }
+    return undefined;
+  }
+
+  /** Checks the preface at the front of `chunk`; returns what follows it. */
+  #preface(chunk: Uint8Array): Uint8Array {
+    const seen = this.#seen;
+    const n = Math.min(MSGPACK_PREFACE.length - seen, chunk.length);
+    for (let i = 0; i < n; i++) {
+      if (chunk[i] !== MSGPACK_PREFACE[seen + i]) {
+        throw new SockdError(
+          Status.BAD_REQUEST,
+          seen + i === MSGPACK_PREFACE.length - 1
+            ? `Unsupported protocol version ${chunk[i]} (this server speaks ${PROTOCOL_VERSION})`
+            : "Bad msgpack preface",
+        );
+      }
+    }
+    this.#seen = seen + n;
+    return n === 0 ? chunk : chunk.subarray(n);
+  }
+
+  /** A decoding error ends the connection: reported once, after the frames before it. */
+  #fail(err: unknown): never | void {
+    if (!(err instanceof SockdError)) throw err;
+    this.#done = true;
+    this.#bodies = NO_FRAMES;
+    this.#next = 0;
+    this.#fatal = { type: "error", id: null, status: err.status, message: err.message, fatal: true };
+  }
+}
+
+const NO_FRAMES: Uint8Array[] = [];
 
 /** The msgpack dialect, detected by the preface's NUL first byte. */
 export const msgpackDialect: DialectFactory = {

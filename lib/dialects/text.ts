@@ -10,8 +10,18 @@ import type { Chunk } from "../command.ts";
 import { Status } from "../errors.ts";
 import { toJsonValue } from "../json_value.ts";
 import type { Limits } from "../limits.ts";
-import type { CallId, Dialect, DialectFactory, DialectOptions, Event, Request } from "./dialect.ts";
-import { type LineItem, LineReader } from "./_line_reader.ts";
+import {
+  type CallId,
+  decodeStream,
+  type Dialect,
+  type DialectFactory,
+  type DialectOptions,
+  type Event,
+  type Request,
+  type RequestDecoder,
+} from "./dialect.ts";
+import type { LineItem } from "./_line_reader.ts";
+import { LineRequestDecoder } from "./_line_decoder.ts";
 import { tokenize } from "./_tokenize.ts";
 
 /** What prompt mode shows when the server waits for a command. */
@@ -48,17 +58,18 @@ class TextDialect implements Dialect {
     return undefined;
   }
 
-  async *decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    const lines = new LineReader(this.#limits.maxLineBytes);
-    for await (const chunk of source) {
-      for (const item of lines.push(chunk)) {
-        for (const req of this.#requests(item)) {
-          yield req;
-          if (req.type === "quit") return;
-        }
-      }
-    }
-    for (const item of lines.end()) yield* this.#requests(item);
+  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
+    return decodeStream(this.decoder(), source);
+  }
+
+  decoder(): RequestDecoder {
+    return new LineRequestDecoder(this.#limits.maxLineBytes, (item) => this.#requests(item));
+  }
+
+  /** Bytes chunks go out as they are: nothing before them. */
+  dataHeader(_id: CallId, chunk: Uint8Array): Uint8Array {
+    this.#write(chunk, true);
+    return EMPTY;
   }
 
   encode(event: Event): Uint8Array {

@@ -80,30 +80,55 @@ class SyncedState extends Map<string, unknown> {
   }
 }
 
+/** One call running in this worker: its credit, and its abort controller once someone asks for it. */
 class WorkerCall {
-  readonly ctrl = new AbortController();
   credit: number;
+  #ctrl: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
   #creditWaiter: (() => void) | undefined;
   inputWaiter: ((msg: { chunk?: Uint8Array; done?: boolean }) => void) | undefined;
   inputController: ReadableStreamDefaultController<Uint8Array> | undefined;
 
   constructor(credit: number) {
     this.credit = credit;
-    this.ctrl.signal.addEventListener("abort", () => {
-      this.#wakeCredit();
-      const w = this.inputWaiter;
-      this.inputWaiter = undefined;
-      if (w) {
-        try {
-          this.inputController?.error(this.ctrl.signal.reason);
-        } catch { /* already closed */ }
-        w({ done: true });
-      }
-    }, { once: true });
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** The call's signal, made on first use (most calls never ask). */
+  get signal(): AbortSignal {
+    if (!this.#ctrl) {
+      this.#ctrl = new AbortController();
+      if (this.#aborted) this.#ctrl.abort(this.#reason);
+    }
+    return this.#ctrl.signal;
+  }
+
+  abort(reason: unknown) {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ctrl?.abort(reason);
+    this.#wakeCredit();
+    const w = this.inputWaiter;
+    this.inputWaiter = undefined;
+    if (w) {
+      try {
+        this.inputController?.error(reason);
+      } catch { /* already closed */ }
+      w({ done: true });
+    }
   }
 
   waitCredit(): Promise<void> {
-    if (this.credit > 0 || this.ctrl.signal.aborted) return Promise.resolve();
+    if (this.credit > 0 || this.#aborted) return Promise.resolve();
     return new Promise((r) => this.#creditWaiter = r);
   }
 
@@ -116,6 +141,45 @@ class WorkerCall {
     const w = this.#creditWaiter;
     this.#creditWaiter = undefined;
     w?.();
+  }
+}
+
+/** What a command's `run` receives in the worker; `signal`, `input` and `log` are made on first use. */
+class WorkerContext implements Context {
+  readonly command: string;
+  args: string[];
+  flags: Flags;
+  readonly state: Map<string, unknown> = state;
+  readonly caller: CallerInfo;
+  readonly server: ServerView = serverView;
+  #id: number;
+  #call: WorkerCall;
+  #input: ReadableStream<Uint8Array> | undefined;
+  #log: Logger | undefined;
+
+  constructor(
+    id: number,
+    call: WorkerCall,
+    msg: { command: string; args: string[]; flags: Flags; caller: CallerInfo },
+  ) {
+    this.command = msg.command;
+    this.args = msg.args;
+    this.flags = msg.flags;
+    this.caller = msg.caller;
+    this.#id = id;
+    this.#call = call;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal;
+  }
+
+  get input(): ReadableStream<Uint8Array> {
+    return this.#input ??= inputStream(this.#id, this.#call);
+  }
+
+  get log(): Logger {
+    return this.#log ??= logger(this.#id);
   }
 }
 
@@ -236,7 +300,7 @@ function onMessage(msg: HostMessage) {
       return;
     }
     case "cancel":
-      calls.get(msg.id)?.ctrl.abort(fromWire(msg.reason));
+      calls.get(msg.id)?.abort(fromWire(msg.reason));
       return;
     case "state":
       state.applyRemote(msg.op);
@@ -274,12 +338,12 @@ function inputStream(id: number, call: WorkerCall): ReadableStream<Uint8Array> {
     },
     pull: (c) =>
       new Promise<void>((resolve) => {
-        if (call.ctrl.signal.aborted) {
-          c.error(call.ctrl.signal.reason);
+        if (call.aborted) {
+          c.error(call.reason);
           return resolve();
         }
         call.inputWaiter = (msg) => {
-          if (!call.ctrl.signal.aborted) {
+          if (!call.aborted) {
             if (msg.done) c.close();
             else if (msg.chunk) c.enqueue(msg.chunk);
           }
@@ -346,28 +410,17 @@ async function runCall(
   const { id } = msg;
   const call = new WorkerCall(msg.credit);
   calls.set(id, call);
-  const signal = call.ctrl.signal;
   try {
     const cmd = commands.get(msg.command);
     if (!cmd) throw Object.assign(new Error(`Unknown command "${msg.command}"`), { status: 101 });
-    const ctx: Context = {
-      command: msg.command,
-      args: msg.args,
-      flags: msg.flags,
-      signal,
-      input: inputStream(id, call),
-      log: logger(id),
-      state,
-      caller: msg.caller,
-      server: serverView,
-    };
+    const ctx = new WorkerContext(id, call, msg);
     const out = cmd.run(ctx);
     let result: unknown;
     if (isAsyncIterable(out)) {
       const it = out[Symbol.asyncIterator]();
       let finished = false;
       try {
-        while (!signal.aborted) {
+        while (!call.aborted) {
           const step = await it.next();
           if (step.done) {
             result = step.value;
@@ -376,7 +429,7 @@ async function runCall(
           }
           if (step.value === undefined) continue;
           await call.waitCredit();
-          if (signal.aborted) break;
+          if (call.aborted) break;
           call.credit--;
           try {
             post({ type: "chunk", id, chunk: step.value });
@@ -388,16 +441,19 @@ async function runCall(
         if (!finished) await it.return?.(undefined);
       }
     } else {
-      result = await out;
+      result =
+        out !== null && typeof out === "object" && typeof (out as PromiseLike<unknown>).then === "function"
+          ? await out
+          : out;
     }
-    if (signal.aborted) throw signal.reason;
+    if (call.aborted) throw call.reason;
     try {
       post({ type: "end", id, ok: true, result });
     } catch (err) {
       throw new TypeError(`The command returned a value that cannot be sent: ${(err as Error).message}`);
     }
   } catch (err) {
-    post({ type: "end", id, ok: false, error: toWireError(signal.aborted ? signal.reason : err) });
+    post({ type: "end", id, ok: false, error: toWireError(call.aborted ? call.reason : err) });
   } finally {
     calls.delete(id);
   }

@@ -6,30 +6,6 @@
 import type { Chunk, Command, Context } from "../command.ts";
 import type { Runner } from "./runner.ts";
 
-/** Runs `cmd`, yielding its chunks and returning its result. */
-export async function* runInline(cmd: Command, ctx: Context): AsyncGenerator<Chunk, unknown> {
-  const out = cmd.run(ctx);
-  if (isAsyncIterable(out)) {
-    const it = out[Symbol.asyncIterator]();
-    let finished = false;
-    try {
-      while (true) {
-        const step = await it.next();
-        if (step.done) {
-          finished = true;
-          return step.value;
-        }
-        yield step.value;
-      }
-    } finally {
-      // Stopped early (cancel, disconnect, deadline): let the command's own
-      // finally blocks run, as a for-await loop would.
-      if (!finished) await it.return?.();
-    }
-  }
-  return await out;
-}
-
 function isAsyncIterable(v: unknown): v is AsyncIterable<Chunk> {
   return v !== null && typeof v === "object" &&
     typeof (v as AsyncIterable<Chunk>)[Symbol.asyncIterator] === "function";
@@ -66,14 +42,71 @@ export class InlinePlugin implements Runner {
     this.#retired.abort();
   }
 
-  async *run(command: string, ctx: Context): AsyncGenerator<Chunk, unknown, undefined> {
+  /**
+   * Runs `command` as the built-ins run: a plain value comes back at once.
+   * The call counts in {@linkcode InlinePlugin.calls} until its promise
+   * settles or its stream ends (or is stopped).
+   */
+  run(command: string, ctx: Context): unknown {
     const cmd = this.#commands.get(command);
     if (!cmd) throw new TypeError(`Unknown command "${command}"`);
     this.#active++;
+    let out: unknown;
     try {
-      return yield* runInline(cmd, ctx);
-    } finally {
+      out = cmd.run(ctx);
+    } catch (err) {
       this.#active--;
+      throw err;
     }
+    if (isAsyncIterable(out)) return new CountedStream(out[Symbol.asyncIterator](), () => this.#active--);
+    if (out !== null && typeof out === "object" && typeof (out as PromiseLike<unknown>).then === "function") {
+      const done = () => {
+        this.#active--;
+      };
+      (out as PromiseLike<unknown>).then(done, done);
+      return out;
+    }
+    this.#active--;
+    return out;
+  }
+}
+
+/** A command's stream that tells when it has ended, however it ends. */
+class CountedStream implements AsyncIterableIterator<Chunk, unknown, undefined> {
+  #it: AsyncIterator<Chunk, unknown, undefined>;
+  #onEnd: (() => void) | undefined;
+
+  constructor(it: AsyncIterator<Chunk, unknown, undefined>, onEnd: () => void) {
+    this.#it = it;
+    this.#onEnd = onEnd;
+  }
+
+  async next(): Promise<IteratorResult<Chunk, unknown>> {
+    try {
+      const step = await this.#it.next();
+      if (step.done) this.#ended();
+      return step;
+    } catch (err) {
+      this.#ended();
+      throw err;
+    }
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<Chunk, unknown>> {
+    try {
+      return (await this.#it.return?.(value)) ?? { done: true, value };
+    } finally {
+      this.#ended();
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #ended() {
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
   }
 }

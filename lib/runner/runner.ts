@@ -7,16 +7,33 @@
  */
 import type { Chunk, Context } from "../command.ts";
 
+/**
+ * One call on a runner that streams: its chunks, then its result as the
+ * iterator's return value (or its error, thrown). `return()` stops it early:
+ * the runner lets the command unwind without waiting for it.
+ */
+export interface RunnerCall extends AsyncIterableIterator<Chunk, unknown, undefined> {
+  return(value?: unknown): Promise<IteratorResult<Chunk, unknown>>;
+  /**
+   * Stops the call now (cancel, deadline, disconnect, shutdown) with
+   * `reason`, even while its consumer is busy. The dispatcher calls it when
+   * the call's signal aborts; a pull in progress is answered by the
+   * dispatcher, not by the runner.
+   */
+  abort?(reason: unknown): void;
+}
+
 /** Runs the calls of one loaded plugin version. */
 export interface Runner {
   /** Where calls run: `"sandbox"` (a worker) or `"inline"` (the server's isolate). */
   readonly kind: "sandbox" | "inline";
   /**
-   * Runs one call of `command`: yields its chunks, returns its result, throws
-   * its error. Once `ctx.signal` aborts it ends promptly (the dispatcher does
-   * not wait for it).
+   * Runs one call of `command`, with what a command's `run` returns: a
+   * value, a promise of one, or an async iterable of chunks (a
+   * {@linkcode RunnerCall} for a sandbox). Once `ctx.signal` aborts it ends
+   * promptly (the dispatcher does not wait for it).
    */
-  run(command: string, ctx: Context): AsyncGenerator<Chunk, unknown, undefined>;
+  run(command: string, ctx: Context): unknown;
   /**
    * Aborted when a reload replaced this version; calls of `persistent`
    * commands are then restarted on the new version.

@@ -31,7 +31,7 @@ import {
   type WorkerMessage,
 } from "./_protocol.ts";
 import { grantsNotHeld, permissionHint, workerPermissions } from "./grants.ts";
-import type { Runner } from "./runner.ts";
+import type { Runner, RunnerCall } from "./runner.ts";
 import type { PluginState, StateListener } from "./state.ts";
 
 /** Bounds and deadlines of sandbox workers. */
@@ -107,39 +107,71 @@ export class PluginLoadError extends Error {
 const HARNESS = new URL("./_worker_main.ts", import.meta.url).href;
 
 type End = { ok: true; result: unknown } | { ok: false; error: SockdError };
-type Item = { chunk: Chunk } | End;
 
-/** One call as the server tracks it: a bounded chunk queue and its end. */
-class RemoteCall {
-  readonly id: number;
+/** The abort reason of a call whose consumer stopped without cancelling. */
+const CALL_ENDED = new SockdError(Status.CANCELLED, "Call ended");
+
+/**
+ * One call as the server tracks it: its chunks (a bounded queue) and its
+ * end, pulled by the dispatcher as an async iterator. No generator and no
+ * promise per call beyond the pull that waits.
+ */
+class RemoteCall implements RunnerCall {
+  id = 0;
   readonly command: string;
   readonly ctx: Context;
-  readonly settled: Promise<void>;
   isSettled = false;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   reading = false;
-  consumed = 0;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
-  onAbort: (() => void) | undefined;
-  #queue: Chunk[] = [];
+  #owner: Sandbox;
+  #worker: PluginWorker | undefined;
+  #queue: Chunk[] | undefined;
   #end: End | undefined;
-  #wake: (() => void) | undefined;
-  #settle!: () => void;
+  #pending:
+    | { resolve: (r: IteratorResult<Chunk, unknown>) => void; reject: (e: unknown) => void }
+    | undefined;
+  #settledWaiters: (() => void)[] | undefined;
+  /** A chunk was handed out: it counts as consumed when the next one is asked for. */
+  #handedOut = false;
+  #consumed = 0;
+  #ackEvery: number;
+  /** The consumer is done (it took the end, or returned early). */
+  #consumerDone = false;
+  #released = false;
+  #aborted: { reason: unknown } | undefined;
 
-  constructor(id: number, command: string, ctx: Context) {
-    this.id = id;
+  constructor(owner: Sandbox, command: string, ctx: Context, ackEvery: number) {
+    this.#owner = owner;
     this.command = command;
     this.ctx = ctx;
-    this.settled = new Promise((r) => this.#settle = r);
+    this.#ackEvery = ackEvery;
   }
 
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue?.length ?? 0;
+  }
+
+  /** Runs on `worker` from now on. */
+  attach(worker: PluginWorker) {
+    this.#worker = worker;
+  }
+
+  /** Resolves once the call has settled (its end came, or its worker died). */
+  settled(): Promise<void> {
+    if (this.isSettled) return Promise.resolve();
+    return new Promise((r) => (this.#settledWaiters ??= []).push(r));
   }
 
   push(chunk: Chunk) {
-    this.#queue.push(chunk);
-    this.#notify();
+    const pending = this.#pending;
+    if (pending) {
+      this.#pending = undefined;
+      this.#handedOut = true;
+      pending.resolve({ done: false, value: chunk });
+      return;
+    }
+    (this.#queue ??= []).push(chunk);
   }
 
   finish(end: End) {
@@ -147,27 +179,81 @@ class RemoteCall {
     this.isSettled = true;
     this.#end = end;
     clearTimeout(this.graceTimer);
-    if (this.onAbort) this.ctx.signal.removeEventListener("abort", this.onAbort);
-    try {
-      this.reader?.releaseLock();
-    } catch { /* released */ }
-    this.#settle();
-    this.#notify();
-  }
-
-  async take(): Promise<Item> {
-    while (true) {
-      const chunk = this.#queue.shift();
-      if (chunk !== undefined) return { chunk };
-      if (this.#end) return this.#end;
-      await new Promise<void>((r) => this.#wake = r);
+    if (this.reader) {
+      try {
+        this.reader.releaseLock();
+      } catch { /* released */ }
     }
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = undefined;
+    if (waiters) { for (const w of waiters) w(); }
+    const pending = this.#pending;
+    if (pending && !this.#queue?.length) {
+      this.#pending = undefined;
+      this.#deliverEnd(pending.resolve, pending.reject);
+    }
+    this.#release();
   }
 
-  #notify() {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
+  next(): Promise<IteratorResult<Chunk, unknown>> {
+    if (this.#handedOut) {
+      this.#handedOut = false;
+      if (++this.#consumed >= this.#ackEvery && !this.isSettled && this.#worker) {
+        this.#worker.post({ type: "ack", id: this.id, n: this.#consumed });
+        this.#consumed = 0;
+      }
+    }
+    const queue = this.#queue;
+    if (queue && queue.length > 0) {
+      this.#handedOut = true;
+      return Promise.resolve({ done: false, value: queue.shift()! });
+    }
+    if (this.#end) return new Promise((resolve, reject) => this.#deliverEnd(resolve, reject));
+    return new Promise((resolve, reject) => this.#pending = { resolve, reject });
+  }
+
+  /** The consumer stops early (cancel, disconnect, deadline): tell the worker, unless the call is over. */
+  return(): Promise<IteratorResult<Chunk, unknown>> {
+    if (!this.#consumerDone) {
+      this.#consumerDone = true;
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending?.resolve({ done: true, value: undefined });
+      if (!this.isSettled) this.abort(this.ctx.signal.aborted ? this.ctx.signal.reason : CALL_ENDED);
+      this.#release();
+    }
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** Stops the call with `reason`: the worker is asked to, and terminated if it does not in time. */
+  abort(reason: unknown): void {
+    if (this.isSettled) return;
+    this.#aborted ??= { reason };
+    if (this.#worker) this.#owner._cancel(this.#worker, this, reason);
+  }
+
+  /** Why the call was stopped before it started on a worker, if it was. */
+  get abortedWith(): { reason: unknown } | undefined {
+    return this.#aborted;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #deliverEnd(resolve: (r: IteratorResult<Chunk, unknown>) => void, reject: (e: unknown) => void) {
+    const end = this.#end!;
+    this.#consumerDone = true;
+    this.#release();
+    if (end.ok) resolve({ done: true, value: end.result });
+    else reject(end.error);
+  }
+
+  /** The call counts as active until it has settled and its consumer is done. */
+  #release() {
+    if (this.#released || !this.isSettled || !this.#consumerDone) return;
+    this.#released = true;
+    this.#owner._released();
   }
 }
 
@@ -308,42 +394,36 @@ export class Sandbox implements Runner {
     }));
   }
 
-  async *run(command: string, ctx: Context): AsyncGenerator<Chunk, unknown, undefined> {
-    // Counted before the first await, so a retiring version cannot stop under a call.
+  run(command: string, ctx: Context): RunnerCall {
+    // Counted at once, so a retiring version cannot stop under a call.
     this.#active++;
-    let call: RemoteCall | undefined;
-    let worker: PluginWorker | undefined;
-    try {
-      if (this.#disabled) throw new SockdError(Status.HANDLER_ERROR, this.#disabled);
-      worker = await this.#ready(ctx.signal);
-      call = this.#start(worker, command, ctx);
-      const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
-      while (true) {
-        const item = await call.take();
-        if ("chunk" in item) {
-          yield item.chunk;
-          if (++call.consumed >= ackEvery) {
-            worker.post({ type: "ack", id: call.id, n: call.consumed });
-            call.consumed = 0;
-          }
-          continue;
-        }
-        if (item.ok) return item.result;
-        throw item.error;
-      }
-    } finally {
-      const done = () => {
-        this.#active--;
-        this.#finishIfRetired();
-      };
-      if (call && !call.isSettled) {
-        // The consumer went away without cancelling: tell the worker.
-        if (!ctx.signal.aborted) this.#cancel(worker!, call, new SockdError(Status.CANCELLED, "Call ended"));
-        call.settled.then(done);
-      } else {
-        done();
-      }
+    const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
+    const call = new RemoteCall(this, command, ctx, ackEvery);
+    if (this.#disabled) {
+      call.finish({ ok: false, error: new SockdError(Status.HANDLER_ERROR, this.#disabled) });
+      return call;
     }
+    const current = this.#worker;
+    if (current && !current.dead) {
+      this.#start(current, call);
+    } else {
+      this.#ready(ctx.signal).then(
+        (worker) => this.#start(worker, call),
+        (err) => call.finish({ ok: false, error: toSockdError(err, Status.CANCELLED) }),
+      );
+    }
+    return call;
+  }
+
+  /** @internal a call has settled and its consumer is done. */
+  _released(): void {
+    this.#active--;
+    this.#finishIfRetired();
+  }
+
+  /** @internal asks the worker to stop a call. */
+  _cancel(worker: PluginWorker, call: RemoteCall, reason: unknown): void {
+    this.#cancel(worker, call, reason);
   }
 
   /** Tells the current worker what commands the server now has. */
@@ -401,26 +481,27 @@ export class Sandbox implements Runner {
     return await raceAbort(starting, signal);
   }
 
-  #start(worker: PluginWorker, command: string, ctx: Context): RemoteCall {
-    const id = worker.nextId();
-    const call = new RemoteCall(id, command, ctx);
-    worker.calls.set(id, call);
-    call.onAbort = () => this.#cancel(worker, call, ctx.signal.reason);
-    if (ctx.signal.aborted) {
-      call.onAbort();
-    } else {
-      ctx.signal.addEventListener("abort", call.onAbort, { once: true });
+  #start(worker: PluginWorker, call: RemoteCall) {
+    if (call.isSettled) return;
+    if (worker.dead) {
+      call.finish({ ok: false, error: worker.dead });
+      return;
     }
+    const ctx = call.ctx;
+    call.id = worker.nextId();
+    call.attach(worker);
+    worker.calls.set(call.id, call);
     worker.post({
       type: "call",
-      id,
-      command,
+      id: call.id,
+      command: call.command,
       args: ctx.args,
       flags: ctx.flags,
       caller: ctx.caller,
       credit: this.#spec.options.chunkCredit,
     });
-    return call;
+    // Stopped while waiting for a worker: tell it at once.
+    if (call.abortedWith) this.#cancel(worker, call, call.abortedWith.reason);
   }
 
   /** Asks the worker to stop a call; terminates the worker if it has not within the grace period. */
@@ -430,7 +511,7 @@ export class Sandbox implements Runner {
     worker.post({ type: "cancel", id: call.id, reason: toWireError(toSockdError(reason, Status.CANCELLED)) });
     const every = Math.max(25, Math.floor(graceMs / 4));
     worker.startHeartbeat(every);
-    call.settled.then(() => worker.stopHeartbeat());
+    call.settled().then(() => worker.stopHeartbeat());
     const abortedAt = performance.now();
     call.graceTimer = setTimeout(() => {
       if (call.isSettled || worker.dead) return;

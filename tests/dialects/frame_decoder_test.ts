@@ -1,6 +1,6 @@
-import { frame, FrameDecoder } from "../../lib/dialects/_frame_decoder.ts";
+import { frame, FrameDecoder, ownsBuffer } from "../../lib/dialects/_frame_decoder.ts";
 import { Status } from "../../lib/errors.ts";
-import { assertEquals, assertStatus, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertStatus, assertThrows } from "../assert.ts";
 
 const bytes = (...n: number[]) => new Uint8Array(n);
 
@@ -59,3 +59,40 @@ function assertThrowsStatus(fn: () => unknown): unknown {
   assertThrows(() => {});
   return undefined;
 }
+
+Deno.test("frame decoder: a frame across chunks owns its buffer; one inside a chunk is a view of it", () => {
+  const d = new FrameDecoder(1 << 20);
+  const a = frame(new Uint8Array(100).fill(1));
+  const b = frame(new Uint8Array(10).fill(2));
+  const [whole] = d.push(b);
+  assert(!ownsBuffer(whole!), "a frame inside the pushed chunk is a view of it");
+  assertEquals(d.push(a.subarray(0, 50)), []);
+  const [gathered] = d.push(a.subarray(50));
+  assert(ownsBuffer(gathered!), "a frame gathered across chunks has a buffer of its own");
+  assertEquals([...gathered!], Array(100).fill(1));
+});
+
+Deno.test("frame decoder: the rest of a large frame can be read straight into its buffer", () => {
+  const d = new FrameDecoder(4 * 1024 * 1024);
+  const body = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+  const whole = frame(body);
+  assertEquals(d.push(whole.subarray(0, 1000)), []);
+  let off = 1000;
+  let got: Uint8Array[] = [];
+  // A frame above 1 MiB grows as it arrives, so the targets come in pieces.
+  while (got.length === 0) {
+    const target = d.readTarget(16 * 1024);
+    assert(target, `a target while ${whole.length - off} bytes are missing`);
+    const n = Math.min(target.length, 300_000, whole.length - off);
+    target.set(whole.subarray(off, off + n));
+    off += n;
+    got = d.filled(n);
+  }
+  assertEquals(off, whole.length);
+  assertEquals(d.buffered, 0);
+  assert(got[0]!.length === body.length && got[0]!.every((b, i) => b === i % 251));
+  assert(ownsBuffer(got[0]!));
+  // A frame nearly complete is not worth a read of its own.
+  d.push(frame(new Uint8Array(20_000)).subarray(0, 19_000));
+  assertEquals(d.readTarget(16 * 1024), undefined);
+});

@@ -113,3 +113,15 @@ Deno.test("msgpack dialect: the greeting is a hello frame with version and limit
     maxFrame: 4096,
   });
 });
+
+Deno.test("msgpack dialect: a bytes chunk's header is what encodeFrame writes before the bytes", () => {
+  for (const id of [1, 300, 70_000, "call-7", -5]) {
+    for (const size of [0, 5, 255, 256, 65_535, 65_536, 100_000]) {
+      const chunk = new Uint8Array(size).fill(7);
+      const whole = encodeFrame({ type: "data", id, chunk });
+      const header = dialect().dataHeader!(id, chunk);
+      assertEquals([...header, ...chunk].length, whole.length);
+      assertEquals([...header], [...whole.subarray(0, header.length)], `id ${id}, ${size} bytes`);
+    }
+  }
+});

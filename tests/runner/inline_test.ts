@@ -1,5 +1,6 @@
 import { connect } from "../../lib/client.ts";
-import type { Command } from "../../lib/command.ts";
+import type { Command, Context } from "../../lib/command.ts";
+import { InlinePlugin } from "../../lib/runner/inline.ts";
 import { serve } from "../../lib/server.ts";
 import { assertEquals } from "../assert.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
@@ -33,4 +34,33 @@ Deno.test("inline runner: a streaming command cancelled at a yield runs its fina
     client.close();
     await server.close();
   }
+});
+
+Deno.test("inline runner: a plugin version counts its calls until they end, however they end", async () => {
+  const gate = Promise.withResolvers<string>();
+  const plugin = new InlinePlugin([
+    { name: "now", summary: "x", run: () => "now" },
+    { name: "later", summary: "x", run: () => gate.promise },
+    {
+      name: "stream",
+      summary: "x",
+      async *run() {
+        yield 1;
+        yield 2;
+      },
+    },
+  ]);
+  const ctx = {} as Context;
+  assertEquals(plugin.run("now", ctx), "now");
+  assertEquals(plugin.calls, 0);
+  const later = plugin.run("later", ctx) as Promise<string>;
+  const stream = plugin.run("stream", ctx) as AsyncIterableIterator<number>;
+  assertEquals(plugin.calls, 2);
+  gate.resolve("later");
+  assertEquals(await later, "later");
+  await Promise.resolve();
+  assertEquals(plugin.calls, 1);
+  assertEquals((await stream.next()).value, 1);
+  await stream.return!(undefined);
+  assertEquals(plugin.calls, 0);
 });
