@@ -266,7 +266,15 @@ function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
  * things (operate, admin), at debug for read-only ones, and at warn when a
  * command failed.
  */
-function logCall(logger: Logger, registry: Registry, r: import("./dispatcher.ts").CallRecord) {
+function logCall(
+  logger: Logger & { level?: LogLevel },
+  registry: Registry,
+  r: import("./dispatcher.ts").CallRecord,
+) {
+  // On the hot path: skip the work when the logger would drop the line anyway.
+  const floor = logger.level === undefined ? 0 : LOG_LEVELS.indexOf(logger.level);
+  const failed = r.status === Status.HANDLER_ERROR;
+  if (floor > LOG_LEVELS.indexOf(failed ? "warn" : "info")) return;
   const fields = {
     command: r.command,
     status: r.status,
@@ -274,10 +282,10 @@ function logCall(logger: Logger, registry: Registry, r: import("./dispatcher.ts"
     conn: r.caller.connection,
     access: r.caller.access,
   };
-  if (r.status === Status.HANDLER_ERROR) return logger.warn("Call failed", fields);
+  if (failed) return logger.warn("Call failed", fields);
   const needs = registry.get(r.command)?.info.access;
   if (needs === "operate" || needs === "admin") logger.info("Call", fields);
-  else logger.debug("Call", fields);
+  else if (floor === 0) logger.debug("Call", fields);
 }
 
 function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | undefined): string {
