@@ -182,6 +182,8 @@ export interface ConnectionInfo {
   since: string;
   /** Calls running now. */
   calls: number;
+  /** What they are: command and milliseconds so far (calls that answer at once are not listed). */
+  running: { command: string; ms: number }[];
 }
 
 /** One listening socket. */

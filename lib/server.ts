@@ -381,6 +381,7 @@ class RunningServer implements Server {
       dialect: s.dialect,
       since: s.since.toISOString(),
       calls: s.callsInFlight,
+      running: s.running(),
     }));
   }
 

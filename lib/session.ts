@@ -57,6 +57,9 @@ export interface SessionOptions {
 
 interface CallState {
   call: RunningCall;
+  command: string;
+  /** performance.now() when it started. */
+  started: number;
   input?: InputQueue;
   done: Promise<void>;
 }
@@ -135,6 +138,13 @@ export class Session {
   /** Commands running now. */
   get callsInFlight(): number {
     return (this.#calls?.size ?? 0) + this.#starting;
+  }
+
+  /** The calls running now (those that did not finish at once): command and milliseconds so far. */
+  running(): { command: string; ms: number }[] {
+    if (!this.#calls) return [];
+    const now = performance.now();
+    return [...this.#calls.values()].map((c) => ({ command: c.command, ms: Math.round(now - c.started) }));
   }
 
   /** The socket path the connection came in on. */
@@ -349,7 +359,7 @@ export class Session {
       this.#send(started);
       return undefined;
     }
-    const state = { call: started, input } as CallState;
+    const state = { call: started, command: req.command, started: performance.now(), input } as CallState;
     calls.set(req.id, state);
     state.done = this.#pump(req.id, state);
     return state.done;

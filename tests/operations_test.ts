@@ -107,6 +107,8 @@ Deno.test("operations: connections lists who is connected and what they run", as
       ["msgpack", "admin", server.path],
     ]);
     assertEquals(list.map((c) => c.calls).sort(), [1, 1]); // its own call to connections, and slow
+    const slowCall = list.flatMap((c) => c.running).find((r) => r.command === "slow");
+    assert(slowCall && slowCall.ms >= 40, `slow is listed as running: ${JSON.stringify(list)}`);
     assert(list.every((c) => !Number.isNaN(Date.parse(c.since))));
     await running;
     a.close();
