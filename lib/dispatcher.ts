@@ -105,11 +105,6 @@ export class Dispatcher {
     this.#opts = options;
   }
 
-  /** An empty input stream, for calls that send none. */
-  static emptyInput(): ReadableStream<Uint8Array> {
-    return EMPTY_INPUT();
-  }
-
   /**
    * Starts one call. Returns its end event when it finished at once (a
    * plain return value, an error, an unknown command), or the running call.

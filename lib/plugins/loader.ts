@@ -8,22 +8,10 @@ import { extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Command, validateCommand } from "../command.ts";
 
-/** The commands of one plugin file. */
-export interface LoadedPlugin {
-  file: string;
-  commands: Command[];
-}
-
-/** A plugin file that could not be loaded, and why. */
+/** A plugin file (or command) that could not be loaded, and why. */
 export interface LoadFailure {
   file: string;
   error: string;
-}
-
-/** What loading a set of directories produced. */
-export interface LoadReport {
-  plugins: LoadedPlugin[];
-  failures: LoadFailure[];
 }
 
 /** Whether `name` is a plugin file (not a test, declaration, or private `_` file). */
@@ -69,36 +57,4 @@ export async function loadPluginFile(file: string): Promise<Command[]> {
       );
     }
   });
-}
-
-/** Loads every plugin file of `dirs`; a failure is reported and the rest still load. */
-export async function loadPluginDirs(dirs: readonly string[]): Promise<LoadReport> {
-  const report: LoadReport = { plugins: [], failures: [] };
-  for (const dir of dirs) {
-    let files: string[];
-    try {
-      files = await listPluginFiles(dir);
-    } catch (err) {
-      report.failures.push({
-        file: resolve(dir),
-        error: `Cannot read plugin directory: ${(err as Error).message}`,
-      });
-      continue;
-    }
-    for (const file of files) {
-      try {
-        report.plugins.push({ file, commands: await loadPluginFile(file) });
-      } catch (err) {
-        report.failures.push({ file, error: oneLine(err) });
-      }
-    }
-  }
-  return report;
-}
-
-function oneLine(err: unknown): string {
-  const msg = err instanceof Error
-    ? `${err.name === "Error" ? "" : err.name + ": "}${err.message}`
-    : String(err);
-  return msg.split("\n").filter((l) => l.trim()).slice(0, 3).join(" ").replace(/\s+/g, " ");
 }
