@@ -18,13 +18,6 @@ export interface Deadline {
 }
 
 /**
- * Timers are late, never early, but only to the millisecond: deadlines due
- * within this much of now fire together instead of re-arming for a fraction
- * of a millisecond.
- */
-const SLACK_MS = 1;
-
-/**
  * A set of deadlines sharing one timer. The timer is armed while a deadline
  * is pending (it may stay armed, harmlessly, until its due time after the
  * last deadline was removed); {@linkcode Deadlines.close} clears it.
@@ -87,13 +80,15 @@ export class Deadlines {
   #arm(at: number) {
     clearTimeout(this.#timer);
     this.#armedFor = at;
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+    // Rounded up: a deadline may fire late, never early (timers have 1 ms resolution; one that
+    // wakes a fraction early re-arms for the rest).
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, Math.ceil(at - performance.now())));
   }
 
   #expire() {
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    const now = performance.now() + SLACK_MS;
+    const now = performance.now();
     while (this.#heap.length > 0 && this.#heap[0]!.at <= now) {
       const d = this.#heap[0]!;
       this.remove(d);
