@@ -242,7 +242,7 @@ export class Session {
       const dialect = factory.create({ limits, hello: this.#o.hello });
       this.#dialect = dialect;
       this.#o.onDialect?.(dialect.name);
-      const greeting = dialect.greeting();
+      const greeting = dialect.greeting?.();
       if (greeting) this.#push(greeting, false);
       const decoder = dialect.decoder();
       while (true) {

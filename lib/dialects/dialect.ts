@@ -57,14 +57,12 @@ export interface Dialect {
   readonly name: string;
   /** Whether calls may run at once on one connection (text runs them in order). */
   readonly concurrent: boolean;
-  /** Bytes to send first, if any (msgpack's hello). */
-  greeting(): Uint8Array | undefined;
-  /** Requests decoded from the client's bytes, in order. */
-  decode(source: AsyncIterable<Uint8Array>): AsyncIterable<Request>;
+  /** Bytes to send first, if the dialect has any (msgpack's hello). */
+  greeting?(): Uint8Array;
   /**
-   * A synchronous decoder for this connection, for a caller that reads the
-   * socket itself (the session): the same requests as {@linkcode decode},
-   * without an async iterator per chunk.
+   * A decoder of the client's bytes into requests, for this connection. It is
+   * synchronous, for the session that reads the socket itself; over an async
+   * source of chunks (tests, tools), use {@linkcode decodeStream}.
    */
   decoder(): RequestDecoder;
   /** Bytes for one event (may be empty). */
@@ -99,10 +97,7 @@ export interface RequestDecoder {
   readonly done: boolean;
 }
 
-/**
- * {@linkcode Dialect.decode} built on {@linkcode Dialect.decoder}: requests
- * from an async source of chunks.
- */
+/** Requests from an async source of chunks, through a {@linkcode Dialect.decoder}. */
 export async function* decodeStream(
   decoder: RequestDecoder,
   source: AsyncIterable<Uint8Array>,

@@ -10,7 +10,6 @@ import { fromJsonValue, toJsonValue } from "../json_value.ts";
 import type { Limits } from "../limits.ts";
 import {
   type CallId,
-  decodeStream,
   type Dialect,
   type DialectFactory,
   type DialectOptions,
@@ -33,14 +32,6 @@ class JsonlDialect implements Dialect {
 
   constructor(options: DialectOptions) {
     this.#limits = options.limits;
-  }
-
-  greeting(): undefined {
-    return undefined;
-  }
-
-  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    return decodeStream(this.decoder(), source);
   }
 
   decoder(): RequestDecoder {

@@ -8,7 +8,6 @@ import { decode, encode, encodeFramed } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
 import {
   type CallId,
-  decodeStream,
   type Dialect,
   type DialectFactory,
   type DialectOptions,
@@ -198,10 +197,6 @@ class MsgpackDialect implements Dialect {
       version: this.#options.hello.version,
       maxFrame: this.#options.limits.maxFrameBytes,
     });
-  }
-
-  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    return decodeStream(this.decoder(), source);
   }
 
   decoder(): RequestDecoder {

@@ -12,7 +12,6 @@ import { toJsonValue } from "../json_value.ts";
 import type { Limits } from "../limits.ts";
 import {
   type CallId,
-  decodeStream,
   type Dialect,
   type DialectFactory,
   type DialectOptions,
@@ -52,14 +51,6 @@ class TextDialect implements Dialect {
 
   constructor(options: DialectOptions) {
     this.#limits = options.limits;
-  }
-
-  greeting(): undefined {
-    return undefined;
-  }
-
-  decode(source: AsyncIterable<Uint8Array>): AsyncGenerator<Request> {
-    return decodeStream(this.decoder(), source);
   }
 
   decoder(): RequestDecoder {

@@ -14,7 +14,7 @@ import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "../../lib/dialect
 import { frame, FrameDecoder } from "../../lib/dialects/_frame_decoder.ts";
 import { textDialect } from "../../lib/dialects/text.ts";
 import { jsonlDialect } from "../../lib/dialects/jsonl.ts";
-import type { Dialect, Request } from "../../lib/dialects/dialect.ts";
+import { decodeStream, type Dialect, type Request } from "../../lib/dialects/dialect.ts";
 import { tokenize } from "../../lib/dialects/_tokenize.ts";
 import { resolveLimits } from "../../lib/limits.ts";
 import { serve, type Server } from "../../lib/server.ts";
@@ -545,7 +545,9 @@ Deno.test("fuzz: a dialect's decoder reports an over-long line before reading th
     const dialect: Dialect = factory.create({ limits, hello: { name: "sockd", version: "test" } });
     const pulled = { bytes: 0 };
     const seen: [Request["type"], number, number][] = [];
-    for await (const r of dialect.decode(tenMiBLine(factory === jsonlDialect ? "{" : "e", pulled))) {
+    for await (
+      const r of decodeStream(dialect.decoder(), tenMiBLine(factory === jsonlDialect ? "{" : "e", pulled))
+    ) {
       seen.push([r.type, r.type === "error" ? r.status : 0, pulled.bytes]);
     }
     assertEquals(seen[0]!.slice(0, 2), ["error", Status.TOO_LARGE], factory.name);

@@ -1,4 +1,4 @@
-import type { Dialect, Event, Request } from "../../lib/dialects/dialect.ts";
+import { decodeStream, type Dialect, type Event, type Request } from "../../lib/dialects/dialect.ts";
 import { jsonlDialect } from "../../lib/dialects/jsonl.ts";
 import { Status } from "../../lib/errors.ts";
 import { resolveLimits } from "../../lib/limits.ts";
@@ -23,7 +23,7 @@ async function decodeWith(dialect: Dialect, ...chunks: (string | Uint8Array)[]):
     for (const c of chunks) yield typeof c === "string" ? enc.encode(c) : c;
   }
   const out: Request[] = [];
-  for await (const r of dialect.decode(source())) out.push(r);
+  for await (const r of decodeStream(dialect.decoder(), source())) out.push(r);
   return out;
 }
 
@@ -41,7 +41,7 @@ Deno.test("jsonl dialect: detected by a { first byte only", () => {
   assert(jsonlDialect.matches(0x7b));
   for (const b of [0x00, 0x20, 0x5b, 0x70]) assert(!jsonlDialect.matches(b));
   const d = create();
-  assertEquals([d.name, d.concurrent, d.greeting()], ["jsonl", true, undefined]);
+  assertEquals([d.name, d.concurrent, d.greeting?.()], ["jsonl", true, undefined]);
 });
 
 Deno.test("jsonl dialect: calls, cancels and pings become requests; ids may be numbers or strings", async () => {

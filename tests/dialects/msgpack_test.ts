@@ -1,5 +1,5 @@
 import { decode, encode } from "../../lib/codec.ts";
-import type { Request } from "../../lib/dialects/dialect.ts";
+import { decodeStream, type Request } from "../../lib/dialects/dialect.ts";
 import { frame } from "../../lib/dialects/_frame_decoder.ts";
 import { encodeFrame, MSGPACK_PREFACE, msgpackDialect } from "../../lib/dialects/msgpack.ts";
 import { Status } from "../../lib/errors.ts";
@@ -17,7 +17,7 @@ async function decodeAll(chunks: Uint8Array[], maxFrameBytes?: number): Promise<
   async function* source() {
     for (const c of chunks) yield c;
   }
-  for await (const r of dialect(maxFrameBytes).decode(source())) out.push(r);
+  for await (const r of decodeStream(dialect(maxFrameBytes).decoder(), source())) out.push(r);
   return out;
 }
 
@@ -102,7 +102,7 @@ Deno.test("msgpack dialect: the preface split across chunks is accepted", async 
 });
 
 Deno.test("msgpack dialect: the greeting is a hello frame with version and limits", () => {
-  const hello = dialect(4096).greeting()!;
+  const hello = dialect(4096).greeting!();
   const body = hello.subarray(4);
   assertEquals(new DataView(hello.buffer, hello.byteOffset).getUint32(0), body.length);
   assertEquals(decode(body), {

@@ -1,4 +1,4 @@
-import type { Dialect, Event, Request } from "../../lib/dialects/dialect.ts";
+import { decodeStream, type Dialect, type Event, type Request } from "../../lib/dialects/dialect.ts";
 import { TEXT_PROMPT, textDialect } from "../../lib/dialects/text.ts";
 import { Status } from "../../lib/errors.ts";
 import { resolveLimits } from "../../lib/limits.ts";
@@ -19,7 +19,7 @@ async function decodeAll(dialect: Dialect, ...chunks: (string | Uint8Array)[]): 
     for (const c of chunks) yield typeof c === "string" ? enc.encode(c) : c;
   }
   const out: Request[] = [];
-  for await (const r of dialect.decode(source())) out.push(r);
+  for await (const r of decodeStream(dialect.decoder(), source())) out.push(r);
   return out;
 }
 
@@ -32,7 +32,7 @@ const ok = (id: number, result?: unknown): Event => ({ type: "end", id, status: 
 Deno.test("text dialect: detected as the fallback for any first byte", () => {
   for (const b of [0x00, 0x7b, 0x70, 0xff, 0x0a]) assert(textDialect.matches(b));
   const d = create();
-  assertEquals([d.name, d.concurrent, d.greeting()], ["text", false, undefined]);
+  assertEquals([d.name, d.concurrent, d.greeting?.()], ["text", false, undefined]);
 });
 
 Deno.test("text dialect: each line is a call with its quoted words, in order", async () => {
