@@ -8,14 +8,14 @@
 import { Status, statusName } from "../errors.ts";
 import { fromJsonValue, toJsonValue } from "../json_value.ts";
 import type { Limits } from "../limits.ts";
-import {
-  type CallId,
-  type Dialect,
-  type DialectFactory,
-  type DialectOptions,
-  type Event,
-  type Request,
-  type RequestDecoder,
+import type {
+  CallId,
+  Dialect,
+  DialectFactory,
+  DialectOptions,
+  Event,
+  Request,
+  RequestDecoder,
 } from "./dialect.ts";
 import type { LineItem } from "./_line_reader.ts";
 import { LineRequestDecoder } from "./_line_decoder.ts";

@@ -6,14 +6,14 @@
  */
 import { decode, encode, encodeFramed } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
-import {
-  type CallId,
-  type Dialect,
-  type DialectFactory,
-  type DialectOptions,
-  type Event,
-  type Request,
-  type RequestDecoder,
+import type {
+  CallId,
+  Dialect,
+  DialectFactory,
+  DialectOptions,
+  Event,
+  Request,
+  RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
 
