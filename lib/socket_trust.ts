@@ -80,20 +80,20 @@ export async function privateDirProblem(dir: string, uid: number): Promise<strin
   const info = await Deno.lstat(dir);
   const facts = `owner ${describeOwner(info.uid)}, mode ${modeString(info.mode)}`;
   const fix =
-    `someone else may have made it to intercept the socket: check who did, remove it, and start again (or choose another path with --socket or XDG_RUNTIME_DIR)`;
+    `Someone else may have made it to intercept the socket: check who did, remove it (rm -r ${dir}) and start again, or choose another path with --socket or XDG_RUNTIME_DIR`;
   if (info.isSymlink) {
     let target = "?";
     try {
       target = await Deno.readLink(dir);
     } catch { /* unreadable: leave it out */ }
-    return `Socket directory ${dir} is a symlink (to ${target}; ${facts}), not a directory; ${fix}`;
+    return `Socket directory ${dir} is a symlink (to ${target}; ${facts}), not a directory. ${fix}`;
   }
-  if (!info.isDirectory) return `Socket directory ${dir} is not a directory (${facts}); ${fix}`;
+  if (!info.isDirectory) return `Socket directory ${dir} is not a directory (${facts}). ${fix}`;
   if (info.uid !== uid) {
-    return `Socket directory ${dir} is not owned by this server's ${describeOwner(uid)} (${facts}); ${fix}`;
+    return `Socket directory ${dir} is not owned by this server's ${describeOwner(uid)} (${facts}). ${fix}`;
   }
   if (info.mode !== null && (info.mode & 0o077) !== 0) {
-    return `Socket directory ${dir} is open to other users (${facts}); it must be private (0700): ${fix}`;
+    return `Socket directory ${dir} is open to other users (${facts}); it must be private (0700). ${fix}`;
   }
   return undefined;
 }
