@@ -133,6 +133,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "completions: a socket owned by another uid completes nothing, unless --trust-owner names it",
+  // chown to another uid needs root (CI runs as root).
+  ignore: Deno.uid() !== 0 || (!IN_CI && (!BASH || !SED)),
+  async fn() {
+    await using tmp = await tempDir();
+    await using server = await startServer(`${tmp.dir}/s.sock`, ["--plugins", PLUGINS]);
+    await Deno.chown(server.path, 4242, 4242);
+    const script = `${tmp.dir}/sockd.bash`;
+    const gen = await runSockd(["completions", "bash"]);
+    await Deno.writeTextFile(script, gen.stdout);
+    const s = server.path;
+    const probe = bashProbe(script, [
+      `sockd call -s ${s} ti`,
+      `sockd call -s ${s} --trust-owner 4242 ti`,
+      `sockd call --trust-owner 4242 -s ${s} tick --e`,
+    ]);
+    const out = await runInShell(tmp.dir, [
+      "env",
+      `PATH=${await binDir(tmp.dir, false)}`,
+      BASH!,
+      "--norc",
+      "-c",
+      probe,
+    ]);
+    assertEquals(out.split("\n"), [
+      `sockd call -s ${s} ti => `,
+      `sockd call -s ${s} --trust-owner 4242 ti => tick tick-endings`,
+      `sockd call --trust-owner 4242 -s ${s} tick --e => --every`,
+      "",
+    ]);
+  },
+});
+
+Deno.test({
   name: "completions: Tab in an interactive bash completes from the live server",
   ignore: !IN_CI && !BASH,
   async fn() {
