@@ -509,7 +509,7 @@ async function trustedPath(path: string, trustOwner: number | undefined): Promis
   }
   if (uid === undefined) return path; // no owners on this platform
   const trusted = new Set([uid, 0, ...(trustOwner === undefined ? [] : [trustOwner])]);
-  const check = await socketOwnerProblem(path, trusted);
+  const check = socketOwnerProblem(path, trusted);
   if (check.ok) return check.path;
   throw new SockdError(
     Status.CONN_ERROR,
