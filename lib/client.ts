@@ -424,7 +424,7 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
   let conn: Deno.UnixConn;
   try {
     // The checked path, symlinks resolved: a link swapped after the check changes nothing.
-    const target = options.checkOwner === false ? path : await trustedPath(path, options.trustOwner);
+    const target = options.checkOwner === false ? path : trustedPath(path, options.trustOwner);
     conn = await Deno.connect({ transport: "unix", path: target });
   } catch (err) {
     if (err instanceof SockdError) throw err;
@@ -500,7 +500,7 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
  * `path` with symlinks resolved, once the socket and its directory are
  * found to belong to this process's uid, root, or `trustOwner`.
  */
-async function trustedPath(path: string, trustOwner: number | undefined): Promise<string> {
+function trustedPath(path: string, trustOwner: number | undefined): string {
   let uid: number | undefined;
   try {
     uid = ownUid();
