@@ -161,6 +161,30 @@ Deno.test({
   },
 });
 
+Deno.test("socket owner: a socket in a directory others may write to (no sticky bit) is refused", async () => {
+  // Owned by this user, but anyone could have renamed their own socket into place.
+  await using tmp = await tempDir();
+  const dir = `${tmp.dir}/open`;
+  await Deno.mkdir(dir);
+  const path = `${dir}/sockd.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    await Deno.chmod(dir, 0o777);
+    const err = await caught(connect(path));
+    assertStatus(err, Status.CONN_ERROR);
+    assertIncludes(
+      err.message,
+      `The directory of socket ${path}, ${dir}, is writable by other users without the sticky bit`,
+    );
+    await Deno.chmod(dir, 0o1777);
+    // Sticky: the check passes (this bare listener then never greets).
+    const late = await caught(connect(path, { timeoutMs: 100 }));
+    assertStatus(late, Status.TIMEOUT);
+  } finally {
+    listener.close();
+  }
+});
+
 Deno.test("socket owner: user names resolve through /etc/passwd", () => {
   assertEquals(resolveUser("root"), 0);
   assertEquals(resolveUser("4242"), 4242);
