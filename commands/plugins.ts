@@ -4,7 +4,7 @@ import type { Command, PluginGrants, PluginStatus } from "../lib/command.ts";
 export default {
   name: "plugins",
   summary: "List plugin files: commands, loaded or failed (and why), grants, memory",
-  access: "operate",
+  access: "admin",
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
   run(ctx) {
     if (!ctx.server.plugins) throw new Error("This server has no plugin list");

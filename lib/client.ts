@@ -7,6 +7,7 @@ import type { Chunk } from "./command.ts";
 import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
 import { SockdError, Status } from "./errors.ts";
+import { ownUid, socketOwnerProblem } from "./socket_trust.ts";
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions {
@@ -14,6 +15,18 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Largest frame accepted from the server. @default {16777216} */
   maxFrameBytes?: number;
+  /**
+   * Before sending anything, check whom the socket belongs to: the socket
+   * (after symlinks) and its directory must be owned by this process's uid,
+   * by root, or by `trustOwner`, and the directory must not let others
+   * replace the socket. Otherwise `connect` rejects with CONN_ERROR (103)
+   * naming the owner it found. Needs `--allow-sys=uid`. Turn it off only for
+   * a socket whose directory you checked yourself.
+   * @default {true}
+   */
+  checkOwner?: boolean;
+  /** One more uid trusted to own the socket: the service account that runs the server. */
+  trustOwner?: number;
 }
 
 /** Options of {@linkcode Client.call}. */
@@ -410,8 +423,11 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
   const timeoutMs = options.timeoutMs ?? 5000;
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    // The checked path, symlinks resolved: a link swapped after the check changes nothing.
+    const target = options.checkOwner === false ? path : trustedPath(path, options.trustOwner);
+    conn = await Deno.connect({ transport: "unix", path: target });
   } catch (err) {
+    if (err instanceof SockdError) throw err;
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
       throw new SockdError(Status.CONN_ERROR, `No server at ${path} (is sockd serve running?)`, {
         cause: err,
@@ -443,8 +459,17 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
         }
         const bodies = frames.push(buf.subarray(0, n));
         const msgs = bodies.map((body) => decodeFrameBody(body));
-        if (msgs.length === 0) continue;
+        if (msgs.length === 0) {
+          // A server refusing before it knows the dialect answers a text line.
+          const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(buf.subarray(0, n)));
+          if (line) throw new SockdError(Number(line[1]), line[2]!, { remote: true });
+          continue;
+        }
         const hello = msgs.shift()!;
+        if (hello.type === "end" && typeof hello.status === "number" && hello.status !== Status.OK) {
+          // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
+          throw new SockdError(hello.status, String(hello.error ?? "Refused"), { remote: true });
+        }
         if (hello.type !== "hello") {
           const why = hello.type === "end" ? `: ${hello.error}` : "";
           throw new SockdError(Status.CONN_ERROR, `Server at ${path} did not greet${why}`);
@@ -469,6 +494,30 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `path` with symlinks resolved, once the socket and its directory are
+ * found to belong to this process's uid, root, or `trustOwner`.
+ */
+function trustedPath(path: string, trustOwner: number | undefined): string {
+  let uid: number | undefined;
+  try {
+    uid = ownUid();
+  } catch (err) {
+    throw new SockdError(Status.CONN_ERROR, `${(err as Error).message}, or pass checkOwner: false`);
+  }
+  if (uid === undefined) return path; // no owners on this platform
+  const trusted = new Set([uid, 0, ...(trustOwner === undefined ? [] : [trustOwner])]);
+  const check = socketOwnerProblem(path, trusted);
+  if (check.ok) return check.path;
+  throw new SockdError(
+    Status.CONN_ERROR,
+    `${check.problem}; refusing to send anything. If that account runs the server, trust it with --trust-owner ${
+      check.owner ?? "UID"
+    } (or SOCKD_TRUST_OWNER)`,
+    { details: { owner: check.owner } },
+  );
 }
 
 async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {

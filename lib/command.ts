@@ -192,6 +192,10 @@ export interface ListenerInfo {
   access: AccessLevel;
   /** File mode, e.g. `"0600"`. */
   mode: string;
+  /** Its open connections. */
+  connections: number;
+  /** Its own limits: connections, calls in flight, idle timeout. */
+  limits: Record<string, number>;
 }
 
 /** What the `status` built-in answers. */

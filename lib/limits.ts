@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { AccessLevel } from "./command.ts";
 
 /** Bounds and deadlines of a server. Every field is optional in {@linkcode ServeOptions}. */
 export interface Limits {
@@ -24,7 +25,15 @@ export interface Limits {
    */
   maxCallsPerConnection: number;
   /**
-   * Open connections; more are answered with 109 and closed.
+   * Calls in flight on all the connections of one listener together; more
+   * are answered with 109. Each listener counts its own.
+   * @default {1024}
+   */
+  maxCalls: number;
+  /**
+   * Open connections on one listener; more are answered with 109 and closed.
+   * Each listener counts its own, so a flood on one socket (say a
+   * world-connectable read-only one) leaves the others their capacity.
    * @default {1024}
    */
   maxConnections: number;
@@ -41,6 +50,14 @@ export interface Limits {
    * @default {900000}
    */
   idleTimeoutMs: number;
+  /**
+   * The idle timeout of connections on a `read` listener, in ms, when it is
+   * shorter than `idleTimeoutMs`: such sockets are usually open to many
+   * users, and a connection that sent its request and now sits idle gives its
+   * slot back sooner; 0 for the same as `idleTimeoutMs`.
+   * @default {60000}
+   */
+  readIdleTimeoutMs: number;
   /**
    * Deadline of a call whose command declares none, in ms; 0 for none.
    * Commands marked `persistent` have no default deadline.
@@ -70,9 +87,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
   maxLineBytes: 64 * 1024,
   maxCallsPerConnection: 128,
+  maxCalls: 1024,
   maxConnections: 1024,
   handshakeTimeoutMs: 30_000,
   idleTimeoutMs: 900_000,
+  readIdleTimeoutMs: 60_000,
   defaultCallTimeoutMs: 60_000,
   maxCallTimeoutMs: 3_600_000,
   inputBufferBytes: 1024 * 1024,
@@ -88,4 +107,52 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
     }
   }
   return limits;
+}
+
+/** The limits each listener applies to its own connections, apart from every other listener's. */
+export interface ListenerLimits {
+  /** Open connections on this listener. */
+  maxConnections: number;
+  /** Calls in flight on this listener's connections together. */
+  maxCalls: number;
+  /** Calls in flight on one of its connections. */
+  maxCallsPerConnection: number;
+  /** Idle time before one of its connections is closed with 104, in ms; 0 for never. */
+  idleTimeoutMs: number;
+}
+
+/** The keys of {@linkcode ListenerLimits}, as `--listen` takes them. */
+export const LISTENER_LIMIT_KEYS: readonly (keyof ListenerLimits)[] = [
+  "maxConnections",
+  "maxCalls",
+  "maxCallsPerConnection",
+  "idleTimeoutMs",
+];
+
+/**
+ * A listener's limits: its own settings, else the server's; a `read`
+ * listener's idle timeout defaults to the shorter `readIdleTimeoutMs`.
+ */
+export function listenerLimits(
+  limits: Limits,
+  access: AccessLevel,
+  own: Partial<ListenerLimits> = {},
+): ListenerLimits {
+  const shortIdle = access === "read" && limits.readIdleTimeoutMs > 0 &&
+    (limits.idleTimeoutMs === 0 || limits.readIdleTimeoutMs < limits.idleTimeoutMs);
+  const out: ListenerLimits = {
+    maxConnections: limits.maxConnections,
+    maxCalls: limits.maxCalls,
+    maxCallsPerConnection: limits.maxCallsPerConnection,
+    idleTimeoutMs: shortIdle ? limits.readIdleTimeoutMs : limits.idleTimeoutMs,
+  };
+  for (const key of LISTENER_LIMIT_KEYS) {
+    const value = own[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`Listener limit ${key} must be a non-negative number, got ${value}`);
+    }
+    out[key] = value;
+  }
+  return out;
 }

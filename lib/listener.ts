@@ -4,13 +4,17 @@
  * The socket is bound inside a fresh private directory (mode 0700), given
  * its configured mode, and only then hard-linked to its final path, so the
  * path never exists with looser permissions than configured, and a second
- * server racing for the same path fails instead of stealing it.
+ * server racing for the same path fails instead of stealing it. A directory
+ * that someone else owns, or that others may write to without the sticky
+ * bit, is refused before anything is created in it (see lib/socket_trust.ts).
  *
  * @module
  */
 import { dirname, join, resolve } from "node:path";
 import type { AccessLevel } from "./command.ts";
+import type { ListenerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import { listenDirProblem, ownUid } from "./socket_trust.ts";
 
 /** Largest UNIX socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -32,6 +36,11 @@ export interface ListenOptions {
    * @default {false}
    */
   takeover?: boolean;
+  /**
+   * This socket's own connection and call limits (defaults from the server's
+   * {@linkcode Limits} and the access level; see {@linkcode listenerLimits}).
+   */
+  limits?: Partial<ListenerLimits>;
 }
 
 /** A bound socket. */
@@ -65,6 +74,7 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
     );
   }
   const gid = options.group === undefined ? undefined : await resolveGroup(options.group);
+  await checkDir(dirname(path));
   const live = await removeIfStale(path, logger, options.takeover ?? false);
 
   const dir = await Deno.makeTempDir({ dir: dirname(path), prefix: ".sockd-" }).catch((err) => {
@@ -122,6 +132,19 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
       } catch { /* gone already */ }
     },
   };
+}
+
+/** Refuses a directory where someone else could replace the socket. */
+async function checkDir(dir: string) {
+  let problem: string | undefined;
+  try {
+    const uid = ownUid();
+    if (uid === undefined) return; // no owners on this platform
+    problem = await listenDirProblem(dir, uid);
+  } catch (err) {
+    throw new ListenError(`Cannot check socket directory ${dir}: ${(err as Error).message}`);
+  }
+  if (problem) throw new ListenError(`Refusing to listen: ${problem}`);
 }
 
 /** Removes a stale socket file; returns true when a live server is there (and `takeover` allows it). */

@@ -28,7 +28,7 @@
  * @module
  */
 export { serve } from "./server.ts";
-export type { ServeOptions, Server } from "./server.ts";
+export type { ListenerView, ServeOptions, Server } from "./server.ts";
 export type { SandboxOptions } from "./runner/sandbox.ts";
 export { Call, Client, connect } from "./client.ts";
 export type { CallOptions, ConnectOptions, ServerHello } from "./client.ts";
@@ -53,6 +53,6 @@ export type {
 export { SockdError, Status, statusName } from "./errors.ts";
 export type { SockdErrorOptions, StatusName } from "./errors.ts";
 export { DEFAULT_LIMITS } from "./limits.ts";
-export type { Limits } from "./limits.ts";
+export type { Limits, ListenerLimits } from "./limits.ts";
 export type { LogFields, Logger, LogLevel } from "./log.ts";
 export { VERSION } from "./version.ts";

@@ -20,7 +20,7 @@ import {
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { type Limits, resolveLimits } from "./limits.ts";
+import { type Limits, type ListenerLimits, listenerLimits, resolveLimits } from "./limits.ts";
 import { bindSocket, type BoundSocket, type ListenOptions } from "./listener.ts";
 import { LOG_LEVELS, type Logger, type LogLevel, silentLogger } from "./log.ts";
 import { Stats } from "./stats.ts";
@@ -30,7 +30,8 @@ import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugin
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/sandbox.ts";
 import { type Entry, Registry } from "./registry.ts";
-import { Session } from "./session.ts";
+import { type CallPool, Session } from "./session.ts";
+import { Refusals } from "./_refusal.ts";
 import { connTransport } from "./_conn_transport.ts";
 import { NAME, VERSION } from "./version.ts";
 
@@ -62,8 +63,8 @@ export interface ServeOptions {
    */
   takeover?: boolean;
   /**
-   * More sockets, each with its own path, mode, group and access level, e.g.
-   * a world-connectable read-only socket beside the admin one.
+   * More sockets, each with its own path, mode, group, access level and
+   * limits, e.g. a world-connectable read-only socket beside the admin one.
    */
   listeners?: readonly Omit<ListenOptions, "takeover">[];
   /** Bounds and deadlines; see {@linkcode Limits}. */
@@ -79,12 +80,24 @@ export interface ServeOptions {
   watch?: boolean;
 }
 
+/** One socket of a running server. */
+export interface ListenerView {
+  path: string;
+  access: AccessLevel;
+  mode: number;
+  tookOver: boolean;
+  /** Its own limits (connections, calls, idle timeout). */
+  limits: ListenerLimits;
+  /** Its open connections. */
+  connections: number;
+}
+
 /** A running server, as {@linkcode serve} returns it. */
 export interface Server {
   /** Absolute path of the first socket. */
   readonly path: string;
-  /** Every socket, with its access level and mode. */
-  readonly listeners: readonly { path: string; access: AccessLevel; mode: number; tookOver: boolean }[];
+  /** Every socket, with its access level, mode and own limits. */
+  readonly listeners: readonly ListenerView[];
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
   /** Plugin files (or commands) that failed to load, with the reason; current after each reload. */
@@ -225,11 +238,26 @@ export async function serve(options: ServeOptions): Promise<Server> {
     },
     ...(options.listeners ?? []),
   ];
-  const bound: BoundSocket[] = [];
+  const bound: Listening[] = [];
   try {
-    for (const l of wanted) bound.push(await bindSocket(l, logger));
+    for (const l of wanted) {
+      // Computed first: nonsense limits are refused before anything is bound.
+      const own = listenerLimits(limits, l.access ?? "admin", l.limits);
+      const socket = await bindSocket(l, logger);
+      bound.push({
+        socket,
+        limits: own,
+        sessionLimits: {
+          ...limits,
+          maxCallsPerConnection: own.maxCallsPerConnection,
+          idleTimeoutMs: own.idleTimeoutMs,
+        },
+        sessions: new Set(),
+        calls: { inFlight: 0, max: own.maxCalls },
+      });
+    }
   } catch (err) {
-    for (const b of bound) b.close();
+    for (const b of bound) b.socket.close();
     plugins.close();
     throw err;
   }
@@ -303,6 +331,16 @@ function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | unde
   return logger.level;
 }
 
+/** A bound socket and what its connections share: their own limits and counts. */
+interface Listening {
+  socket: BoundSocket;
+  limits: ListenerLimits;
+  /** The server's limits with this listener's own in place, as its sessions apply them. */
+  sessionLimits: Limits;
+  sessions: Set<Session>;
+  calls: CallPool;
+}
+
 interface PluginParts {
   plugins: PluginManager;
   ownSkipped: () => SkippedCommand[];
@@ -316,7 +354,8 @@ class RunningServer implements Server {
   #plugins: PluginManager;
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
-  #bound: BoundSocket[];
+  #bound: Listening[];
+  #refusals: Refusals;
   #stats: Stats;
   #started = Date.now();
   #dispatcher: Dispatcher;
@@ -329,14 +368,15 @@ class RunningServer implements Server {
   #accepting: Promise<void>;
 
   constructor(
-    bound: BoundSocket[],
+    bound: Listening[],
     dispatcher: Dispatcher,
     registry: Registry,
     limits: Limits,
     logger: Logger & { level?: LogLevel },
     parts: PluginParts,
   ) {
-    this.path = bound[0]!.path;
+    this.path = bound[0]!.socket.path;
+    this.#refusals = new Refusals(limits, { name: NAME, version: VERSION });
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
     this.#ownSkipped = parts.ownSkipped;
@@ -361,8 +401,15 @@ class RunningServer implements Server {
     return this.#sessions.size;
   }
 
-  get listeners(): { path: string; access: AccessLevel; mode: number; tookOver: boolean }[] {
-    return this.#bound.map((b) => ({ path: b.path, access: b.access, mode: b.mode, tookOver: b.tookOver }));
+  get listeners(): ListenerView[] {
+    return this.#bound.map(({ socket: b, limits, sessions }) => ({
+      path: b.path,
+      access: b.access,
+      mode: b.mode,
+      tookOver: b.tookOver,
+      limits: { ...limits },
+      connections: sessions.size,
+    }));
   }
 
   /** Calls running on every connection. */
@@ -392,7 +439,13 @@ class RunningServer implements Server {
       version: VERSION,
       pid: Deno.pid,
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
-      listeners: this.#bound.map((b) => ({ path: b.path, access: b.access, mode: "0" + b.mode.toString(8) })),
+      listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({
+        path: b.path,
+        access: b.access,
+        mode: "0" + b.mode.toString(8),
+        connections: sessions.size,
+        limits: { ...limits },
+      })),
       connections: this.#sessions.size,
       commands: this.#registry.size,
       plugins: {
@@ -442,7 +495,7 @@ class RunningServer implements Server {
 
   async #shutdown(drainMs: number) {
     this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
-    for (const b of this.#bound) b.close();
+    for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
@@ -450,8 +503,8 @@ class RunningServer implements Server {
     this.#logger.info("Stopped");
   }
 
-  async #accept(bound: BoundSocket) {
-    const listener = bound.listener;
+  async #accept(bound: Listening) {
+    const listener = bound.socket.listener;
     while (true) {
       let conn: Deno.UnixConn;
       try {
@@ -470,19 +523,20 @@ class RunningServer implements Server {
     }
   }
 
-  #start(conn: Deno.UnixConn, bound: BoundSocket) {
+  #start(conn: Deno.UnixConn, listening: Listening) {
     const id = this.#nextId++;
+    const bound = listening.socket;
+    const own = listening.limits;
     this.#stats.connected();
-    if (this.#sessions.size >= this.#limits.maxConnections) {
+    // Each listener has its own pool: a flood on one socket never takes another's capacity.
+    if (listening.sessions.size >= own.maxConnections) {
       this.#stats.refused();
       this.#logger.warn("Connection refused: limit reached", {
         conn: id,
-        limit: this.#limits.maxConnections,
+        listener: bound.path,
+        limit: own.maxConnections,
       });
-      const msg = new TextEncoder().encode(
-        `error 109: too many connections (limit ${this.#limits.maxConnections})\n`,
-      );
-      conn.write(msg).catch(() => {}).finally(() => conn.close());
+      this.#refusals.refuse(conn, `too many connections (limit ${own.maxConnections})`);
       return;
     }
     const session = new Session(connTransport(conn), {
@@ -494,13 +548,16 @@ class RunningServer implements Server {
         this.#logger.debug("Connected", { conn: id, listener: bound.path, dialect });
       },
       dispatcher: this.#dispatcher,
-      limits: this.#limits,
+      limits: listening.sessionLimits,
+      calls: listening.calls,
       logger: this.#logger,
       hello: { name: NAME, version: VERSION },
     });
     this.#sessions.add(session);
+    listening.sessions.add(session);
     session.run().finally(() => {
       this.#sessions.delete(session);
+      listening.sessions.delete(session);
       if (session.dialect !== "?") this.#stats.dialect(bound.path, session.dialect, -1);
       this.#logger.debug("Disconnected", {
         conn: id,

@@ -40,6 +40,12 @@ export interface Transport {
   close(): void;
 }
 
+/** Calls in flight on all the connections of one listener, and how many may be. */
+export interface CallPool {
+  inFlight: number;
+  readonly max: number;
+}
+
 /** Options of {@linkcode Session}. */
 export interface SessionOptions {
   id: number;
@@ -50,6 +56,8 @@ export interface SessionOptions {
   onDialect?: (dialect: string) => void;
   dispatcher: Dispatcher;
   limits: Limits;
+  /** Shared with the other connections of its listener: their calls in flight together. */
+  calls?: CallPool;
   logger: Logger;
   hello: ServerHello;
   dialects?: readonly DialectFactory[];
@@ -341,6 +349,10 @@ export class Session {
         `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`,
       );
     }
+    const pool = this.#o.calls;
+    if (pool && pool.inFlight >= pool.max) {
+      return refuse(Status.BUSY, `Too many calls in flight on this socket (limit ${pool.max})`);
+    }
     const shared = this.#env ??= {
       caller: Object.freeze({ connection: this.id, dialect: this.dialect, access: this.#o.access }),
       deadlines: this.#deadlines = new Deadlines(),
@@ -361,6 +373,7 @@ export class Session {
     }
     const state = { call: started, command: req.command, started: performance.now(), input } as CallState;
     calls.set(req.id, state);
+    if (pool) pool.inFlight++;
     state.done = this.#pump(req.id, state);
     return state.done;
   }
@@ -381,6 +394,7 @@ export class Session {
     } finally {
       state.input?.discard();
       this.#calls!.delete(id);
+      if (this.#o.calls) this.#o.calls.inFlight--;
       this.#touch();
       if (this.#calls!.size === 0) this.#trimBuffers();
     }

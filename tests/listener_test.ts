@@ -1,5 +1,6 @@
 import { bindSocket, ListenError, resolveGroup } from "../lib/listener.ts";
 import { silentLogger } from "../lib/log.ts";
+import { describeOwner } from "../lib/socket_trust.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { tempDir } from "./_helpers.ts";
 
@@ -69,4 +70,44 @@ Deno.test("listener: a path longer than a UNIX socket allows is refused with the
   await using tmp = await tempDir();
   const path = `${tmp.dir}/${"x".repeat(120)}.sock`;
   await assertRejects(() => bindSocket({ path }, silentLogger), ListenError, "107 bytes");
+});
+
+Deno.test("listener: a directory group or others may write to is refused unless sticky; nothing is created", async (t) => {
+  await using tmp = await tempDir();
+  for (const mode of [0o777, 0o775, 0o757]) {
+    await t.step(`mode 0${mode.toString(8)}`, async () => {
+      const dir = `${tmp.dir}/d${mode.toString(8)}`;
+      await Deno.mkdir(dir);
+      await Deno.chmod(dir, mode);
+      const err = await bindSocket({ path: `${dir}/s.sock` }, silentLogger).then(
+        (b) => (b.close(), undefined),
+        (e) => e as Error,
+      );
+      assert(err instanceof ListenError, "refused");
+      assertEquals(
+        err.message,
+        `Refusing to listen: Socket directory ${dir} is writable by other users and has no sticky bit (owner ${
+          describeOwner(Deno.uid())
+        }, mode 0${
+          mode.toString(8)
+        }), so they could replace the socket; use a directory only you can write to (chmod go-w ${dir}, or chmod +t for a shared one)`,
+      );
+      assertEquals([...Deno.readDirSync(dir)], []);
+    });
+  }
+  await t.step("mode 01777 (sticky, like /tmp) and 0755 are fine", async () => {
+    for (const mode of [0o1777, 0o755]) {
+      const dir = `${tmp.dir}/ok${mode.toString(8)}`;
+      await Deno.mkdir(dir);
+      await Deno.chmod(dir, mode);
+      (await bindSocket({ path: `${dir}/s.sock` }, silentLogger)).close();
+    }
+  });
+  await t.step("a missing directory is named", async () => {
+    const err = await bindSocket({ path: `${tmp.dir}/nope/s.sock` }, silentLogger).catch((e) => e as Error);
+    assertEquals(
+      (err as Error).message,
+      `Refusing to listen: Socket directory ${tmp.dir}/nope does not exist`,
+    );
+  });
 });

@@ -155,7 +155,13 @@ Deno.test("operations: status shows sockets, limits and plugin failures", async 
   try {
     const c = await connect(server.path);
     const status = await c.call("status").result as ServerStatus;
-    assertEquals(status.listeners, [{ path: server.path, access: "admin", mode: "0600" }]);
+    assertEquals(status.listeners, [{
+      path: server.path,
+      access: "admin",
+      mode: "0600",
+      connections: 1,
+      limits: { maxConnections: 7, maxCalls: 1024, maxCallsPerConnection: 128, idleTimeoutMs: 900_000 },
+    }]);
     assertEquals(status.limits.maxConnections, 7);
     assertEquals(status.plugins.failed.length, 1);
     assertIncludes(status.plugins.failed[0]!.file, "broken.js");

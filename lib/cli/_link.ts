@@ -47,6 +47,8 @@ export interface LinkOptions {
   connectTimeoutMs?: number;
   /** Told about losses and reconnects. */
   onEvent?: (event: LinkEvent) => void;
+  /** One more uid trusted to own the socket (see `ConnectOptions.trustOwner`). */
+  trustOwner?: number;
 }
 
 /** A connection to one socket path that reconnects when it is lost. */
@@ -56,9 +58,12 @@ export class Link {
   #client: Client | undefined;
   #reconnecting: Promise<Client | undefined> | undefined;
   #stop = new AbortController();
-  #o: Required<Omit<LinkOptions, "backoff" | "onEvent">> & Pick<LinkOptions, "onEvent"> & {
-    backoff: Backoff;
-  };
+  #o:
+    & Required<Omit<LinkOptions, "backoff" | "onEvent" | "trustOwner">>
+    & Pick<LinkOptions, "onEvent" | "trustOwner">
+    & {
+      backoff: Backoff;
+    };
 
   constructor(path: string, options: LinkOptions = {}) {
     this.path = path;
@@ -66,6 +71,7 @@ export class Link {
       autoReconnect: options.autoReconnect ?? true,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       onEvent: options.onEvent,
+      trustOwner: options.trustOwner,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
   }
@@ -103,7 +109,10 @@ export class Link {
   }
 
   async #connectOnce(): Promise<Client> {
-    const client = await connect(this.path, { timeoutMs: this.#o.connectTimeoutMs });
+    const client = await connect(this.path, {
+      timeoutMs: this.#o.connectTimeoutMs,
+      trustOwner: this.#o.trustOwner,
+    });
     if (this.#stop.signal.aborted) {
       client.close();
       throw new SockdError(Status.CANCELLED, "Closed");

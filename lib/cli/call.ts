@@ -19,6 +19,8 @@ export interface CallCliOptions {
   timeoutMs?: number;
   /** Send stdin as the command's input (default: when stdin is not a terminal). */
   stdin?: boolean;
+  /** One more uid trusted to own the socket, besides this user and root. */
+  trustOwner?: number;
 }
 
 /** Streams for the CLI (stdout/stderr/stdin by default; tests pass their own). */
@@ -43,7 +45,10 @@ export async function runCall(
 ): Promise<number> {
   let client: Client;
   try {
-    client = await untilAborted(connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000 }), interrupt);
+    client = await untilAborted(
+      connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000, trustOwner: options.trustOwner }),
+      interrupt,
+    );
   } catch (err) {
     if (interrupt?.aborted) {
       io.stderr(errorLine("Interrupted before the call started"));

@@ -11,7 +11,7 @@ import { runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
 import { Exit } from "./exit_codes.ts";
 import { errorLine } from "./render.ts";
-import { defaultSocketPath } from "./socket_path.ts";
+import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
 
 /** One option of `sockd call`. */
 export interface CallOptionSpec {
@@ -38,6 +38,11 @@ export const CALL_OPTIONS: readonly CallOptionSpec[] = [
     description: "Deadline for the call (500ms, 5s, 2m; bare numbers are seconds)",
   },
   { long: "no-stdin", description: "Do not send stdin as the command's input" },
+  {
+    long: "trust-owner",
+    value: "user",
+    description: "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
+  },
 ];
 
 /** Parsed options of `sockd call`, as commander also produces them. */
@@ -47,6 +52,8 @@ export interface CallCliOptions {
   timeout?: string;
   /** False with --no-stdin. */
   stdin?: boolean;
+  /** --trust-owner. */
+  trustOwner?: string;
 }
 
 /**
@@ -86,6 +93,7 @@ export function parseCallArgv(
         json: v.json as boolean | undefined,
         timeout: v.timeout as string | undefined,
         stdin: v["no-stdin"] ? false : undefined,
+        trustOwner: v["trust-owner"] as string | undefined,
       },
     };
   } catch {
@@ -101,8 +109,10 @@ export async function callAction(
   err: (line: string) => void,
 ): Promise<number> {
   let timeoutMs: number | undefined;
+  let trustOwner: number | undefined;
   try {
     timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
+    trustOwner = trustedOwner(opts.trustOwner);
   } catch (e) {
     err(errorLine((e as Error).message));
     return Exit.USAGE;
@@ -120,6 +130,7 @@ export async function callAction(
         json: opts.json === true,
         timeoutMs,
         stdin: opts.stdin !== false && !Deno.stdin.isTerminal(),
+        trustOwner,
       },
       { stdout, stderr: err, stdin: Deno.stdin.readable },
       interrupt.signal,

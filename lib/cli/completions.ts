@@ -78,9 +78,10 @@ function bash(subs: readonly SubcommandSpec[]): string {
 # or install it:
 #   sockd completions bash > ~/.local/share/bash-completion/completions/sockd
 
-# Runs "sockd call ARGS..." against the socket named on the line, if any.
+# Runs "sockd call ARGS..." against the socket named on the line, if any,
+# trusting the owner named there (--trust-owner) as the call itself would.
 _sockd_server() {
-  local -a sock=()
+  local -a sock=() trust=()
   local i w
   for ((i = 1; i < \${#COMP_WORDS[@]}; i++)); do
     w=\${COMP_WORDS[i]}
@@ -88,8 +89,11 @@ _sockd_server() {
       if [[ \${COMP_WORDS[i+1]} == = ]]; then sock=(--socket "\${COMP_WORDS[i+2]}"); else sock=(--socket "\${COMP_WORDS[i+1]}"); fi
       sock[1]=\${sock[1]/#\\~/$HOME}
     fi
+    if [[ $w == --trust-owner ]]; then
+      if [[ \${COMP_WORDS[i+1]} == = ]]; then trust=(--trust-owner "\${COMP_WORDS[i+2]}"); else trust=(--trust-owner "\${COMP_WORDS[i+1]}"); fi
+    fi
   done
-  "\${COMP_WORDS[0]}" call "\${sock[@]}" --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
+  "\${COMP_WORDS[0]}" call "\${sock[@]}" "\${trust[@]}" --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
 }
 
 # The names of the server's commands, one per line.
@@ -174,17 +178,20 @@ function zsh(subs: readonly SubcommandSpec[]): string {
 # or install it as _sockd in a directory of your $fpath:
 #   sockd completions zsh > ~/.zfunc/_sockd
 
-# Runs "sockd call ARGS..." against the socket named on the line, if any.
+# Runs "sockd call ARGS..." against the socket named on the line, if any,
+# trusting the owner named there (--trust-owner) as the call itself would.
 _sockd_server() {
-  local -a sock
+  local -a sock trust
   local i
   for ((i = 2; i < CURRENT; i++)); do
     case \${words[i]} in
       -s|--socket) sock=(--socket \${~words[i+1]}) ;;
       --socket=*) sock=(--socket \${~words[i]#--socket=}) ;;
+      --trust-owner) trust=(--trust-owner \${words[i+1]}) ;;
+      --trust-owner=*) trust=(--trust-owner \${words[i]#--trust-owner=}) ;;
     esac
   done
-  \${words[1]} call $sock --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
+  \${words[1]} call $sock $trust --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
 }
 
 _sockd_commands() {
@@ -336,10 +343,12 @@ function __sockd_wants_flag
     test "$state[1]" = call; and test -n "$state[2]"; and string match -q -- '-*' (commandline -ct)
 end
 
-# Runs "sockd call ARGS..." against the socket named on the line, if any.
+# Runs "sockd call ARGS..." against the socket named on the line, if any,
+# trusting the owner named there (--trust-owner) as the call itself would.
 function __sockd_server
     set -l tokens (commandline -opc)
     set -l sock
+    set -l trust
     for i in (seq 2 (count $tokens))
         switch $tokens[$i]
             case -s --socket
@@ -348,9 +357,15 @@ function __sockd_server
                 end
             case '--socket=*'
                 set sock --socket (string replace -- --socket= '' $tokens[$i])
+            case --trust-owner
+                if test $i -lt (count $tokens)
+                    set trust --trust-owner $tokens[(math $i + 1)]
+                end
+            case '--trust-owner=*'
+                set trust --trust-owner (string replace -- --trust-owner= '' $tokens[$i])
         end
     end
-    $tokens[1] call $sock --no-stdin --timeout 2s $argv </dev/null 2>/dev/null
+    $tokens[1] call $sock $trust --no-stdin --timeout 2s $argv </dev/null 2>/dev/null
 end
 
 function __sockd_commands

@@ -1,11 +1,12 @@
 /**
  * Parses the socket and limit options of `sockd serve`:
- * `--listen PATH[,access=read][,mode=660][,group=adm]` and `--limit NAME=VALUE`.
+ * `--listen PATH[,access=read][,mode=660][,group=adm][,maxConnections=N]...` and
+ * `--limit NAME=VALUE`.
  *
  * @module
  */
 import { ACCESS_LEVELS, type AccessLevel } from "../command.ts";
-import { DEFAULT_LIMITS, type Limits } from "../limits.ts";
+import { DEFAULT_LIMITS, type Limits, LISTENER_LIMIT_KEYS, type ListenerLimits } from "../limits.ts";
 import type { ListenOptions } from "../listener.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -23,7 +24,11 @@ export function parseAccess(text: string): AccessLevel {
   return text as AccessLevel;
 }
 
-/** Parses `PATH[,access=LEVEL][,mode=OCTAL][,group=NAME]`. */
+/**
+ * Parses `PATH[,access=LEVEL][,mode=OCTAL][,group=NAME]` and the socket's own
+ * limits: `maxConnections=N`, `maxCalls=N`, `maxCallsPerConnection=N`,
+ * `idleTimeoutMs=DURATION`.
+ */
 export function parseListenSpec(spec: string): ListenOptions {
   const [path, ...opts] = spec.split(",");
   if (!path) throw new Error(`--listen needs a path, e.g. /run/app/ro.sock,access=read,mode=666`);
@@ -35,7 +40,15 @@ export function parseListenSpec(spec: string): ListenOptions {
     if (key === "access") out.access = parseAccess(value);
     else if (key === "mode") out.mode = parseMode(value);
     else if (key === "group" && value) out.group = value;
-    else throw new Error(`Unknown --listen option "${opt}" (use access=, mode=, group=)`);
+    else if ((LISTENER_LIMIT_KEYS as readonly string[]).includes(key)) {
+      out.limits = parseLimit(opt, out.limits ?? {}) as Partial<ListenerLimits>;
+    } else {
+      throw new Error(
+        `Unknown --listen option "${opt}" (use access=, mode=, group=, ${
+          LISTENER_LIMIT_KEYS.map((k) => k + "=").join(", ")
+        })`,
+      );
+    }
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { VERSION } from "../version.ts";
 import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
 import { Exit } from "./exit_codes.ts";
 import { SHELLS } from "./completions.ts";
-import { defaultSocketPath } from "./socket_path.ts";
+import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
 import { errorLine } from "./render.ts";
 
 const encoder = new TextEncoder();
@@ -69,7 +69,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .addOption(new Option("--access <level>", "What connections on --socket may call").choices(ACCESS_LEVELS))
     .option(
       "--listen <spec>",
-      "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME] (repeatable)",
+      "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME][,maxConnections=N]" +
+        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable)",
       collect,
       [],
     )
@@ -124,11 +125,24 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
     .addOption(socketOption())
     .option("--no-history", "Neither read nor write the history file")
+    .option(
+      "--trust-owner <user>",
+      "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
+    )
     .action(async (opts) => {
+      let trustOwner;
+      try {
+        trustOwner = trustedOwner(opts.trustOwner);
+      } catch (err) {
+        io.err(errorLine((err as Error).message));
+        code = Exit.USAGE;
+        return;
+      }
       const { runRepl } = await import("./repl.ts");
       code = await runRepl({
         socket: opts.socket ?? defaultSocketPath(),
         historyPath: opts.history === false ? null : undefined,
+        trustOwner,
       });
     });
 

@@ -32,6 +32,8 @@ export interface ReplOptions {
   historyPath?: string | null;
   /** Pacing of reconnects. */
   backoff?: Partial<Backoff>;
+  /** One more uid trusted to own the socket, besides this user and root. */
+  trustOwner?: number;
 }
 
 /** Words that end the REPL instead of being sent to the server. */
@@ -61,7 +63,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
 async function runPlain(options: ReplOptions): Promise<number> {
   const stdout = Deno.stdout.writable.getWriter();
   const stderr = (text: string) => void writeAllSync(Deno.stderr, encoder.encode(text));
-  const link = new Link(options.socket, { autoReconnect: false });
+  const link = new Link(options.socket, { autoReconnect: false, trustOwner: options.trustOwner });
   const interrupt = new AbortController();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);
@@ -138,6 +140,7 @@ class InteractiveRepl {
     this.#editor = new LineEditor(() => this.#history?.entries ?? []);
     this.#link = new Link(options.socket, {
       backoff: options.backoff,
+      trustOwner: options.trustOwner,
       onEvent: (e) => this.#onLinkEvent(e),
     });
     this.#catalog = new ServerCatalog(() => this.#link.client);

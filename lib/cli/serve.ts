@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import { type Client, connect } from "../client.ts";
 import type { AccessLevel } from "../command.ts";
 import type { Limits } from "../limits.ts";
@@ -15,7 +14,7 @@ import { serve } from "../server.ts";
 import { Exit } from "./exit_codes.ts";
 import { type LogFormat, stderrLogger } from "./logger.ts";
 import { errorLine } from "./render.ts";
-import { defaultSocketPath, ensureSocketDir } from "./socket_path.ts";
+import { defaultSocket, ensurePrivateDir } from "./socket_path.ts";
 
 /** Options of {@linkcode runServe}. */
 export interface ServeCliOptions {
@@ -36,11 +35,13 @@ export interface ServeCliOptions {
 /** Runs a server until a signal stops it; returns the exit code. */
 export async function runServe(options: ServeCliOptions, stderr: (line: string) => void): Promise<number> {
   const logger = stderrLogger(options.logLevel, options.logFormat);
-  const path = options.socket ?? defaultSocketPath();
+  const fallback = options.socket === undefined ? defaultSocket() : undefined;
+  const path = options.socket ?? fallback!.path;
   let server;
   let old: Client | undefined;
   try {
-    if (options.socket === undefined) await ensureSocketDir(dirname(path));
+    // The default directory must be ours alone; explicit paths are checked by the listener.
+    if (fallback?.privateDir) await ensurePrivateDir(fallback.privateDir, fallback.create);
     // Takeover: reach the old server before its path is renamed away from it.
     if (options.takeover) old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
     server = await serve({

@@ -92,7 +92,7 @@ Deno.test({
       `sockd call -s ${s} ti => tick tick-endings`,
       `sockd call --socket ${s} tick --e => --every`,
       `sockd call -s ${s} help f => follow`,
-      `sockd call -- => --socket --json --timeout --no-stdin --help`,
+      `sockd call -- => --socket --json --timeout --no-stdin --trust-owner --help`,
       `sockd repl --no => --no-history`,
       `sockd completions  => bash zsh fish`,
       "",
@@ -129,6 +129,40 @@ Deno.test({
       checkFirst(lines[0]!);
       assertEquals(lines.slice(1), expected.slice(1));
     });
+  },
+});
+
+Deno.test({
+  name: "completions: a socket owned by another uid completes nothing, unless --trust-owner names it",
+  // chown to another uid needs root (CI runs as root).
+  ignore: Deno.uid() !== 0 || (!IN_CI && (!BASH || !SED)),
+  async fn() {
+    await using tmp = await tempDir();
+    await using server = await startServer(`${tmp.dir}/s.sock`, ["--plugins", PLUGINS]);
+    await Deno.chown(server.path, 4242, 4242);
+    const script = `${tmp.dir}/sockd.bash`;
+    const gen = await runSockd(["completions", "bash"]);
+    await Deno.writeTextFile(script, gen.stdout);
+    const s = server.path;
+    const probe = bashProbe(script, [
+      `sockd call -s ${s} ti`,
+      `sockd call -s ${s} --trust-owner 4242 ti`,
+      `sockd call --trust-owner 4242 -s ${s} tick --e`,
+    ]);
+    const out = await runInShell(tmp.dir, [
+      "env",
+      `PATH=${await binDir(tmp.dir, false)}`,
+      BASH!,
+      "--norc",
+      "-c",
+      probe,
+    ]);
+    assertEquals(out.split("\n"), [
+      `sockd call -s ${s} ti => `,
+      `sockd call -s ${s} --trust-owner 4242 ti => tick tick-endings`,
+      `sockd call --trust-owner 4242 -s ${s} tick --e => --every`,
+      "",
+    ]);
   },
 });
 

@@ -38,3 +38,24 @@ Deno.test("docs: the README's exit code table lists the same codes, each with it
     assertEquals(row?.code, exitCodeFor(status), `status ${status}`);
   }
 });
+
+Deno.test("docs: OPERATIONS.md names each built-in at the access level its code declares", async () => {
+  const { BUILTINS, PLUGIN_BUILTINS } = await import("../../commands/mod.ts");
+  const doc = await Deno.readTextFile(`${ROOT}docs/OPERATIONS.md`);
+  const levels = doc.slice(doc.indexOf("**Access levels**"), doc.indexOf("A command declares the level"));
+  const documented = new Map<string, string>();
+  for (const line of levels.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    const level = /^`(read|operate|admin)`$/.exec(cells[1] ?? "")?.[1];
+    if (!level) continue;
+    for (const m of cells[3]!.matchAll(/`([a-z-]+)`/g)) documented.set(m[1]!, level);
+  }
+  const declared = new Map([...BUILTINS, ...PLUGIN_BUILTINS].map((c) => [c.name, c.access ?? "operate"]));
+  assertEquals(new Map([...documented].sort()), new Map([...declared].sort()));
+  // The observing table agrees too.
+  const observing = doc.slice(doc.indexOf("## Observing it"));
+  for (const line of observing.split("\n")) {
+    const m = /^\| `([a-z-]+)[^`]*` +\| (read|operate|admin) /.exec(line);
+    if (m) assertEquals(m[2], declared.get(m[1]!), `${m[1]} in the observing table`);
+  }
+});

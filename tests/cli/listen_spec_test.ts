@@ -14,6 +14,21 @@ Deno.test("serve options: --listen takes a path and access, mode, group", () => 
   assertThrows(() => parseListenSpec(",access=read"), /needs a path/);
 });
 
+Deno.test("serve options: --listen takes the socket's own limits", () => {
+  assertEquals(parseListenSpec("/run/ro.sock,access=read,maxConnections=50,maxCalls=10,idleTimeoutMs=30s"), {
+    path: "/run/ro.sock",
+    access: "read",
+    limits: { maxConnections: 50, maxCalls: 10, idleTimeoutMs: 30_000 },
+  });
+  assertEquals(parseListenSpec("/run/a.sock,maxCallsPerConnection=4").limits, { maxCallsPerConnection: 4 });
+  assertThrows(() => parseListenSpec("/run/a.sock,maxConnections=many"), /Invalid value for maxConnections/);
+  // Server-wide limits are not per socket.
+  assertThrows(
+    () => parseListenSpec("/run/a.sock,maxFrameBytes=10"),
+    /Unknown --listen option "maxFrameBytes=10" \(use access=, mode=, group=, maxConnections=, maxCalls=/,
+  );
+});
+
 Deno.test("serve options: modes are octal", () => {
   assertEquals(parseMode("600"), 0o600);
   assertEquals(parseMode("0660"), 0o660);
