@@ -149,6 +149,10 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       io.out(completionScript(shell, subcommands));
     });
 
+  program.command("version")
+    .description("Print sockd's version (build.ts checks a compiled binary with it)")
+    .action(() => io.out(`sockd ${VERSION}\n`));
+
   program.command("init")
     .description(
       "Create a plugin directory: an example command, deno.json for type checking, sockd.json grants",
