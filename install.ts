@@ -22,6 +22,7 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { sockdRunArgv } from "./lib/cli/self_command.ts";
 
 /** The first lines of every script this installer writes; uninstall removes only such files. */
 export const SHIM_MARK = "# sockd: written by `deno task install`";
@@ -35,11 +36,6 @@ export function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The command line that runs `checkout` (a directory ending in "/") as sockd. */
-export function sockdArgv(checkout: string, deno = "deno"): string[] {
-  return [deno, "run", "-q", "-P=sockd", "--config", `${checkout}deno.json`, `${checkout}main.ts`];
-}
-
 /** The shell script installed as `bin/sockd`. */
 export function shimText(checkout: string, deno = "deno"): string {
   return [
@@ -47,7 +43,7 @@ export function shimText(checkout: string, deno = "deno"): string {
     SHIM_MARK,
     `# Runs the checkout ${checkout} with its deno.json (permission set "sockd", frozen deno.lock).`,
     "# Moved the checkout? Run `deno task install` in its new place; `deno task uninstall` removes this file.",
-    `exec ${sockdArgv(checkout, deno).map(shellQuote).join(" ")} "$@"`,
+    `exec ${sockdRunArgv(checkout, deno).map(shellQuote).join(" ")} "$@"`,
     "",
   ].join("\n");
 }
@@ -79,7 +75,7 @@ function onPath(dir: string): boolean {
 
 /** Runs the installed command line once: it must answer `sockd VERSION`. Returns an error or undefined. */
 async function verify(expected: string): Promise<string | undefined> {
-  const [deno, ...args] = sockdArgv(CHECKOUT);
+  const [deno, ...args] = sockdRunArgv(CHECKOUT);
   let out;
   try {
     out = await new Deno.Command(deno!, {

@@ -146,7 +146,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
           description: o.description,
         })),
       }));
-      io.out(completionScript(shell, subcommands));
+      const { selfCommand } = await import("./self_command.ts");
+      io.out(completionScript(shell, subcommands, { self: selfCommand() }));
     });
 
   program.command("version")
