@@ -44,10 +44,11 @@ Deno.test("build: every permission the binary gets comes from the sockd set, nev
   const tasks = Object.values(config.tasks as Record<string, string>).join("\n");
   assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(tasks), false);
   assertEquals(config.tasks.sockd, "deno run -q -P=sockd main.ts");
-  // Without -q, Deno writes a notice about permission sets in the config file on stderr.
+  // Without -q, Deno writes a notice about permission sets in the config file on stderr. (deno test
+  // and deno bench are left out: there -q also hides the tests' own output.)
   for (const [name, line] of Object.entries(config.tasks as Record<string, string>)) {
     for (const cmd of line.split("&&")) {
-      if (/-P=/.test(cmd)) {
+      if (/deno run .*-P=/.test(cmd)) {
         assertEquals(/\s-q\s/.test(cmd), true, `task ${name} runs "${cmd.trim()}" without -q`);
       }
     }
