@@ -69,6 +69,22 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The Deno the script should run: "deno" (looked up on PATH when sockd runs, as `deno install`'s
+ * scripts do) when the deno on PATH now is the one running this; else this one's absolute path
+ * (e.g. a deno that `npx` fetched into npm's cache, which is on PATH only under `npx`).
+ */
+async function denoForShim(): Promise<string> {
+  const running = await Deno.realPath(Deno.execPath());
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    const found = await Deno.realPath(`${dir}/deno`).catch(() => undefined);
+    if (found === undefined) continue;
+    return found === running && !found.includes("/_npx/") ? "deno" : Deno.execPath();
+  }
+  return Deno.execPath();
+}
+
 function onPath(dir: string): boolean {
   return (Deno.env.get("PATH") ?? "").split(":").some((d) => d.replace(/\/+$/, "") === dir);
 }
@@ -113,9 +129,11 @@ async function install(bin: string, force: boolean): Promise<number> {
     return 1;
   }
   await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(path, shimText(CHECKOUT), { mode: 0o755 });
+  const deno = await denoForShim();
+  await Deno.writeTextFile(path, shimText(CHECKOUT, deno), { mode: 0o755 });
   await Deno.chmod(path, 0o755);
   console.log(`installed ${path} (sockd ${VERSION} from ${CHECKOUT})`);
+  if (deno !== "deno") console.log(`it runs ${deno}: the deno on PATH, if any, is another one`);
   if (!onPath(bin)) console.log(`${bin} is not on your PATH; add it: export PATH="${bin}:$PATH"`);
   console.log(
     `shell completion: source <(sockd completions bash)   (or zsh; fish: sockd completions fish | source)`,
