@@ -1,10 +1,10 @@
 /**
  * A daemon that embeds a sockd control socket to expose its own state.
  *
- *     deno run -P=sockd examples/embed.ts /tmp/app.sock
- *     deno task sockd call --socket /tmp/app.sock state
- *     deno task sockd call --socket /tmp/app.sock verbosity debug
- *     deno task sockd call --socket /tmp/app.sock ticks --count 3
+ *     deno run -q -P=sockd examples/embed.ts /tmp/app.sock
+ *     sockd call --socket /tmp/app.sock state        # sockd: see deno task install
+ *     sockd call --socket /tmp/app.sock verbosity debug
+ *     sockd call --socket /tmp/app.sock ticks --count 3
  *
  * @module
  */

@@ -10,26 +10,28 @@
  * @module
  */
 
-/** The shells a script can be written for. */
-export const SHELLS = ["bash", "zsh", "fish"] as const;
-/** One of {@linkcode SHELLS}. */
-export type Shell = typeof SHELLS[number];
+import {
+  optionWords,
+  SED_FLAGS,
+  SED_NAMES,
+  SHELLS,
+  shQuote,
+  type SubcommandSpec,
+  valueOptions,
+} from "./_completions_common.ts";
+import { fish } from "./_completions_fish.ts";
 
-/** An option of a subcommand, as the script needs to know it. */
-export interface OptionSpec {
-  /** Its spellings, e.g. `["-s", "--socket"]`. */
-  names: string[];
-  /** Whether it takes a value (so the next word is not a command). */
-  takesValue: boolean;
-  /** One line of help (zsh and fish show it). */
-  description?: string;
-}
+export { SHELLS } from "./_completions_common.ts";
+export type { OptionSpec, Shell, SubcommandSpec } from "./_completions_common.ts";
 
-/** A subcommand of sockd. */
-export interface SubcommandSpec {
-  name: string;
-  description?: string;
-  options: OptionSpec[];
+/** Options of {@linkcode completionScript}. */
+export interface CompletionOptions {
+  /**
+   * The argv that runs the sockd writing the script. The script runs the word
+   * typed (`sockd` on PATH, `./dist/sockd`) when it is a command; when it is
+   * not one — an alias, which a script cannot call — it runs this instead.
+   */
+  self?: readonly string[];
 }
 
 /**
@@ -43,34 +45,25 @@ export interface SubcommandSpec {
  * console.assert(script.includes("complete -F _sockd sockd"));
  * ```
  */
-export function completionScript(shell: string, subcommands: readonly SubcommandSpec[]): string {
+export function completionScript(
+  shell: string,
+  subcommands: readonly SubcommandSpec[],
+  options: CompletionOptions = {},
+): string {
+  const self = options.self ?? [];
   switch (shell) {
     case "bash":
-      return bash(subcommands);
+      return bash(subcommands, self);
     case "zsh":
-      return zsh(subcommands);
+      return zsh(subcommands, self);
     case "fish":
-      return fish(subcommands);
+      return fish(subcommands, self);
     default:
       throw new RangeError(`No completion script for "${shell}" (use ${SHELLS.join(", ")})`);
   }
 }
 
-/** Spellings of every option that takes a value, across subcommands. */
-function valueOptions(subs: readonly SubcommandSpec[]): string[] {
-  return [...new Set(subs.flatMap((s) => s.options.filter((o) => o.takesValue).flatMap((o) => o.names)))]
-    .sort();
-}
-
-function optionWords(sub: SubcommandSpec): string {
-  return [...sub.options.flatMap((o) => o.names), "--help"].join(" ");
-}
-
-/** sed programs for machines without jq (they read `sockd call`'s indented JSON). */
-const SED_NAMES = `s/^    "name": "\\([^"]*\\)".*/\\1/p`;
-const SED_FLAGS = `/^  "flags": {/,/^  }/s/^    "\\([^"]*\\)": {.*/--\\1/p`;
-
-function bash(subs: readonly SubcommandSpec[]): string {
+function bash(subs: readonly SubcommandSpec[], self: readonly string[]): string {
   const names = subs.map((s) => s.name).join(" ");
   const arms = subs.map((s) => `    ${s.name}) opts="${optionWords(s)}" ;;`).join("\n");
   return `# bash completion for sockd. Load it with:
@@ -78,10 +71,18 @@ function bash(subs: readonly SubcommandSpec[]): string {
 # or install it:
 #   sockd completions bash > ~/.local/share/bash-completion/completions/sockd
 
+# The sockd that wrote this script: run when the word typed is not a command (an alias).
+_sockd_self=(${self.map(shQuote).join(" ")})
+
 # Runs "sockd call ARGS..." against the socket named on the line, if any,
 # trusting the owner named there (--trust-owner) as the call itself would.
 _sockd_server() {
-  local -a sock=() trust=()
+  local -a sock=() trust=() prog=("\${COMP_WORDS[0]}")
+  case $(type -t "\${COMP_WORDS[0]}") in
+    file|function) ;;
+    *) prog=("\${_sockd_self[@]}") ;;
+  esac
+  ((\${#prog[@]})) || return 1
   local i w
   for ((i = 1; i < \${#COMP_WORDS[@]}; i++)); do
     w=\${COMP_WORDS[i]}
@@ -93,7 +94,7 @@ _sockd_server() {
       if [[ \${COMP_WORDS[i+1]} == = ]]; then trust=(--trust-owner "\${COMP_WORDS[i+2]}"); else trust=(--trust-owner "\${COMP_WORDS[i+1]}"); fi
     fi
   done
-  "\${COMP_WORDS[0]}" call "\${sock[@]}" "\${trust[@]}" --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
+  "\${prog[@]}" call "\${sock[@]}" "\${trust[@]}" --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
 }
 
 # The names of the server's commands, one per line.
@@ -169,8 +170,8 @@ complete -F _sockd sockd
 `;
 }
 
-function zsh(subs: readonly SubcommandSpec[]): string {
-  const described = subs.map((s) => `    ${zshQuote(`${s.name}:${s.description ?? ""}`)}`).join("\n");
+function zsh(subs: readonly SubcommandSpec[], self: readonly string[]): string {
+  const described = subs.map((s) => `    ${shQuote(`${s.name}:${s.description ?? ""}`)}`).join("\n");
   const arms = subs.map((s) => `      ${s.name}) opts=(${optionWords(s)}) ;;`).join("\n");
   return `#compdef sockd
 # zsh completion for sockd. Load it with:
@@ -178,11 +179,20 @@ function zsh(subs: readonly SubcommandSpec[]): string {
 # or install it as _sockd in a directory of your $fpath:
 #   sockd completions zsh > ~/.zfunc/_sockd
 
+# The sockd that wrote this script: run when the word typed is not a command (an alias).
+_sockd_self=(${self.map(shQuote).join(" ")})
+
 # Runs "sockd call ARGS..." against the socket named on the line, if any,
 # trusting the owner named there (--trust-owner) as the call itself would.
 _sockd_server() {
-  local -a sock trust
+  local -a sock trust prog
   local i
+  prog=(\${words[1]})
+  case $(whence -w -- \${words[1]}) in
+    *': command'|*': function') ;;
+    *) prog=($_sockd_self) ;;
+  esac
+  (( $#prog )) || return 1
   for ((i = 2; i < CURRENT; i++)); do
     case \${words[i]} in
       -s|--socket) sock=(--socket \${~words[i+1]}) ;;
@@ -191,7 +201,7 @@ _sockd_server() {
       --trust-owner=*) trust=(--trust-owner \${words[i]#--trust-owner=}) ;;
     esac
   done
-  \${words[1]} call $sock $trust --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
+  $prog call $sock $trust --no-stdin --timeout 2s "$@" </dev/null 2>/dev/null
 }
 
 _sockd_commands() {
@@ -265,143 +275,4 @@ else
   compdef _sockd sockd
 fi
 `;
-}
-
-function fish(subs: readonly SubcommandSpec[]): string {
-  const lines: string[] = [];
-  for (const s of subs) {
-    lines.push(
-      `complete -c sockd -n __sockd_wants_subcommand -a ${s.name} -d ${fishQuote(s.description ?? "")}`,
-    );
-    for (const o of s.options) {
-      const long = o.names.find((n) => n.startsWith("--"));
-      const short = o.names.find((n) => /^-[^-]$/.test(n));
-      const parts = [`complete -c sockd -n '__sockd_in_options ${s.name}'`];
-      if (long) parts.push(`-l ${long.slice(2)}`);
-      if (short) parts.push(`-s ${short.slice(1)}`);
-      if (o.takesValue) parts.push("-r");
-      if (o.description) parts.push(`-d ${fishQuote(o.description)}`);
-      lines.push(parts.join(" "));
-    }
-  }
-  return `# fish completion for sockd. Load it with:
-#   sockd completions fish | source
-# or install it:
-#   sockd completions fish > ~/.config/fish/completions/sockd.fish
-
-# Prints the subcommand and, after "call", the server command on the line so far.
-function __sockd_state
-    set -l tokens (commandline -opc)
-    set -l sub
-    set -l cmd
-    set -l skip 0
-    for w in $tokens[2..-1]
-        if test $skip -eq 1
-            set skip 0
-            continue
-        end
-        switch $w
-            case ${valueOptions(subs).join(" ") || "--never--"}
-                set skip 1
-                continue
-            case '-*'
-                continue
-        end
-        if test -z "$sub"
-            set sub $w
-        else if test "$sub" = call
-            set cmd $w
-            break
-        end
-    end
-    echo $sub
-    echo $cmd
-end
-
-function __sockd_wants_subcommand
-    set -l state (__sockd_state)
-    test -z "$state[1]"
-end
-
-function __sockd_in_options
-    set -l state (__sockd_state)
-    test "$state[1]" = $argv[1]; and test -z "$state[2]"
-end
-
-function __sockd_wants_command
-    set -l state (__sockd_state)
-    test "$state[1]" = call; and test -z "$state[2]"; and not string match -q -- '-*' (commandline -ct)
-end
-
-function __sockd_wants_help_arg
-    set -l state (__sockd_state)
-    test "$state[1]" = call; and test "$state[2]" = help; and not string match -q -- '-*' (commandline -ct)
-end
-
-function __sockd_wants_flag
-    set -l state (__sockd_state)
-    test "$state[1]" = call; and test -n "$state[2]"; and string match -q -- '-*' (commandline -ct)
-end
-
-# Runs "sockd call ARGS..." against the socket named on the line, if any,
-# trusting the owner named there (--trust-owner) as the call itself would.
-function __sockd_server
-    set -l tokens (commandline -opc)
-    set -l sock
-    set -l trust
-    for i in (seq 2 (count $tokens))
-        switch $tokens[$i]
-            case -s --socket
-                if test $i -lt (count $tokens)
-                    set sock --socket $tokens[(math $i + 1)]
-                end
-            case '--socket=*'
-                set sock --socket (string replace -- --socket= '' $tokens[$i])
-            case --trust-owner
-                if test $i -lt (count $tokens)
-                    set trust --trust-owner $tokens[(math $i + 1)]
-                end
-            case '--trust-owner=*'
-                set trust --trust-owner (string replace -- --trust-owner= '' $tokens[$i])
-        end
-    end
-    $tokens[1] call $sock $trust --no-stdin --timeout 2s $argv </dev/null 2>/dev/null
-end
-
-function __sockd_commands
-    set -l out (__sockd_server help --json | string collect); or return 0
-    if command -q jq
-        printf '%s\\n' $out | jq -r '.[].name'
-    else
-        printf '%s\\n' $out | string replace -rf '^    "name": "([^"]*)".*' '$1'
-    end
-end
-
-function __sockd_flags
-    set -l state (__sockd_state)
-    set -l out (__sockd_server help --json $state[2] | string collect); or return 0
-    if command -q jq
-        printf '%s\\n' $out | jq -r '.flags | keys[] | "--" + .'
-    else
-        printf '%s\\n' $out | sed -n '${SED_FLAGS}'
-    end
-end
-
-complete -c sockd -f
-complete -c sockd -n __sockd_wants_subcommand -l help -d 'Show help'
-complete -c sockd -n __sockd_wants_subcommand -l version -d 'Print the version'
-${lines.join("\n")}
-complete -c sockd -n __sockd_wants_command -a '(__sockd_commands)'
-complete -c sockd -n __sockd_wants_help_arg -a '(__sockd_commands)'
-complete -c sockd -n __sockd_wants_flag -a '(__sockd_flags)'
-complete -c sockd -n '__sockd_in_options completions' -a '${SHELLS.join(" ")}'
-`;
-}
-
-function zshQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-function fishQuote(text: string): string {
-  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }

@@ -160,8 +160,13 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
           description: o.description,
         })),
       }));
-      io.out(completionScript(shell, subcommands));
+      const { selfCommand } = await import("./self_command.ts");
+      io.out(completionScript(shell, subcommands, { self: selfCommand() }));
     });
+
+  program.command("version")
+    .description("Print sockd's version (build.ts checks a compiled binary with it)")
+    .action(() => io.out(`sockd ${VERSION}\n`));
 
   program.command("init")
     .description(

@@ -270,6 +270,49 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "completions: when sockd is an alias, not a program on PATH, bash and fish still complete",
+  ignore: !IN_CI && (!BASH || !SED),
+  async fn(t) {
+    await using tmp = await tempDir();
+    await using server = await startServer(`${tmp.dir}/s.sock`, ["--plugins", PLUGINS]);
+    const s = server.path;
+    // A bin directory with sed only: no sockd, no jq, no deno. The alias cannot be called from a script.
+    const bin = `${tmp.dir}/bin-alias`;
+    await Deno.mkdir(bin);
+    await Deno.symlink(SED!, `${bin}/sed`);
+    const alias = `deno task -q --config ${ROOT}deno.json sockd`;
+    await t.step("bash", async () => {
+      const script = `${tmp.dir}/sockd.bash`;
+      await Deno.writeTextFile(script, (await runSockd(["completions", "bash"])).stdout);
+      const probe = `shopt -s expand_aliases\nalias sockd='${alias}'\ntype -t sockd\n` +
+        bashProbe(script, [`sockd call -s ${s} ti`]);
+      const out = await runInShell(tmp.dir, ["/usr/bin/env", `PATH=${bin}`, BASH!, "--norc", "-c", probe]);
+      assertEquals(out, `alias\nsockd call -s ${s} ti => tick tick-endings\n`);
+    });
+    await t.step({
+      name: "fish",
+      ignore: !IN_CI && !FISH,
+      fn: async () => {
+        const script = `${tmp.dir}/sockd.fish`;
+        await Deno.writeTextFile(script, (await runSockd(["completions", "fish"])).stdout);
+        // A fish alias is a function, which a script can call: with deno on PATH, it just works.
+        const path = `${bin}:${Deno.execPath().replace(/\/[^/]*$/, "")}`;
+        const probe = `alias sockd '${alias}'; source ${script}; complete -C 'sockd call -s ${s} ti'`;
+        const out = await runInShell(tmp.dir, [
+          "/usr/bin/env",
+          `PATH=${path}`,
+          FISH!,
+          "--no-config",
+          "-c",
+          probe,
+        ]);
+        assertEquals(out, "tick\ntick-endings\n");
+      },
+    });
+  },
+});
+
 Deno.test("completions: an unknown shell is a usage error (exit 2)", async () => {
   const r = await runSockd(["completions", "tcsh"]);
   assertEquals(r.code, 2);
