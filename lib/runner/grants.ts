@@ -32,9 +32,23 @@ export function workerPermissions(grants: PluginGrants): Deno.PermissionOptionsO
     env: pick(grants.env),
     run: pick(grants.run),
     sys: pick(grants.sys) as Deno.PermissionOptionsObject["sys"],
-    import: pick(grants.import),
+    // Deno's import permission names hosts of remote modules loaded at run time.
+    import: importHosts(grants.import),
     ffi: false,
   };
+}
+
+function importHosts(v: true | string[] | undefined): true | string[] | false {
+  if (v === true) return true;
+  const hosts = (v ?? []).flatMap((s) => {
+    if (!/^https?:\/\//.test(s)) return [];
+    try {
+      return [new URL(s).host];
+    } catch {
+      return [];
+    }
+  });
+  return hosts.length > 0 ? hosts : false;
 }
 
 function descriptor(kind: GrantKind, target?: string): Deno.PermissionDescriptor {
@@ -62,7 +76,8 @@ export async function grantsNotHeld(grants: PluginGrants): Promise<string[]> {
   const missing: string[] = [];
   for (const kind of GRANT_KINDS) {
     const value = grants[kind];
-    if (value === undefined) continue;
+    // `import` lists module specifiers, vetted before the host starts (lib/plugins/import_policy.ts).
+    if (value === undefined || kind === "import") continue;
     const targets = value === true ? [undefined] : value;
     for (const target of targets) {
       let state: Deno.PermissionState;
