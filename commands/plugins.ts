@@ -36,6 +36,6 @@ function describe(p: PluginStatus): string {
 function grants(g: PluginGrants): string {
   const parts = Object.entries(g)
     .filter(([k]) => k !== "sandbox")
-    .map(([k, v]) => `${k}=${v === true ? "all" : (v as string[]).join(",")}`);
+    .map(([k, v]) => `${k}=${v === true ? "all" : Array.isArray(v) ? v.join(",") : String(v)}`);
   return parts.length ? parts.join(" ") : "no grants";
 }

@@ -46,7 +46,7 @@ type Out =
   | { t: "pull"; id: number }
   | { t: "state"; op: StateOp }
   | { t: "log"; id?: number; level: LogLevel; msg: string; fields?: LogFields }
-  | { t: "pong"; n: number };
+  | { t: "pong"; n: number; rss: number };
 
 function send(msg: Out): void {
   channel.send(msg);
@@ -239,7 +239,7 @@ function onMessage(msg: ToHost) {
       view = msg.view;
       return;
     case "ping":
-      send({ t: "pong", n: msg.n });
+      send({ t: "pong", n: msg.n, rss: Deno.memoryUsage().rss });
       return;
   }
 }

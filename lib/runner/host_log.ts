@@ -14,8 +14,8 @@ const MAX_TEXT = 2048;
 
 /** Escapes what could break a log line: newlines, escapes, other control characters. */
 export function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
   const escaped = text.replace(
+    // deno-lint-ignore no-control-regex
     /[\u0000-\u001f\u007f]/g,
     (c) => c === "\t" ? " " : JSON.stringify(c).slice(1, -1),
   );

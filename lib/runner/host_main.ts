@@ -21,7 +21,12 @@ export interface HostSpec {
   /** Absolute path of the plugin file. */
   file: string;
   grants: PluginGrants;
+  /** Resident memory, in MiB, past which the host ends itself. */
+  rssLimitMiB: number;
 }
+
+/** The exit code of a host that went over its memory cap. */
+export const MEMORY_EXIT = 75;
 
 /** The hidden subcommand that runs a host in a compiled binary. */
 export const HOST_SUBCOMMAND = "__plugin-host";
@@ -31,7 +36,7 @@ const KINDS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as 
 
 /** Runs a host for `spec` (JSON); resolves once the worker is started. */
 export async function hostMain(spec: string): Promise<void> {
-  const { file, grants } = JSON.parse(spec) as HostSpec;
+  const { file, grants, rssLimitMiB } = JSON.parse(spec) as HostSpec;
   const missing = await grantsNotHeld(grants);
   if (missing.length > 0) {
     fatal(`it is granted ${missing.join(", ")}, which sockd itself does not hold (its permission set)`, 78);
@@ -62,11 +67,17 @@ export async function hostMain(spec: string): Promise<void> {
       }
     }
   };
-  // Orphaned (the server died without a word): go, even if the plugin spins.
+  // This thread is not the plugin's, so it runs even while the plugin spins:
+  // it keeps the memory cap (V8's heap cap does not count buffers) and goes
+  // when the server has died without a word (the host is orphaned).
   const parent = Deno.ppid;
+  const limit = (rssLimitMiB || 384) * 1024 * 1024;
+  let ticks = 0;
   const watch = setInterval(() => {
-    if (Deno.ppid !== parent) Deno.exit(0);
-  }, 500);
+    const rss = Deno.memoryUsage().rss;
+    if (rss > limit) fatal(`resident memory reached ${Math.round(rss / 1048576)} MiB`, MEMORY_EXIT);
+    if (++ticks % 5 === 0 && Deno.ppid !== parent) Deno.exit(0);
+  }, 100);
   Deno.unrefTimer(watch);
 }
 

@@ -37,7 +37,7 @@ export interface SandboxOptions {
    * Heap cap of a plugin's isolate, in MiB, unless its `sockd.json` entry
    * sets `"memory"`. The host's resident memory may exceed it by
    * `memorySlackMiB` (the runtime, buffers outside the heap) before the
-   * server kills it.
+   * host ends itself.
    * @default {256}
    */
   memoryMiB: number;
@@ -47,8 +47,10 @@ export interface SandboxOptions {
    */
   memorySlackMiB: number;
   /**
-   * How often the server reads each host's resident memory, in ms.
-   * @default {250}
+   * How often the server asks each host for its resident memory (shown by
+   * `plugins`), in ms. The host enforces its cap itself, every 100 ms, from
+   * a thread the plugin does not run on.
+   * @default {2000}
    */
   memoryCheckMs: number;
   /**
@@ -90,7 +92,7 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   logsPerSecond: 200,
   memoryMiB: 256,
   memorySlackMiB: 128,
-  memoryCheckMs: 250,
+  memoryCheckMs: 2000,
   maxFailures: 3,
   failureWindowMs: 60_000,
   restartBackoffMs: 100,

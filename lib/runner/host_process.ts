@@ -16,7 +16,7 @@ import type { PluginGrants } from "../command.ts";
 import { SockdError, Status } from "../errors.ts";
 import { FrameChannel } from "./frame_channel.ts";
 import { type FromHost, parseHostMessage, ProtocolError, type ToHost } from "./host_protocol.ts";
-import { HOST_SUBCOMMAND, type HostSpec } from "./host_main.ts";
+import { HOST_SUBCOMMAND, type HostSpec, MEMORY_EXIT } from "./host_main.ts";
 
 /** What a host is started for. */
 export interface HostStart {
@@ -24,6 +24,8 @@ export interface HostStart {
   grants: PluginGrants;
   /** Heap cap of the plugin's isolate, in MiB. */
   memoryMiB: number;
+  /** Resident memory the host may use before it ends itself, in MiB. */
+  rssLimitMiB: number;
   /** Largest message accepted from the host, in bytes. */
   maxMessageBytes: number;
   /** Each message, once validated. */
@@ -70,7 +72,7 @@ export class HostProcess {
   constructor(start: HostStart) {
     this.#start = start;
     this.#child = new Deno.Command(EXE, {
-      args: hostCommand({ file: start.file, grants: start.grants }),
+      args: hostCommand({ file: start.file, grants: start.grants, rssLimitMiB: start.rssLimitMiB }),
       env: { DENO_V8_FLAGS: `--max-old-space-size=${start.memoryMiB}`, NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",
@@ -121,17 +123,6 @@ export class HostProcess {
   /** Closes the host's stdin: a healthy host finishes and exits. */
   close(): void {
     this.#writer.close().catch(() => {});
-  }
-
-  /** Resident memory of the process, in bytes (undefined once gone or unreadable). */
-  rssBytes(): number | undefined {
-    if (this.#exited) return undefined;
-    try {
-      const statm = Deno.readTextFileSync(`/proc/${this.pid}/statm`).split(" ");
-      return Number(statm[1]) * 4096;
-    } catch {
-      return undefined;
-    }
   }
 
   async #readOut() {
@@ -195,10 +186,12 @@ export class HostProcess {
   #why(status: Deno.CommandStatus): SockdError {
     if (this.#killed) return this.#killed;
     const name = basename(this.#start.file);
-    if (/out of memory|heap limit|Allocation failed/i.test(this.#tail)) {
+    const rss = status.code === MEMORY_EXIT ? /resident memory reached (\d+) MiB/.exec(this.#tail) : null;
+    if (rss || /out of memory|heap limit|Allocation failed/i.test(this.#tail)) {
+      const used = rss ? `its resident memory reached ${rss[1]} MiB` : "its heap filled up";
       return new SockdError(
         Status.HANDLER_ERROR,
-        `Plugin ${name} ran out of memory: its cap is ${this.#start.memoryMiB} MiB ` +
+        `Plugin ${name} ran out of memory: ${used}, over its cap of ${this.#start.memoryMiB} MiB ` +
           `(raise "memory" for it in sockd.json if it needs more)`,
       );
     }

@@ -83,7 +83,7 @@ export type FromHost =
   | { t: "state"; op: StateOp }
   | { t: "log"; id?: number; level: LogLevel; msg: string; fields?: LogFields }
   | { t: "crash"; error: WireError }
-  | { t: "pong"; n: number };
+  | { t: "pong"; n: number; rss?: number };
 
 /** Bounds on what a host may say. */
 export const HOST_BOUNDS = Object.freeze({
@@ -305,7 +305,8 @@ export function parseHostMessage(v: unknown): FromHost {
     }
     case "pong":
       if (typeof v.n !== "number") fail("pong.n must be a number");
-      return { t: "pong", n: v.n };
+      if (v.rss !== undefined && typeof v.rss !== "number") fail("pong.rss must be a number");
+      return v.rss === undefined ? { t: "pong", n: v.n } : { t: "pong", n: v.n, rss: v.rss };
     default:
       return fail(`unknown message type ${JSON.stringify(String(v.t).slice(0, 32))}`);
   }
