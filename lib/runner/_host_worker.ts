@@ -66,6 +66,8 @@ class SyncedState extends Map<string, unknown> {
     if (!this.has(key) && this.size >= this.#max) {
       throw new RangeError(`Plugin state is full (${this.#max} keys)`);
     }
+    const bad = notData(value, 0);
+    if (bad) throw new TypeError(`State value for "${key}" could not be stored: ${bad} is not data`);
     send({ t: "state", op: { op: "set", key, value } });
     return super.set(key, value);
   }
@@ -86,6 +88,34 @@ class SyncedState extends Map<string, unknown> {
     else if (op.op === "delete") super.delete(op.key);
     else super.clear();
   }
+}
+
+/** What in `v` cannot travel to the server as data (a function, a symbol, a class instance), if anything. */
+function notData(v: unknown, depth: number): string | undefined {
+  if (depth > 64) return "a value nested this deep";
+  if (
+    v === null || v === undefined || typeof v === "string" || typeof v === "number" || typeof v === "boolean"
+  ) {
+    return undefined;
+  }
+  if (typeof v !== "object") return `a ${typeof v}`;
+  if (v instanceof Uint8Array || v instanceof Date) return undefined;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const bad = notData(x, depth + 1);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    return `a ${proto?.constructor?.name ?? "class"} instance`;
+  }
+  for (const x of Object.values(v)) {
+    const bad = notData(x, depth + 1);
+    if (bad) return bad;
+  }
+  return undefined;
 }
 
 const calls = new Map<number, HostCall>();

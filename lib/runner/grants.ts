@@ -125,6 +125,18 @@ export function permissionHint(message: string, plugin: string, configFile: stri
   if (!(GRANT_KINDS as readonly string[]).includes(kind)) {
     return `Requires ${kind} access to "${target}": ${kind} is never granted to plugins (${plugin})`;
   }
+  if (kind === "import") {
+    // Remote modules loaded at run time: the grant names where they come from.
+    const [host, port] = target.split(":");
+    const url = port === "80"
+      ? `http://${host}/`
+      : port === "443" || !port
+      ? `https://${host}/`
+      : `https://${target}/`;
+    return `Requires import access to "${target}": grant it with "import": [${
+      JSON.stringify(url)
+    }] for ${plugin} in ${configFile}`;
+  }
   return `Requires ${kind} access to "${target}": grant it with "${kind}": [${
     JSON.stringify(target)
   }] for ${plugin} in ${configFile}`;
