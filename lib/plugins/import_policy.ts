@@ -169,7 +169,7 @@ export function moduleImports(source: string, path: string, name = basename(path
       errorRecovery: false,
     }) as unknown as { program: Node };
   } catch (err) {
-    throw new ImportPolicyError(`Cannot parse ${name}: ${(err as Error).message}`);
+    throw new ImportPolicyError(`SyntaxError: ${(err as Error).message} in ${name}`);
   }
   const out: string[] = [];
   const literal = (n: unknown): string | undefined => {

@@ -333,3 +333,39 @@ Deno.test("plugin host: a plugin's static import of a helper file needs no read 
     client.close();
   }
 });
+
+Deno.test("plugin host: a host that keeps failing is restarted with backoff, then disabled until a reload", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "quit", summary: "Ends its host", run() { Deno.exit(3); } },
+    { name: "ok", summary: "Answers", run: () => "ok" },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "flaky.js": plugin }, {
+    sandbox: { maxFailures: 3, restartBackoffMs: 10 },
+  });
+  const client = await connect(server.path);
+  try {
+    for (let i = 1; i <= 2; i++) {
+      assertIncludes(
+        (await caught(client.call("quit").result)).message,
+        "The plugin ended its host (Deno.exit())",
+      );
+      assertEquals(await client.call("ok").result, "ok", `restarted after failure ${i}`);
+    }
+    await caught(client.call("quit").result);
+    const [status] = server.plugins();
+    assertEquals(status!.state, "disabled");
+    assertIncludes(status!.error!, "Plugin flaky.js is disabled: its host failed 3 times within 60 s");
+    assertEquals(status!.pid, undefined, "no host runs");
+    const off = await caught(client.call("ok").result);
+    assertStatus(off, Status.HANDLER_ERROR);
+    assertIncludes(off.message, "is disabled");
+    assertEquals(await client.call("ping").result, "pong");
+
+    const report = await server.reload();
+    assertEquals(report.loaded.length, 1, "a disabled plugin loads again on reload, changed or not");
+    assertEquals(await client.call("ok").result, "ok");
+  } finally {
+    client.close();
+  }
+});
