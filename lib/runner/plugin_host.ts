@@ -16,7 +16,6 @@ import { basename, dirname } from "node:path";
 import type { Command, Context, PluginGrants } from "../command.ts";
 import { SockdError, Status, toSockdError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { checkPluginImports } from "../plugins/import_policy.ts";
 import { permissionHint } from "./grants.ts";
 import { HostLog } from "./host_log.ts";
 import type { SandboxOptions } from "./host_options.ts";
@@ -476,6 +475,8 @@ async function spawn(
   const name = basename(spec.file);
   const { grants } = spec;
   if (grants.import !== true) {
+    // Loaded on first use: a server without plugins never parses a module.
+    const { checkPluginImports } = await import("../plugins/import_policy.ts");
     await checkPluginImports(spec.file, {
       dir: dirname(spec.file),
       allow: grants.import ?? [],

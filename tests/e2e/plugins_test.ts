@@ -50,11 +50,18 @@ Deno.test("e2e: a busy-loop plugin answers 104 at its deadline, and its host is 
     assertEquals(await b.call("quick").result, "quick", "a new host serves the plugin");
     const second = await status();
     assert(second.pid !== first.pid && await processAlive(second.pid!), "a new host process");
-    assertIncludes(server.stderr(), 'did not stop within 2000 ms after its deadline passed');
+    assertIncludes(server.stderr(), "did not stop within 2000 ms after its deadline passed");
 
     // A new version (the file fixed) serves again.
-    await Deno.writeTextFile(`${plugins}/spin.js`, SPIN.replace("while (true) { /* busy */ }", 'return "fixed";'));
-    await waitFor(async () => await b.call("spin").result.catch(() => "") === "fixed", 5000, "the fixed version");
+    await Deno.writeTextFile(
+      `${plugins}/spin.js`,
+      SPIN.replace("while (true) { /* busy */ }", 'return "fixed";'),
+    );
+    await waitFor(
+      async () => await b.call("spin").result.catch(() => "") === "fixed",
+      5000,
+      "the fixed version",
+    );
   } finally {
     a.close();
     b.close();
@@ -168,7 +175,11 @@ Deno.test("e2e: the server drops the network permission; a plugin granted net ho
       "--log-level",
       "debug",
     ]);
-    await waitFor(() => server.stderr().includes("Dropped the network permission"), 5000, "the drop log line");
+    await waitFor(
+      () => server.stderr().includes("Dropped the network permission"),
+      5000,
+      "the drop log line",
+    );
     const r = await runSockd(["call", "--socket", server.path, "net"]);
     assertEquals(r.stdout.trim(), "ConnectionRefused", "allowed to try; nobody listens on port 1");
   });

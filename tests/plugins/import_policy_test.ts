@@ -57,7 +57,10 @@ Deno.test("import policy: files in the plugin directory, node: built-ins and soc
     "lib/other.ts": `export const other = () => "ok";`,
     "cfg.json": `{"x": 1}`,
   });
-  const files = await checkPluginImports(`${tmp.dir}/p.ts`, { dir: tmp.dir, configFile: `${tmp.dir}/sockd.json` });
+  const files = await checkPluginImports(`${tmp.dir}/p.ts`, {
+    dir: tmp.dir,
+    configFile: `${tmp.dir}/sockd.json`,
+  });
   assertEquals(files.length, 4);
 });
 
@@ -79,7 +82,11 @@ Deno.test("import policy: each way out of the directory is refused, naming the i
     ["npm", `import pad from "npm:left-pad@1.3.0";`, "npm:left-pad@1.3.0"],
     ["jsr", `import * as a from "jsr:@std/assert";`, "jsr:@std/assert"],
     ["https", `import x from "https://example.com/x.ts";`, "https://example.com/x.ts"],
-    ["data URL", `await import("data:text/javascript,export {default} from '/etc/passwd'");`, "data:text/javascript"],
+    [
+      "data URL",
+      `await import("data:text/javascript,export {default} from '/etc/passwd'");`,
+      "data:text/javascript",
+    ],
     ["blob", `import x from "blob:null/1";`, "blob:null/1"],
     ["bare name", `import x from "left-pad";`, "left-pad"],
     ["re-export", `export * from "/etc/hosts";`, "/etc/hosts"],
@@ -108,13 +115,14 @@ Deno.test("import policy: each way out of the directory is refused, naming the i
   });
 });
 
-Deno.test("import policy: an \"import\" grant allows what it names, and only that", async () => {
+Deno.test('import policy: an "import" grant allows what it names, and only that', async () => {
   await using tmp = await tempDir();
   const dir = `${tmp.dir}/cmds`;
   await writeAll(tmp.dir, {
     "shared/util.ts": `export const u = 1;`,
     "shared/sub/deep.ts": `import x from "/etc/passwd"; export default x;`,
-    "cmds/a.ts": `import { u } from "${tmp.dir}/shared/util.ts"; import z from "npm:zod@3.23.8"; export default u;`,
+    "cmds/a.ts":
+      `import { u } from "${tmp.dir}/shared/util.ts"; import z from "npm:zod@3.23.8"; export default u;`,
     "cmds/b.ts": `import d from "${tmp.dir}/shared/sub/deep.ts"; export default d;`,
   });
   const options = { dir, configFile: `${dir}/sockd.json`, allow: [`${tmp.dir}/shared/`, "npm:zod@3"] };
