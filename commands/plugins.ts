@@ -23,6 +23,7 @@ function describe(p: PluginStatus): string {
     p.commands.join(",") || "-",
     grants(p.grants),
   ];
+  if (p.pid !== undefined) head.push(`pid ${p.pid}`);
   if (p.memoryBytes !== undefined) head.push(`${(p.memoryBytes / 1048576).toFixed(1)} MiB`);
   if (p.calls) head.push(`${p.calls} calls`);
   if (p.restarts) head.push(`${p.restarts} restarts`);
