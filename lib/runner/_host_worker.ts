@@ -11,10 +11,10 @@
  *
  * @module
  */
-import net from "node:net";
 import { accessAllows, type AccessLevel, type Chunk, type Command, validateCommand } from "../command.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { HostCall, HostContext } from "./_host_call.ts";
+import { openPipes } from "./_host_pipes.ts";
 import { FrameChannel } from "./frame_channel.ts";
 import {
   type CommandMeta,
@@ -30,67 +30,7 @@ const MAX_FROM_SERVER = 64 * 1024 * 1024;
 
 const realClose = (globalThis as unknown as { close(): void }).close.bind(globalThis);
 
-/**
- * The pipes to the server. Deno's `Deno.stdin`/`Deno.stdout` read and write
- * on a blocking thread (about 90 µs a round trip here); node:net's sockets
- * on the same descriptors are event-driven (about 35 µs). Deno 2.9 lets any
- * code adopt a descriptor this way; should a later Deno require a
- * permission for it, the host falls back to `Deno.stdin`/`Deno.stdout`.
- */
-interface Pipes {
-  write: (bytes: Uint8Array) => Promise<void>;
-  /** Calls `onData` with each chunk read, `onEnd` at EOF or on error. */
-  read: (onData: (bytes: Uint8Array) => void, onEnd: (err?: Error) => void) => void;
-}
-
-function nodePipes(): Pipes {
-  const input = new net.Socket({ fd: 0, readable: true, writable: false });
-  const output = new net.Socket({ fd: 1, readable: false, writable: true });
-  input.pause();
-  return {
-    write: (bytes) =>
-      new Promise((resolve, reject) => output.write(bytes, (err) => err ? reject(err) : resolve())),
-    read: (onData, onEnd) => {
-      input.on("data", (d: Uint8Array) => onData(d));
-      input.on("end", () => onEnd());
-      input.on("error", (err: Error) => onEnd(err));
-      input.resume();
-    },
-  };
-}
-
-function denoPipes(): Pipes {
-  const stdin = Deno.stdin;
-  const stdout = Deno.stdout;
-  return {
-    write: async (bytes) => {
-      let off = 0;
-      while (off < bytes.length) off += await stdout.write(bytes.subarray(off));
-    },
-    read: (onData, onEnd) => {
-      void (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          while (true) {
-            const n = await stdin.read(buf);
-            if (n === null) break;
-            onData(buf.subarray(0, n));
-          }
-          onEnd();
-        } catch (err) {
-          onEnd(err as Error);
-        }
-      })();
-    },
-  };
-}
-
-let pipes: Pipes;
-try {
-  pipes = nodePipes();
-} catch {
-  pipes = denoPipes();
-}
+const pipes = openPipes();
 
 const channel = new FrameChannel(pipes.write, MAX_FROM_SERVER);
 

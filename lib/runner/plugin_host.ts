@@ -12,64 +12,24 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
-import type { Command, Context, PluginGrants } from "../command.ts";
+import { basename } from "node:path";
+import type { Command, Context } from "../command.ts";
 import { SockdError, Status, toSockdError } from "../errors.ts";
-import type { Logger } from "../log.ts";
 import { permissionHint } from "./grants.ts";
 import { HostLog } from "./host_log.ts";
-import type { SandboxOptions } from "./host_options.ts";
-import { HostProcess } from "./host_process.ts";
-import {
-  type CommandMeta,
-  type FromHost,
-  type StateOp,
-  toWireError,
-  type ViewSnapshot,
-} from "./host_protocol.ts";
+import type { HostProcess } from "./host_process.ts";
+import { type CommandMeta, type FromHost, type StateOp, toWireError } from "./host_protocol.ts";
+import { type HostEvents, type LiveHost, type PluginHostSpec, spawnHost } from "./host_spawn.ts";
 import { type CallOwner, RemoteCall } from "./remote_call.ts";
+import { RestartPolicy } from "./restart_policy.ts";
 import type { Runner, RunnerCall } from "./runner.ts";
-import type { PluginState, StateListener } from "./state.ts";
-import { loadMessage, PluginLoadError } from "./load_error.ts";
+import type { StateListener } from "./state.ts";
 
 export { PluginLoadError } from "./load_error.ts";
-
-/** What a plugin host is built from. */
-export interface PluginHostSpec {
-  /** Absolute path of the plugin file. */
-  file: string;
-  /** What the operator granted it. */
-  grants: PluginGrants;
-  /** Where the grants come from (named in errors). */
-  configFile: string;
-  /** The plugin's state, kept across reloads by the caller. */
-  state: PluginState;
-  /** What the plugin sees of the server; read when a host starts. */
-  view: () => ViewSnapshot;
-  logger: Logger;
-  options: SandboxOptions;
-}
-
-/** One live host process and the calls running in it. */
-class LiveHost {
-  readonly calls = new Map<number, RemoteCall>();
-  proc!: HostProcess;
-  dead: SockdError | undefined;
-  /** Killed on purpose (reload, shutdown): not a failure. */
-  expected = false;
-  rss: number | undefined;
-  memoryMiB = 0;
-  unsubscribe: () => void = () => {};
-  timer: ReturnType<typeof setInterval> | undefined;
-  #nextId = 1;
-
-  nextId(): number {
-    return this.#nextId++;
-  }
-}
+export type { PluginHostSpec } from "./host_spawn.ts";
 
 /** One loaded version of one plugin file, running in a host process. */
-export class PluginHost implements Runner, CallOwner {
+export class PluginHost implements Runner, CallOwner, HostEvents {
   readonly kind = "process" as const;
   /** The plugin's commands, as its host reported them (validated). */
   readonly commands: readonly CommandMeta[];
@@ -82,14 +42,14 @@ export class PluginHost implements Runner, CallOwner {
   #closed = false;
   #active = 0;
   #restarts = 0;
-  #failures: number[] = [];
+  #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #disabled: string | undefined;
 
   private constructor(spec: PluginHostSpec, log: HostLog, first: LiveHost, commands: CommandMeta[]) {
     this.#spec = spec;
     this.#name = basename(spec.file);
     this.#log = log;
+    this.#policy = new RestartPolicy(this.#name, spec.options);
     this.#live = first;
     this.commands = commands;
     this.#watchMemory(first);
@@ -102,7 +62,7 @@ export class PluginHost implements Runner, CallOwner {
   static async load(spec: PluginHostSpec): Promise<PluginHost> {
     const ref: { host?: PluginHost } = {};
     const log = new HostLog(basename(spec.file), spec.logger, spec.options.logsPerSecond);
-    const { live, commands } = await spawn(spec, log, () => ref.host);
+    const { live, commands } = await spawnHost(spec, log, () => ref.host);
     ref.host = new PluginHost(spec, log, live, commands);
     return ref.host;
   }
@@ -134,7 +94,7 @@ export class PluginHost implements Runner, CallOwner {
 
   /** Why this version no longer takes calls, if it does not. */
   get disabled(): string | undefined {
-    return this.#disabled;
+    return this.#policy.disabled;
   }
 
   /** Whether the version has been retired or closed and has no call left. */
@@ -157,8 +117,9 @@ export class PluginHost implements Runner, CallOwner {
     this.#active++;
     const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
     const call = new RemoteCall(this, command, ctx, ackEvery);
-    if (this.#disabled) {
-      call.finish({ ok: false, error: new SockdError(Status.HANDLER_ERROR, this.#disabled) });
+    const disabled = this.#policy.disabled;
+    if (disabled) {
+      call.finish({ ok: false, error: new SockdError(Status.HANDLER_ERROR, disabled) });
       return call;
     }
     const current = this.#live;
@@ -250,7 +211,7 @@ export class PluginHost implements Runner, CallOwner {
   async #ready(signal: AbortSignal): Promise<LiveHost> {
     const current = this.#live;
     if (current && !current.dead) return current;
-    this.#starting ??= spawn(this.#spec, this.#log, () => this)
+    this.#starting ??= spawnHost(this.#spec, this.#log, () => this)
       .then(({ live }) => {
         if (this.#closed || this.finished) {
           this.#stop(live, new SockdError(Status.CANCELLED, `Plugin ${this.#name} was reloaded`));
@@ -327,31 +288,25 @@ export class PluginHost implements Runner, CallOwner {
     if (live.expected || this.#closed || this.#retired.signal.aborted) return;
     this.#spec.logger.error("Plugin host failed", { plugin: this.#name, error: reason.message });
     this.#restarts++;
-    if (this.#failed(reason.message)) return;
-    const n = this.#failures.length;
-    const { restartBackoffMs, restartBackoffMaxMs } = this.#spec.options;
-    const wait = Math.min(restartBackoffMaxMs, restartBackoffMs * 2 ** (n - 1));
+    const wait = this.#failed(reason.message);
+    if (wait === undefined) return;
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
-      if (this.#live || this.#disabled || this.#closed || this.#retired.signal.aborted) return;
+      if (this.#live || this.#policy.disabled || this.#closed || this.#retired.signal.aborted) return;
       this.#ready(new AbortController().signal).catch((err) =>
         this.#spec.logger.error("Plugin host failed to restart", { plugin: this.#name, error: err.message })
       );
     }, wait);
   }
 
-  /** Counts a failure; disables the plugin (and says so) when there were too many. */
-  #failed(why: string): boolean {
-    const now = Date.now();
-    const { maxFailures, failureWindowMs } = this.#spec.options;
-    this.#failures = this.#failures.filter((t) => now - t < failureWindowMs);
-    this.#failures.push(now);
-    if (this.#failures.length < maxFailures || this.#disabled) return this.#disabled !== undefined;
-    this.#disabled = `Plugin ${this.#name} is disabled: its host failed ${this.#failures.length} times ` +
-      `within ${Math.round(failureWindowMs / 1000)} s (last: ${why}); fix it and run reload`;
-    clearTimeout(this.#restartTimer);
-    this.#spec.logger.error("Plugin disabled", { plugin: this.#name, error: this.#disabled });
-    return true;
+  /** Counts a failure; returns the wait before a restart, or undefined once disabled (and says so). */
+  #failed(why: string): number | undefined {
+    const wait = this.#policy.fail(why);
+    if (wait === undefined) {
+      clearTimeout(this.#restartTimer);
+      this.#spec.logger.error("Plugin disabled", { plugin: this.#name, error: this.#policy.disabled });
+    }
+    return wait;
   }
 
   /** @internal a validated message from a running host. */
@@ -463,94 +418,6 @@ export class PluginHost implements Runner, CallOwner {
     const hint = permissionHint(err.message, this.#name, this.#spec.configFile);
     if (hint) return new SockdError(Status.HANDLER_ERROR, hint);
     return toSockdError(typeof err.status === "number" ? err : new Error(err.message));
-  }
-}
-
-/** Starts a host for `spec` and waits for its plugin to load. */
-async function spawn(
-  spec: PluginHostSpec,
-  log: HostLog,
-  owner: () => PluginHost | undefined,
-): Promise<{ live: LiveHost; commands: CommandMeta[] }> {
-  const name = basename(spec.file);
-  const { grants } = spec;
-  if (grants.import !== true) {
-    // Loaded on first use: a server without plugins never parses a module.
-    const { checkPluginImports } = await import("../plugins/import_policy.ts");
-    await checkPluginImports(spec.file, {
-      dir: dirname(spec.file),
-      allow: grants.import ?? [],
-      configFile: spec.configFile,
-    }).catch((err) => {
-      throw new PluginLoadError((err as Error).message);
-    });
-  }
-  const memoryMiB = grants.memory ?? spec.options.memoryMiB;
-  const live = new LiveHost();
-  const listener: StateListener = (op) => live.proc.send({ t: "state", op });
-  let loading: { resolve: (c: CommandMeta[]) => void; reject: (e: Error) => void } | undefined;
-  const output: string[] = [];
-  const loaded = new Promise<CommandMeta[]>((resolve, reject) => loading = { resolve, reject });
-  try {
-    live.proc = new HostProcess({
-      file: spec.file,
-      grants,
-      memoryMiB,
-      rssLimitMiB: memoryMiB + spec.options.memorySlackMiB,
-      maxMessageBytes: 17 * 1024 * 1024,
-      onMessage: (msg) => {
-        if (!loading) return owner()?.onMessage(live, msg, listener);
-        if (msg.t === "loaded") loading.resolve(msg.commands);
-        else if (msg.t === "load-error" || msg.t === "crash") {
-          loading.reject(new PluginLoadError(loadMessage(msg.error, name, spec.configFile)));
-        } else if (msg.t === "log") log.line(msg.level, msg.msg, msg.fields);
-      },
-      onOutput: (line) => {
-        if (loading && output.length < 50) output.push(line);
-        log.output(line);
-      },
-      onExit: (why) => {
-        if (!loading) return owner()?.onExit(live, why);
-        const ours = output.filter((l) => l.startsWith("sockd-host: "));
-        const said = (ours.length > 0 ? ours : output).map((l) => l.replace(/^sockd-host: /, "")).join("\n");
-        loading.reject(
-          new PluginLoadError(
-            said ? loadMessage({ name: "Error", message: said }, name, spec.configFile) : why.message,
-          ),
-        );
-      },
-    });
-  } catch (err) {
-    throw new PluginLoadError(`Cannot start a plugin host: ${(err as Error).message}`);
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const commands = await Promise.race([
-      loaded,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new PluginLoadError(`Did not load within ${spec.options.loadTimeoutMs} ms`)),
-          spec.options.loadTimeoutMs,
-        );
-      }),
-    ]);
-    loading = undefined;
-    live.proc.send({
-      t: "init",
-      state: spec.state.snapshot(),
-      view: spec.view(),
-      maxStateEntries: spec.options.maxStateEntries,
-    });
-    live.unsubscribe = spec.state.subscribe(listener);
-    live.memoryMiB = memoryMiB;
-    return { live, commands };
-  } catch (err) {
-    loading = undefined;
-    live.expected = true;
-    live.proc.kill(new SockdError(Status.HANDLER_ERROR, "Plugin failed to load"));
-    throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
