@@ -49,7 +49,8 @@ export interface FleetIO {
 type Outcome =
   | { kind: "ok"; ms: number }
   | { kind: "failed" | "unreachable"; error: SockdError; ms: number }
-  | { kind: "cancelled"; ms: number };
+  /** `confirmed`: the server answered the cancel (106) within the grace period. */
+  | { kind: "cancelled"; ms: number; confirmed: boolean };
 
 /** Time for ssh plus the remote greeting, unless `--host-timeout` is shorter, in ms. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -105,7 +106,7 @@ export async function runFleetCall(
         timeoutMs: Math.min(CONNECT_TIMEOUT_MS, options.hostTimeoutMs ?? Infinity),
       });
     } catch (err) {
-      if (stopAll.signal.aborted) return { kind: "cancelled", ms: ms() };
+      if (stopAll.signal.aborted) return { kind: "cancelled", ms: ms(), confirmed: true };
       const error = deadline?.aborted ? tooLate() : asSockdError(err);
       return { kind: "unreachable", error, ms: ms() };
     }
@@ -125,7 +126,10 @@ export async function runFleetCall(
       return { kind: "ok", ms: ms() };
     } catch (err) {
       await write(lines.flush());
-      if (stopAll.signal.aborted) return { kind: "cancelled", ms: ms() };
+      if (stopAll.signal.aborted) {
+        const e = asSockdError(err);
+        return { kind: "cancelled", ms: ms(), confirmed: e.remote && e.status === Status.CANCELLED };
+      }
       if (deadline?.aborted) return { kind: "failed", error: tooLate(), ms: ms() };
       const error = asSockdError(err);
       // A remote status is the command's answer; a lost connection means the host dropped away.
@@ -152,6 +156,12 @@ export async function runFleetCall(
         });
       }
       io.err(`${host.padEnd(width)} | ${errorLine(e.message)}`);
+    } else if (outcome.kind === "cancelled" && !outcome.confirmed) {
+      io.err(
+        `${host.padEnd(width)} | ${
+          errorLine(`Cancelled; ${host} did not confirm within ${CANCEL_GRACE_MS} ms`)
+        }`,
+      );
     }
     return outcome;
   }, { concurrency: options.concurrency, signal: stopAll.signal });

@@ -36,7 +36,9 @@ export interface SshdOptions {
 
 async function run(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 /** A free loopback TCP port (free when asked; sshd takes it right after). */
@@ -84,24 +86,25 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
   const hostKey = (await Deno.readTextFile(`${dir}/host_key.pub`)).trim().split(" ").slice(0, 2).join(" ");
   await Deno.writeTextFile(`${dir}/known_hosts`, `[127.0.0.1]:${port} ${hostKey}\n`);
   const aliases = Object.keys(options.aliases);
-  const common = (control: boolean) => [
-    `Host ${aliases.join(" ")}`,
-    "  HostName 127.0.0.1",
-    `  Port ${port}`,
-    "  User root",
-    `  IdentityFile ${dir}/user_key`,
-    "  IdentitiesOnly yes",
-    `  UserKnownHostsFile ${dir}/known_hosts`,
-    "  GlobalKnownHostsFile /dev/null",
-    "  StrictHostKeyChecking yes",
-    "  BatchMode yes",
-    "  LogLevel ERROR",
-    ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%C`, "  ControlPersist 60"] : []),
-    ...Object.entries(options.aliases).flatMap(([alias, socket]) =>
-      socket === null ? [] : [`Host ${alias}`, `  SetEnv SOCKD_SOCKET=${socket}`]
-    ),
-    "",
-  ].join("\n");
+  const common = (control: boolean) =>
+    [
+      `Host ${aliases.join(" ")}`,
+      "  HostName 127.0.0.1",
+      `  Port ${port}`,
+      "  User root",
+      `  IdentityFile ${dir}/user_key`,
+      "  IdentitiesOnly yes",
+      `  UserKnownHostsFile ${dir}/known_hosts`,
+      "  GlobalKnownHostsFile /dev/null",
+      "  StrictHostKeyChecking yes",
+      "  BatchMode yes",
+      "  LogLevel ERROR",
+      ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%C`, "  ControlPersist 60"] : []),
+      ...Object.entries(options.aliases).flatMap(([alias, socket]) =>
+        socket === null ? [] : [`Host ${alias}`, `  SetEnv SOCKD_SOCKET=${socket}`]
+      ),
+      "",
+    ].join("\n");
   await Deno.writeTextFile(`${dir}/ssh_config`, common(false));
   await Deno.writeTextFile(`${dir}/ssh_config_control`, common(true));
   const child = new Deno.Command(SSHD, {
@@ -137,15 +140,19 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    await waitFor(async () => {
-      if (exited !== undefined) throw new Error(`sshd exited with ${exited}:\n${log}`);
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 10_000, `sshd on port ${port}`);
+    await waitFor(
+      async () => {
+        if (exited !== undefined) throw new Error(`sshd exited with ${exited}:\n${log}`);
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      `sshd on port ${port}`,
+    );
   } catch (err) {
     await stop();
     throw err;
