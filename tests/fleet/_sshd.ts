@@ -99,7 +99,8 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
       "  StrictHostKeyChecking yes",
       "  BatchMode yes",
       "  LogLevel ERROR",
-      ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%C`, "  ControlPersist 60"] : []),
+      // %n: the alias as given, so each alias has its own master (%C would hash the shared HostName).
+    ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%n`, "  ControlPersist 60"] : []),
       ...Object.entries(options.aliases).flatMap(([alias, socket]) =>
         socket === null ? [] : [`Host ${alias}`, `  SetEnv SOCKD_SOCKET=${socket}`]
       ),

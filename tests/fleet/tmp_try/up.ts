@@ -1,0 +1,10 @@
+import { startSshd } from "../_sshd.ts";
+import { startServer } from "../../_helpers.ts";
+const d = "/tmp/fl16/s";
+await Deno.mkdir(d, { recursive: true, mode: 0o700 });
+const a = await startServer(`${d}/a.sock`);
+const sshd = await startSshd({ aliases: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`h${i}`, `${d}/a.sock`])) });
+await Deno.writeTextFile("/tmp/fl16/config", sshd.config);
+console.log(sshd.config);
+await new Promise((r) => setTimeout(r, Number(Deno.args[0] ?? 120) * 1000));
+await a.stop(); await sshd.stop();
