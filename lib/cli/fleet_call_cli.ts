@@ -79,7 +79,7 @@ const MAX_CONCURRENCY = 1024;
 export async function fleetCallAction(
   command: string,
   args: string[],
-  opts: FleetCliOptions & { json?: boolean; timeout?: string; socket?: string },
+  opts: FleetCliOptions & { json?: boolean; timeout?: string; socket?: string; trustOwner?: string },
   err: (line: string) => void,
 ): Promise<number> {
   const { fleetHosts, readHostsFile } = await import("../fleet/hosts.ts");
@@ -89,6 +89,11 @@ export async function fleetCallAction(
   let hostTimeoutMs: number | undefined;
   try {
     if (opts.socket !== undefined) throw new Error("--socket is for a local server; use --remote-socket");
+    if (opts.trustOwner !== undefined) {
+      throw new Error(
+        '--trust-owner is for a local socket; on the hosts, use --remote-sockd "SOCKD_TRUST_OWNER=USER sockd"',
+      );
+    }
     const fromFile = opts.hostsFile === undefined ? [] : await readHostsFile(opts.hostsFile);
     hosts = fleetHosts([...(opts.host ?? []), ...fromFile]);
     if (opts.concurrency !== undefined) {

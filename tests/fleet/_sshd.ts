@@ -100,7 +100,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
       "  BatchMode yes",
       "  LogLevel ERROR",
       // %n: the alias as given, so each alias has its own master (%C would hash the shared HostName).
-    ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%n`, "  ControlPersist 60"] : []),
+      ...(control ? ["  ControlMaster auto", `  ControlPath ${dir}/cm-%n`, "  ControlPersist 60"] : []),
       ...Object.entries(options.aliases).flatMap(([alias, socket]) =>
         socket === null ? [] : [`Host ${alias}`, `  SetEnv SOCKD_SOCKET=${socket}`]
       ),

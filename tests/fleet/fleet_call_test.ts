@@ -117,6 +117,22 @@ Deno.test("fleet call: the same call on hosts a, b and c through a real sshd", a
     assert(!await Deno.stat(marker).then(() => true, () => false), "ssh ran the ProxyCommand");
   });
 
+  await t.step("local-only options and bad values are usage errors, before ssh runs", async () => {
+    for (
+      const [args, message] of [
+        [["--socket", sock("a")], "--socket is for a local server; use --remote-socket"],
+        [["--trust-owner", "0"], "--trust-owner is for a local socket"],
+        [["--concurrency", "0"], "--concurrency must be a whole number from 1 to 1024"],
+        [["--host-timeout", "soon"], "soon"],
+        [["--hosts-file", `${tmp.dir}/missing`], "missing"],
+      ] as const
+    ) {
+      const r = await call(["-H", "a", ...args, "ping"]);
+      assertEquals([r.code, r.stdout], [2, ""], `${args.join(" ")}: ${r.stderr}`);
+      assertIncludes(r.stderr, message);
+    }
+  });
+
   await t.step("--hosts-file: one host per line, comments skipped, duplicates once", async () => {
     await Deno.writeTextFile(`${tmp.dir}/hosts`, "# the fleet\na\nb   # second\n\na\n");
     const r = await call(["--hosts-file", `${tmp.dir}/hosts`, "-H", "c", "ping"]);
