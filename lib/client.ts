@@ -61,7 +61,7 @@ const encoder = new TextEncoder();
  * Several calls may run at once.
  */
 export class Client {
-  /** The socket path. */
+  /** The socket path (or, over another channel, the name given to {@linkcode connectChannel}). */
   readonly path: string;
   /** The server's hello. */
   readonly server: ServerHello;

@@ -13,11 +13,11 @@
  *
  * @module
  */
-import { REMOTE_SOCKD, startSshd } from "../fleet/_sshd.ts";
+import { REMOTE_SOCKD, SSHD, startSshd } from "../fleet/_sshd.ts";
 import type { Env } from "./_env.ts";
 import { interleave } from "./_figures.ts";
 import { ROOT, timeRun } from "./_processes.ts";
-import { makeRow, type Row } from "./_row.ts";
+import { makeRow, naRow, type Row } from "./_row.ts";
 
 /** Host counts of the figure. */
 const SIZES = [1, 8, 32] as const;
@@ -34,6 +34,17 @@ async function sshAll(config: string, hosts: readonly string[]): Promise<number>
 
 /** Fan-out wall time for 1, 8 and 32 hosts, without and with ControlMaster. */
 export async function fleetFanOut(env: Env): Promise<Row[]> {
+  if (!await Deno.stat(SSHD).then((s) => s.isFile, () => false)) {
+    return FLEET_IDS.map((id) =>
+      naRow({
+        id,
+        figure: `fan-out (${id})`,
+        unit: "ms",
+        baseline: "`ssh HOST true`",
+        target: { kind: "none" },
+      }, `${SSHD} is not installed (Debian: openssh-server)`)
+    );
+  }
   // Every alias reaches the bench's sockd server (its socket sent as SOCKD_SOCKET).
   const aliases = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`h${i}`, env.sockd]));
   await using sshd = await startSshd({ aliases });
