@@ -156,15 +156,24 @@ export async function runFleetCall(
         });
       }
       io.err(`${host.padEnd(width)} | ${errorLine(e.message)}`);
-    } else if (outcome.kind === "cancelled" && !outcome.confirmed) {
-      io.err(
-        `${host.padEnd(width)} | ${
-          errorLine(`Cancelled; ${host} did not confirm within ${CANCEL_GRACE_MS} ms`)
-        }`,
-      );
+    } else if (outcome.kind === "cancelled") {
+      if (options.json) await json(host, cancelledJson(outcome.confirmed, outcome.ms));
+      if (!outcome.confirmed) {
+        io.err(
+          `${host.padEnd(width)} | ${
+            errorLine(`Cancelled; ${host} did not confirm within ${CANCEL_GRACE_MS} ms`)
+          }`,
+        );
+      }
     }
     return outcome;
   }, { concurrency: options.concurrency, signal: stopAll.signal });
+  // With --json, every host has its object: those never started too.
+  if (options.json) {
+    for (const [i, o] of outcomes.entries()) {
+      if (o === undefined) await json(options.hosts[i]!, cancelledJson(true, 0));
+    }
+  }
   await writing.catch(() => {});
   interrupt?.removeEventListener("abort", onInterrupt);
 
@@ -189,6 +198,18 @@ export async function runFleetCall(
   if (firstFailed) return exitCodeFor(firstFailed.status);
   if (count.unreachable > 0) return Exit.CONNECTION;
   return Exit.OK;
+}
+
+/** The `--json` object of a host whose call was cancelled (or never started) by Ctrl-C or a closed stdout. */
+function cancelledJson(confirmed: boolean, ms: number): Record<string, unknown> {
+  return {
+    status: Status.CANCELLED,
+    name: "CANCELLED",
+    error: "Cancelled",
+    reach: "cancelled",
+    confirmed,
+    ms,
+  };
 }
 
 function asSockdError(err: unknown): SockdError {

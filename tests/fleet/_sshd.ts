@@ -35,7 +35,13 @@ export interface SshdOptions {
 }
 
 async function run(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
   if (!out.success) {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
@@ -129,6 +135,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
         stdin: "null",
         stdout: "null",
         stderr: "null",
+        signal: AbortSignal.timeout(5000),
       }).output().catch(() => {})
     ));
     if (exited === undefined) {

@@ -69,6 +69,7 @@ Deno.test({
       args: ["-c", "-s", "sort_by(.host) | map([.host, .status, .result])"],
       stdin: "piped",
       stdout: "piped",
+      signal: AbortSignal.timeout(10_000),
     }).spawn();
     const w = jq.stdin.getWriter();
     await w.write(new TextEncoder().encode(r.stdout));
@@ -177,6 +178,34 @@ Deno.test({
         10_000,
         `the ticker connection on ${h} to close`,
       );
+    }
+  });
+
+  await t.step("--json after Ctrl-C: each host ends with a confirmed cancel object", async () => {
+    await using p = spawnSockd([
+      "call",
+      ...fleet,
+      "--json",
+      "-H",
+      "a",
+      "-H",
+      "b",
+      "ticker",
+      "--every",
+      "100",
+    ]);
+    for (const h of ["a", "b"]) await p.waitForOutput(`{"host":"${h}","data":"tick `, { ms: 15_000 });
+    p.process.kill("SIGINT");
+    assertEquals(await p.exitCode(10_000), 130, p.stderr());
+    const objects = lines(p.stdout()).map((l) => JSON.parse(l));
+    for (const h of ["a", "b"]) {
+      const last = objects.filter((o) => o.host === h).at(-1);
+      assertEquals([last.status, last.name, last.reach, last.confirmed], [
+        106,
+        "CANCELLED",
+        "cancelled",
+        true,
+      ]);
     }
   });
 
