@@ -19,6 +19,9 @@ import { interleave } from "./_figures.ts";
 import { ROOT, timeRun } from "./_processes.ts";
 import { makeRow, naRow, type Row } from "./_row.ts";
 
+/** Repetitions per row: a 32-host round takes seconds, so the full run does 3 as the quick one does. */
+const REPS = 3;
+
 /** Host counts of the figure. */
 const SIZES = [1, 8, 32] as const;
 
@@ -33,7 +36,7 @@ async function sshAll(config: string, hosts: readonly string[]): Promise<number>
 }
 
 /** Fan-out wall time for 1, 8 and 32 hosts, without and with ControlMaster. */
-export async function fleetFanOut(env: Env): Promise<Row[]> {
+export async function fleetFanOut(env: Pick<Env, "sockd">): Promise<Row[]> {
   if (!await Deno.stat(SSHD).then((s) => s.isFile, () => false)) {
     return FLEET_IDS.map((id) =>
       naRow({
@@ -74,7 +77,7 @@ export async function fleetFanOut(env: Env): Promise<Row[]> {
     const hosts = all.slice(0, n);
     for (const control of [false, true]) {
       const config = control ? sshd.controlConfig : sshd.config;
-      const s = await interleave(env.config.reps, [
+      const s = await interleave(REPS, [
         { name: "ssh", sample: () => sshAll(config, hosts) },
         { name: "sockd", sample: () => call(config, hosts) },
       ]);
