@@ -5,7 +5,8 @@
  * permission set, the remote `sockd` being this checkout from source.
  */
 import { assert, assertEquals, assertIncludes } from "../assert.ts";
-import { ROOT, runSockd, spawnSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
+import { ROOT, runSockd, SOCKD_ARGS, spawnSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
+import { Tmux } from "../cli/_tmux.ts";
 import { REMOTE_SOCKD, SSHD, startSshd } from "./_sshd.ts";
 
 const PLUGINS = `${ROOT}examples/cmds`;
@@ -217,6 +218,29 @@ Deno.test({
     assertIncludes(r.stderr, `c | sockd: on c, no server at ${sock("c")} (is sockd serve running?)`);
     assertIncludes(r.stderr, ": 2 ok, 0 failed, 1 unreachable");
   });
+
+  await t.step(
+    "repl --host on a terminal: the banner names the host, Tab completes from its server",
+    async () => {
+      await using term = await Tmux.start(tmp.dir, [
+        Deno.execPath(),
+        ...SOCKD_ARGS,
+        "repl",
+        ...fleet,
+        "-H",
+        "b",
+      ], {
+        env: { XDG_STATE_HOME: `${tmp.dir}/state`, NO_COLOR: "1" },
+      });
+      await term.waitForInput("sockd> ", 15_000);
+      await term.waitFor(/^sockd \S+, connected to sockd \S+ at b$/m);
+      await term.type("vers");
+      await term.keys("Tab");
+      await term.waitForInput("sockd> version ");
+      await term.keys("Enter");
+      await term.waitFor(/^sockd 0\.\d+\.\d+ \(deno /m);
+    },
+  );
 
   await t.step("repl --host: commands typed at one host through ssh", async () => {
     const r = await runSockd(["repl", ...fleet, "--host", "b"], { stdin: "ping\necho over ssh\n" });
