@@ -49,13 +49,14 @@ export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The ssh arguments for `host`: `-T`, BatchMode (no prompts), the caller's, then `--`, host, command. */
+/** The ssh arguments for `host`: `-T`, the caller's, BatchMode (no prompts), then `--`, host, command. */
 export function sshCommandArgs(host: string, options: SshConnectOptions = {}): string[] {
   const problem = hostProblem(host);
   if (problem) throw new RangeError(problem);
   const remote = [options.remoteSockd ?? "sockd", "bridge"];
   if (options.remoteSocket !== undefined) remote.push("--socket", shellQuote(options.remoteSocket));
-  return ["-T", "-o", "BatchMode=yes", ...(options.sshArgs ?? []), "--", host, remote.join(" ")];
+  // ssh keeps the first value of an option: the caller's come first, so `-o BatchMode=no` can win.
+  return ["-T", ...(options.sshArgs ?? []), "-o", "BatchMode=yes", "--", host, remote.join(" ")];
 }
 
 /**

@@ -46,13 +46,13 @@ Deno.test("fleet hosts: each host once, in the order given; none is an error", (
   }
 });
 
-Deno.test("ssh command: -T, no prompts, the host after --, the remote path quoted for the shell", () => {
+Deno.test("ssh command: -T, the caller's options, no prompts, the host after --, the path quoted", () => {
   assertEquals(sshCommandArgs("lb1", { sshArgs: ["-F", "cfg"], remoteSocket: "/run/my app's.sock" }), [
     "-T",
-    "-o",
-    "BatchMode=yes",
     "-F",
     "cfg",
+    "-o",
+    "BatchMode=yes",
     "--",
     "lb1",
     `sockd bridge --socket '/run/my app'\\''s.sock'`,
