@@ -2,11 +2,10 @@
  * `sockd call` as a real subprocess (the task's entry point and permission
  * set) against in-process servers whose commands record what the server saw.
  */
-import { match as assertMatch } from "node:assert/strict";
 import type { Command } from "../../lib/command.ts";
 import { Exit } from "../../lib/cli/exit_codes.ts";
 import { serve, type ServeOptions } from "../../lib/server.ts";
-import { assert, assertEquals, assertIncludes } from "../assert.ts";
+import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
 import { runSockd, spawnSockd, tempDir } from "../_helpers.ts";
 
 /** How each `stream` call ended, as the server saw it. */

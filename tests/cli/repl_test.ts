@@ -2,8 +2,7 @@
  * `sockd repl` in a real pseudo-terminal (tmux) against a real `sockd serve`,
  * and with piped stdin.
  */
-import { match as assertMatch } from "node:assert/strict";
-import { assert, assertEquals, assertIncludes } from "../assert.ts";
+import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
 import { ROOT, runSockd, SOCKD_ARGS, startServer, tempDir } from "../_helpers.ts";
 import { Tmux } from "./_tmux.ts";
 
