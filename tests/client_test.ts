@@ -46,7 +46,8 @@ async function withServer(fn: (path: string) => Promise<void>) {
   try {
     await fn(server.path);
   } finally {
-    await server.close();
+    // No drain: a call a test left running (say, one that a broken cancel did not stop) ends now.
+    await server.close({ drainMs: 0 });
   }
 }
 
