@@ -87,7 +87,9 @@ async function runTests(root: string, files: string[]) {
   const out = await child.output();
   clearTimeout(timer);
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  const failed = [...text.matchAll(/^(.+?) \.\.\. FAILED/gm)].map((m) => m[1]!.trim());
+  // The summary at the end names each failed test: "NAME => ./FILE:LINE:COL".
+  const summary = text.slice(text.lastIndexOf(" FAILURES "));
+  const failed = [...summary.matchAll(/^(.+?) => \S+:\d+:\d+$/gm)].map((m) => m[1]!.trim());
   return { passed: out.success, hung, failed, text };
 }
 
