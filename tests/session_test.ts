@@ -111,10 +111,17 @@ Deno.test("session: 300 calls in flight on one connection, answered together, ke
           }
         }
       });
-      // More than the 128 calls a connection may run at once: some are refused with 109, in order.
+      // More than the 128 calls a connection may run at once: some are refused with 109, in order:
+      // none of the first 128 sent (fewer than 128 ran when each arrived), and each refusal names the limit.
       const outcomes = await Promise.allSettled(jobs);
-      for (const o of outcomes) if (o.status === "rejected") assertStatus(o.reason, Status.BUSY);
-      assert(outcomes.filter((o) => o.status === "fulfilled").length >= 128);
+      const refused = outcomes.flatMap((o, i) => o.status === "rejected" ? [i] : []);
+      for (const i of refused) {
+        const reason = (outcomes[i] as PromiseRejectedResult).reason;
+        assertStatus(reason, Status.BUSY);
+        assertEquals(reason.message, "Too many calls in flight on this connection (limit 128)");
+      }
+      assert(refused.length > 0, "300 calls sent at once, none refused");
+      assert(refused[0]! >= 128, `call ${refused[0]} was refused with fewer than 128 before it`);
     } finally {
       client.close();
     }
