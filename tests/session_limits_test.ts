@@ -187,13 +187,13 @@ Deno.test("limits: input a command has not read yet pauses reading the connectio
     try {
       const total = 8 * 1024 * 1024;
       let pulled = 0;
-      async function* input() {
+      const input = (async function* () {
         while (pulled < total) {
           pulled += 16 * 1024;
           yield new Uint8Array(16 * 1024);
         }
-      }
-      const result = client.call("gated", [], { input: input() }).result;
+      })();
+      const result = client.call("gated", [], { input }).result;
       // The client pulls input as fast as the socket takes it: wait until it has all been taken,
       // or until no more is taken for 200 ms.
       let last = -1;

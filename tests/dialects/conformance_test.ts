@@ -10,7 +10,7 @@ import { connect as connectClient } from "../../lib/client.ts";
 import { DIALECTS } from "../../lib/dialects/detect.ts";
 import { serve, type Server } from "../../lib/server.ts";
 import { statusName } from "../../lib/errors.ts";
-import { assert, assertEquals, assertIncludes } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { tempDir } from "../_helpers.ts";
 import { ADAPTERS, type DialectAdapter, type DialectClient, type Outcome, within } from "./_clients.ts";
 import { Status, type TestKit, testKit } from "./_kit.ts";
