@@ -1,7 +1,7 @@
 /**
  * Deliberate bugs `deno task mutants` puts into a copy of the repository,
  * one at a time, each with the test files that must catch it (fail or hang
- * when it is in). See tests/mutants/README.md.
+ * when it is in). See "Tests that fail when the code is wrong" in README.md.
  *
  * `find` is exact text that must occur exactly once in `file`; the runner
  * refuses to start when it does not (the code moved on: update the mutant).
@@ -114,5 +114,63 @@ export const mutants: Mutant[] = [
     find: "choose another --socket, or use --takeover",
     replace: "or choose another --socket",
     tests: ["tests/listener_test.ts"],
+  },
+  // Behaviour documented without a test until issue 17, and tests made to check what they claim.
+  {
+    name: "a removed deadline still fires",
+    file: "lib/_deadlines.ts",
+    find: "if (i < 0) return;",
+    replace: "return;",
+    tests: ["tests/deadlines_test.ts"],
+  },
+  {
+    name: "a second signal waits out the drain",
+    file: "lib/server.ts",
+    find: "for (const s of this.#sessions) s.shutdown(options.drainMs).catch(() => {});",
+    replace: "",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "default socket path skips $XDG_RUNTIME_DIR",
+    file: "lib/cli/socket_path.ts",
+    find: 'if (runtime) return join(runtime, "sockd.sock");',
+    replace: "",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "per-user socket directory made 0755",
+    file: "lib/cli/socket_path.ts",
+    find: "await Deno.mkdir(dir, { mode: 0o700 });",
+    replace: "await Deno.mkdir(dir, { mode: 0o755 });",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "--log-format json logs text",
+    file: "lib/cli/logger.ts",
+    find: 'if (format === "json") {',
+    replace: "if (false) {",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "takeover gives up when the old server refuses to drain",
+    file: "lib/cli/serve.ts",
+    find: '    logger.warn("Took over the socket, but the old server refused to drain; stop it yourself", {',
+    replace:
+      '    throw err;\n    logger.warn("Took over the socket, but the old server refused to drain; stop it yourself", {',
+    tests: ["tests/e2e/takeover_test.ts"],
+  },
+  {
+    name: "connections reports no running time",
+    file: "lib/session.ts",
+    find: "ms: Math.round(now - c.started)",
+    replace: "ms: 0",
+    tests: ["tests/operations_test.ts"],
+  },
+  {
+    name: "text dialect keeps the backslash of \\$ in double quotes",
+    file: "lib/dialects/_tokenize.ts",
+    find: 'const DOUBLE_QUOTE_ESCAPES = new Set([\'"\', "\\\\", "$", "`"]);',
+    replace: 'const DOUBLE_QUOTE_ESCAPES = new Set([\'"\', "\\\\", "`"]);',
+    tests: ["tests/dialects/tokenize_test.ts", "tests/cli/repl_test.ts"],
   },
 ];
