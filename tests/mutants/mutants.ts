@@ -173,4 +173,18 @@ export const mutants: Mutant[] = [
     replace: 'const DOUBLE_QUOTE_ESCAPES = new Set([\'"\', "\\\\", "`"]);',
     tests: ["tests/dialects/tokenize_test.ts", "tests/cli/repl_test.ts"],
   },
+  {
+    name: "a request the session cannot decode is dropped without an answer",
+    file: "lib/session.ts",
+    find: 'this.#send({ type: "end", id: req.id, status: req.status, error: req.message });',
+    replace: "",
+    tests: ["tests/server_test.ts"],
+  },
+  {
+    name: "calls refused before the per-connection limit is reached",
+    file: "lib/session.ts",
+    find: "if (calls.size >= this.#o.limits.maxCallsPerConnection) {",
+    replace: "if (calls.size >= this.#o.limits.maxCallsPerConnection / 2) {",
+    tests: ["tests/session_test.ts"],
+  },
 ];
