@@ -24,8 +24,8 @@ interface Outcome {
   failed: string[];
 }
 
-/** Where each mutant's `find` is wrong: a line each; empty when all fit. */
-async function checkList(list: Mutant[]): Promise<string[]> {
+/** What is wrong with the list against the code under `root`: a line each; empty when all fit. */
+export async function checkList(list: Mutant[], root = ROOT): Promise<string[]> {
   const problems: string[] = [];
   const names = new Set<string>();
   for (const m of list) {
@@ -33,7 +33,7 @@ async function checkList(list: Mutant[]): Promise<string[]> {
     names.add(m.name);
     let text: string;
     try {
-      text = await Deno.readTextFile(`${ROOT}${m.file}`);
+      text = await Deno.readTextFile(`${root}${m.file}`);
     } catch (err) {
       problems.push(`${m.name}: cannot read ${m.file}: ${(err as Error).message}`);
       continue;
@@ -46,7 +46,7 @@ async function checkList(list: Mutant[]): Promise<string[]> {
     if (m.tests.length === 0) problems.push(`${m.name}: no test files named`);
     for (const t of m.tests) {
       try {
-        await Deno.stat(`${ROOT}${t}`);
+        await Deno.stat(`${root}${t}`);
       } catch {
         problems.push(`${m.name}: test file ${t} does not exist`);
       }
