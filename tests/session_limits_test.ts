@@ -53,6 +53,23 @@ async function withServer(limits: Partial<Limits>, fn: (path: string) => Promise
   }
 }
 
+/**
+ * Waits until `count` stops growing (unchanged for 200 ms) or `over` is true,
+ * whichever comes first; throws after 10 s. Backpressure shows as a count that
+ * settles; its absence as one that grows past `over` (the tests' failure).
+ */
+async function settled(count: () => number, over: () => boolean) {
+  let last = -1;
+  let still = 0;
+  const end = Date.now() + 10_000;
+  while (!over() && still < 10) {
+    if (Date.now() > end) throw new Error(`Still growing after 10 s (at ${count()})`);
+    await new Promise((r) => setTimeout(r, 20));
+    still = count() === last ? still + 1 : 0;
+    last = count();
+  }
+}
+
 /** Everything the server sends until it closes, or until `ms` pass. */
 async function readAll(conn: Deno.Conn, ms = 3000): Promise<{ bytes: Uint8Array; closed: boolean }> {
   const parts: number[] = [];
@@ -153,11 +170,9 @@ Deno.test("limits: a client that stops reading pauses the command instead of fil
       ]),
     );
     produced = 0;
-    await new Promise((r) => setTimeout(r, 500));
+    await settled(() => produced, () => produced * 64 >= 16 * 1024);
     const stalled = produced;
-    await new Promise((r) => setTimeout(r, 500));
     // Socket buffers hold a few chunks; the generator is not pulled beyond them.
-    assertEquals(produced, stalled, "the command kept producing while nobody read");
     assert(stalled * 64 < 16 * 1024, `${stalled} chunks of 64 KiB were produced ahead of the reader`);
     // Reading resumes production.
     await readAll(conn, 200);
@@ -194,16 +209,8 @@ Deno.test("limits: input a command has not read yet pauses reading the connectio
         }
       })();
       const result = client.call("gated", [], { input }).result;
-      // The client pulls input as fast as the socket takes it: wait until it has all been taken,
-      // or until no more is taken for 200 ms.
-      let last = -1;
-      let still = 0;
-      const end = Date.now() + 10_000;
-      while (pulled < total && still < 10 && Date.now() < end) {
-        await new Promise((r) => setTimeout(r, 20));
-        still = pulled === last ? still + 1 : 0;
-        last = pulled;
-      }
+      // The client pulls input as fast as the socket takes it.
+      await settled(() => pulled, () => pulled >= total);
       // Socket buffers and one read hold some; not megabytes the command never asked for.
       assert(pulled < total / 4, `${pulled} of ${total} input bytes taken while the command read none`);
       gate.resolve();
