@@ -2,7 +2,8 @@
  * `deno task mutants [NAME-PART...]`: puts each deliberate bug of
  * tests/mutants/mutants.ts into a temporary copy of the repository, one at a
  * time, runs the test files that must catch it, and prints a table of
- * caught / survived. Exits 1 when a mutant survives, 2 when the list no
+ * caught / survived. Exits 1 when a mutant survives (or its test run fails
+ * without naming a failed test: that is not a catch), 2 when the list no
  * longer fits the code (a `find` not found exactly once, a test file
  * missing) or the tests fail without any mutant.
  *
@@ -19,7 +20,8 @@ const SKIP = new Set([".git", "dist", "node_modules", "bench-results.json"]);
 
 interface Outcome {
   mutant: Mutant;
-  result: "caught" | "caught (hang)" | "SURVIVED";
+  /** "NO TEST FAILED": the run failed without naming a failed test (a syntax error the mutant made, a crash). */
+  result: "caught" | "caught (hang)" | "SURVIVED" | "NO TEST FAILED";
   ms: number;
   failed: string[];
 }
@@ -129,8 +131,17 @@ async function main(args: string[]): Promise<number> {
       const start = performance.now();
       try {
         const run = await runTests(copy, m.tests);
-        const result = run.hung ? "caught (hang)" : run.passed ? "SURVIVED" : "caught";
-        outcomes.push({ mutant: m, result, ms: performance.now() - start, failed: run.failed });
+        const result = run.hung
+          ? "caught (hang)"
+          : run.passed
+          ? "SURVIVED"
+          : run.failed.length > 0
+          ? "caught"
+          : "NO TEST FAILED";
+        const failed = result === "NO TEST FAILED"
+          ? [run.text.split("\n").find((l) => l.startsWith("error:")) ?? "(see deno test's output)"]
+          : run.failed;
+        outcomes.push({ mutant: m, result, ms: performance.now() - start, failed });
         console.error(`mutants: ${result.padEnd(13)} ${m.name}`);
       } finally {
         await Deno.writeTextFile(file, original);
@@ -148,12 +159,14 @@ async function main(args: string[]): Promise<number> {
     }
     console.log(table(rows));
     const survived = outcomes.filter((o) => o.result === "SURVIVED").length;
+    const broken = outcomes.filter((o) => o.result === "NO TEST FAILED").length;
+    const caught = outcomes.length - survived - broken;
     console.log(
-      `\n${outcomes.length - survived} caught, ${survived} survived, in ${
+      `\n${caught} caught, ${survived} survived, ${broken} failed to run, in ${
         ((performance.now() - t0) / 1000).toFixed(0)
       } s`,
     );
-    return survived === 0 ? 0 : 1;
+    return caught === outcomes.length ? 0 : 1;
   } finally {
     await Deno.remove(copy, { recursive: true }).catch(() => {});
   }
