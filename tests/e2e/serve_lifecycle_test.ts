@@ -12,7 +12,9 @@ Deno.test("serve: without --socket: $SOCKD_SOCKET, else $XDG_RUNTIME_DIR, else $
   await using tmp = await tempDir();
   const xdg = `${tmp.dir}/xdg`;
   const tmpdir = `${tmp.dir}/t`;
-  await Deno.mkdir(xdg);
+  // $XDG_RUNTIME_DIR is trusted only when private (0700, ours), as systemd makes it.
+  await Deno.mkdir(xdg, { mode: 0o700 });
+  await Deno.chmod(xdg, 0o700);
   await Deno.mkdir(tmpdir);
   const perUser = `${tmpdir}/sockd-${Deno.uid()}`;
   // An empty variable counts as unset, whatever the test runner's own environment holds.
