@@ -54,3 +54,12 @@ Deno.test("host log: a burst past the rate limit is cut, and the drop is reporte
   assertEquals(lines[50]!.dropped, 10_000 + 100 - 50);
   assertEquals(lines[50]!.plugin, "chatty.ts");
 });
+
+Deno.test("host log: the JSON logger's own keys come after the fields, so no field can replace them", () => {
+  const { lines, logger } = jsonLines();
+  logger.warn("real", { level: "debug", msg: "forged", ts: "1970", other: 1 });
+  assertEquals(lines[0]!.level, "warn");
+  assertEquals(lines[0]!.msg, "real");
+  assert(lines[0]!.ts !== "1970");
+  assertEquals(lines[0]!.other, 1);
+});
