@@ -34,6 +34,8 @@ export interface ReplOptions {
   backoff?: Partial<Backoff>;
   /** One more uid trusted to own the socket, besides this user and root. */
   trustOwner?: number;
+  /** Reach the server another way (`sockd repl --host`: through ssh); `socket` then names it. */
+  dial?: (timeoutMs: number) => Promise<Client>;
 }
 
 /** Words that end the REPL instead of being sent to the server. */
@@ -63,7 +65,11 @@ export async function runRepl(options: ReplOptions): Promise<number> {
 async function runPlain(options: ReplOptions): Promise<number> {
   const stdout = Deno.stdout.writable.getWriter();
   const stderr = (text: string) => void writeAllSync(Deno.stderr, encoder.encode(text));
-  const link = new Link(options.socket, { autoReconnect: false, trustOwner: options.trustOwner });
+  const link = new Link(options.socket, {
+    autoReconnect: false,
+    trustOwner: options.trustOwner,
+    dial: options.dial,
+  });
   const interrupt = new AbortController();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);
@@ -141,6 +147,7 @@ class InteractiveRepl {
     this.#link = new Link(options.socket, {
       backoff: options.backoff,
       trustOwner: options.trustOwner,
+      dial: options.dial,
       onEvent: (e) => this.#onLinkEvent(e),
     });
     this.#catalog = new ServerCatalog(() => this.#link.client);

@@ -26,6 +26,7 @@ import {
 } from "./_figures.ts";
 import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
+import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -46,6 +47,7 @@ const FIGURES: readonly Figure[] = [
   { ids: ["stream"], run: streaming },
   { ids: ["idle-memory"], run: idleMemory },
   { ids: ["cold-call"], run: coldCall },
+  { ids: [...FLEET_IDS], run: fleetFanOut },
 ];
 
 /** Table order: the figures first, then the node peer. */
@@ -66,6 +68,7 @@ const ORDER = [
   "stream",
   "idle-memory",
   "cold-call",
+  ...FLEET_IDS,
   "node-jsonl-1",
   "node-jsonl-16",
 ];
