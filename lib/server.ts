@@ -531,6 +531,7 @@ class RunningServer implements Server {
     this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
+    this.#supervisor?.endStreams();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
     await this.#supervisor?.close();

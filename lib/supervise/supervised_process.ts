@@ -19,6 +19,8 @@ import type { ProcessEvent, ProcessInfo, ProcessState } from "./types.ts";
 /** How long to wait for the group to go after SIGKILL before giving up. */
 const KILL_GRACE_MS = 5000;
 const POLL_MS = 25;
+/** One read of a child's pipe. */
+const READ_BYTES = 64 * 1024;
 
 /** The wait before restart number `failures` (0 after a good run): doubling, capped. */
 export function backoffDelay(
@@ -63,7 +65,7 @@ export class SupervisedProcess {
   #wake: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #spawned: (() => void) | undefined;
-  #readers = new Set<ReadableStreamDefaultReader<Uint8Array>>();
+  #readers = new Set<ReadableStreamBYOBReader>();
 
   constructor(spec: ProcessSpec, options: { onEvent: (e: ProcessEvent) => void }) {
     this.spec = spec;
@@ -293,15 +295,20 @@ export class SupervisedProcess {
     this.#onEvent(event);
   }
 
-  /** Copies a pipe into a ring, one read at a time: the child writes no faster than this reads. */
+  /**
+   * Copies a pipe into a ring, one read at a time into one reused buffer: the
+   * child writes no faster than this reads, and a flood allocates nothing.
+   */
   async #pump(stream: ReadableStream<Uint8Array>, ring: LogRing) {
-    const reader = stream.getReader();
+    const reader = stream.getReader({ mode: "byob" });
     this.#readers.add(reader);
+    let buffer = new ArrayBuffer(READ_BYTES);
     try {
       while (true) {
-        const { done, value } = await reader.read();
-        if (done) return;
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) return;
         ring.write(value);
+        buffer = value.buffer as ArrayBuffer;
       }
     } catch {
       // Cancelled (abandon), or the pipe broke: nobody holds it any more.

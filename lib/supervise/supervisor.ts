@@ -218,6 +218,15 @@ export class Supervisor implements SupervisorView {
   }
 
   /**
+   * Ends every `logs -f` and `events` stream, as a server does when it
+   * starts to shut down: followers would otherwise hold its drain open.
+   */
+  endStreams(): void {
+    for (const p of this.#procs.values()) p.close();
+    this.#bus.close();
+  }
+
+  /**
    * Ends supervision: stops every process (`onShutdown: "stop"`, the
    * default) or leaves them running unwatched (`"leave"`).
    */
