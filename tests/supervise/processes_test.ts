@@ -182,7 +182,7 @@ Deno.test("supervise: reload adds one process, removes another, and leaves the t
     args: ["-c", `echo ${s}; exec sleep 300`],
     minUptimeMs: 0,
   });
-  await withServer({ keep: sleeper("keep"), drop: sleeper("drop") }, async (client, server, dir) => {
+  await withServer({ keep: sleeper("keep"), drop: sleeper("drop") }, async (client, _server, dir) => {
     const keep = await info(client, "keep");
     const drop = await info(client, "drop");
     await Deno.writeTextFile(
