@@ -532,9 +532,11 @@ class RunningServer implements Server {
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
     this.#supervisor?.endStreams();
+    // Children stop (or are left) while calls drain: a successor taking over starts its own at once.
+    const children = this.#supervisor?.close();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
-    await this.#supervisor?.close();
+    await children;
     await this.#accepting.catch(() => {});
     this.#logger.info("Stopped");
   }

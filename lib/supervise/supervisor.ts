@@ -143,6 +143,7 @@ export class Supervisor implements SupervisorView {
 
   async start(name: string): Promise<ProcessInfo> {
     const p = this.#get(name);
+    this.#open();
     await p.start();
     return p.info();
   }
@@ -155,7 +156,9 @@ export class Supervisor implements SupervisorView {
 
   async restart(name: string): Promise<ProcessInfo> {
     const p = this.#get(name);
+    this.#open();
     await p.stop();
+    this.#open();
     await p.start();
     return p.info();
   }
@@ -245,6 +248,12 @@ export class Supervisor implements SupervisorView {
       this.#logger.info("Supervisor closed; children stopped", { children: procs.length });
     }
     this.#bus.close();
+  }
+
+  #open() {
+    if (this.#closed) {
+      throw new SockdError(Status.BUSY, "The server is shutting down: processes are not started");
+    }
   }
 
   #get(name: string): SupervisedProcess {

@@ -230,3 +230,27 @@ Deno.test("supervise: a read-only socket may look but not stop; unknown names an
     await waitFor(async () => (await info(client, "idle")).restarts === 1, 5000, "a restart after SIGTERM");
   }, { listeners: [{ path: "ro.sock", access: "read" }] });
 });
+
+Deno.test("supervise: onShutdown leave leaves the children running when the server stops; stop (default) stops them", async () => {
+  await using tmp = await tempDir();
+  const idle = { command: "sh", args: ["-c", "exec sleep 300"], minUptimeMs: 0 };
+  const pids: number[] = [];
+  for (const onShutdown of ["leave", "stop"]) {
+    const server = await serve({
+      path: `${tmp.dir}/${onShutdown}.sock`,
+      supervise: { onShutdown, processes: { idle } },
+    });
+    const client = await connect(server.path);
+    const { pid } = await info(client, "idle");
+    pids.push(pid!);
+    client.close();
+    await server.close();
+  }
+  try {
+    assertEquals((await groupMembers(pids[0]!)).length, 1, "the left child is still running");
+    assertEquals(await groupMembers(pids[1]!), []);
+  } finally {
+    // Deno.kill needs the blanket run permission; the test set grants the kill program.
+    await new Deno.Command("kill", { args: ["-s", "KILL", String(pids[0])] }).output();
+  }
+});
