@@ -7,16 +7,20 @@
  * @module
  */
 import type { Command, Context } from "../lib/command.ts";
-import type { ProcessEvent, ProcessInfo, SupervisorView } from "../lib/supervise/types.ts";
+import type {
+  ProcessEvent,
+  ProcessInfo,
+  SupervisingServerView,
+  SupervisorView,
+} from "../lib/supervise/types.ts";
 
 const json = { type: "boolean", description: "Answer with structured data" } as const;
 const nameArg = { name: "name", description: "Process name (see ps)" };
 
 function supervisor(ctx: Context): SupervisorView {
-  if (!ctx.server.processes) {
-    throw new Error("This server supervises no processes (sockd serve --supervise FILE)");
-  }
-  return ctx.server.processes;
+  const { processes } = ctx.server as SupervisingServerView;
+  if (!processes) throw new Error("This server supervises no processes (sockd serve --supervise FILE)");
+  return processes;
 }
 
 /** `ps [NAME] [--json]`: every process in a table, or one in detail. */

@@ -7,7 +7,6 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import type { SuperviseReport, SupervisorView } from "./supervise/types.ts";
 
 /** Access levels, least privileged first (as HAProxy's user < operator < admin). */
 export const ACCESS_LEVELS = ["read", "operate", "admin"] as const;
@@ -170,8 +169,6 @@ export interface ServerView {
   status?(): ServerStatus;
   /** Stops accepting, lets calls finish for up to `drainMs`, then closes (the `shutdown` built-in). */
   shutdown?(drainMs?: number): void;
-  /** The supervised processes, when the server has any (`ps`, `start`, `logs`, ...). */
-  processes?: SupervisorView;
 }
 
 /** One connection, as the `connections` built-in shows it. */
@@ -314,7 +311,7 @@ export interface ReloadReport {
   /** How long the reload took, in ms. */
   durationMs: number;
   /** What re-reading the supervisor's config did, when the server supervises processes. */
-  processes?: SuperviseReport;
+  processes?: { added: string[]; changed: string[]; removed: string[]; unchanged: string[] };
 }
 
 /** A command's public description (no code): what `help` and completion use. */

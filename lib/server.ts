@@ -16,7 +16,6 @@ import {
   type PluginStatus,
   type ReloadReport,
   type ServerStatus,
-  type ServerView,
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
@@ -31,6 +30,7 @@ import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
+import type { SupervisingServerView } from "./supervise/types.ts";
 import { type CallPool, Session } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
 import { connTransport } from "./_conn_transport.ts";
@@ -221,7 +221,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (!ref.server) throw new SockdError(Status.BUSY, "Server is starting");
     return ref.server;
   };
-  const view: ServerView = {
+  const view: SupervisingServerView = {
     name: NAME,
     version: VERSION,
     commands: (access) => registry.list(access),

@@ -57,7 +57,11 @@ export interface SuperviseConfig {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
-const SIGNAL_RE = /^SIG[A-Z0-9]{2,8}$/;
+/** The signals a process may be stopped or signalled with (Linux names). */
+export const SIGNALS: ReadonlySet<string> = new Set(
+  ("HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN " +
+    "TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS").split(" ").map((s) => `SIG${s}`),
+);
 const TOP_KEYS = new Set(["processes", "onShutdown"]);
 const DEFAULTS = {
   args: [] as string[],
@@ -180,7 +184,7 @@ function parseProcess(name: string, raw: unknown, file: string): ProcessSpec {
     spec.restart = raw.restart as RestartPolicy;
   }
   if (raw.stopSignal !== undefined) {
-    if (typeof raw.stopSignal !== "string" || !SIGNAL_RE.test(raw.stopSignal)) {
+    if (typeof raw.stopSignal !== "string" || !SIGNALS.has(raw.stopSignal)) {
       fail(`"stopSignal" must be a signal name such as "SIGTERM"`);
     }
     spec.stopSignal = raw.stopSignal as Deno.Signal;

@@ -13,6 +13,7 @@ import {
   loadSuperviseConfig,
   parseSuperviseConfig,
   type ProcessSpec,
+  SIGNALS,
   type SuperviseConfig,
 } from "./config.ts";
 import { EventBus } from "./event_bus.ts";
@@ -165,21 +166,17 @@ export class Supervisor implements SupervisorView {
 
   async signal(name: string, signal: string, options: { group?: boolean } = {}): Promise<void> {
     const sig = signal.toUpperCase().replace(/^(?!SIG)/, "SIG");
-    if (!/^SIG[A-Z0-9]{2,8}$/.test(sig)) {
+    if (!SIGNALS.has(sig)) {
       throw new SockdError(
         Status.BAD_ARGS,
         `Unknown signal "${signal}" (use a name such as TERM, HUP, USR1)`,
       );
     }
+    const p = this.#get(name);
     try {
-      await this.#get(name).signal(sig as Deno.Signal, options.group === true);
+      await p.signal(sig as Deno.Signal, options.group === true);
     } catch (err) {
-      if (err instanceof SockdError) throw err;
-      const message = (err as Error).message;
-      throw new SockdError(
-        err instanceof TypeError ? Status.BAD_ARGS : Status.HANDLER_ERROR,
-        err instanceof TypeError ? `Unknown signal "${signal}": ${message}` : message,
-      );
+      throw new SockdError(Status.HANDLER_ERROR, (err as Error).message);
     }
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ServerView } from "../command.ts";
 
 /** The states of a supervised process. */
 export const PROCESS_STATES = [
@@ -62,15 +63,19 @@ export interface ProcessEvent {
   error?: string;
 }
 
-/** What re-reading the configuration did. */
-export interface SuperviseReport {
-  added: string[];
-  changed: string[];
-  removed: string[];
-  unchanged: string[];
+/** What re-reading the configuration did (as `reload` reports it). */
+export type SuperviseReport = NonNullable<import("../command.ts").ReloadReport["processes"]>;
+
+/**
+ * The server view the built-ins of a supervising server get. Kept out of
+ * the plugin-facing {@linkcode ServerView} (which `sockd init` copies next to
+ * plugins): a plugin in its host process never sees the supervisor.
+ */
+export interface SupervisingServerView extends ServerView {
+  processes?: SupervisorView;
 }
 
-/** What the supervisor built-ins may do (`ServerView.processes`). */
+/** What the supervisor built-ins may do (`SupervisingServerView.processes`). */
 export interface SupervisorView {
   /** Every process, in configuration order, with its memory. */
   list(): Promise<ProcessInfo[]>;
