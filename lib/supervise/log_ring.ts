@@ -52,6 +52,7 @@ export class LogRing {
   /** Appends `chunk`, dropping the oldest bytes past `capacity`, and hands it to followers. */
   write(chunk: Uint8Array): void {
     this.#written += chunk.byteLength;
+    // A copy: the caller reuses its buffer for the next read.
     if (this.#bus.size > 0) this.#bus.publish(chunk.slice());
     let data = chunk;
     if (data.byteLength >= this.capacity) {

@@ -106,14 +106,19 @@ export class SupervisedProcess {
    * restart); a `fatal` or `exited` process starts afresh. Resolves once it
    * has been spawned (or its first spawn failed).
    */
-  start(): Promise<void> {
-    if (this.#want === "up" && this.#loop) return Promise.resolve();
+  async start(): Promise<void> {
+    // A stop under way finishes first: one loop per child, never two.
+    while (this.#stopping) await this.#stopping;
+    if (this.#want === "up" && this.#loop) return;
     this.#want = "up";
     this.#failures = 0;
     this.#error = undefined;
     const spawned = new Promise<void>((r) => this.#spawned = r);
-    this.#loop = this.#run().finally(() => this.#loop = undefined);
-    return spawned;
+    const loop: Promise<void> = this.#run().finally(() => {
+      if (this.#loop === loop) this.#loop = undefined;
+    });
+    this.#loop = loop;
+    await spawned;
   }
 
   /** Resolves when the loop has ended (the process stopped, exited or turned fatal). */

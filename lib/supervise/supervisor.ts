@@ -96,13 +96,12 @@ export class Supervisor implements SupervisorView {
     }
     await checkRunPermission(fresh);
     this.#onShutdown = config.onShutdown;
-    for (const [name, proc] of this.#procs) {
-      if (!next.has(name)) report.removed.push(name);
-      if (!next.has(name) || report.changed.includes(name)) {
-        await proc.stop();
-        proc.close();
-        this.#procs.delete(name);
-      }
+    const going = [...this.#procs].filter(([name]) => !next.has(name) || report.changed.includes(name));
+    report.removed = going.map(([name]) => name).filter((name) => !next.has(name));
+    await Promise.all(going.map(([, proc]) => proc.stop()));
+    for (const [name, proc] of going) {
+      proc.close();
+      this.#procs.delete(name);
     }
     // Rebuilt in the file's order, the unchanged keeping their running process.
     const procs = new Map<string, SupervisedProcess>();

@@ -92,6 +92,9 @@ Deno.test("supervise: a well-behaved process shows in ps, logs -n and -f show it
     );
     const again = await info(client, "ticker");
     assert(again.pid !== first.pid && again.state === "running", JSON.stringify(again));
+    const restarted = await client.call("restart", ["ticker", "--json"]).result as unknown as ProcessInfo;
+    assert(restarted.pid !== again.pid && restarted.state === "running", JSON.stringify(restarted));
+    assertEquals(await groupMembers(again.pid!), []);
   });
 });
 
@@ -228,6 +231,14 @@ Deno.test("supervise: a read-only socket may look but not stop; unknown names an
     assertEquals(sig.message, `Unknown signal "NOPE" (use a name such as TERM, HUP, USR1)`);
     assertEquals(await client.call("signal", ["idle", "term"]).result, "sent");
     await waitFor(async () => (await info(client, "idle")).restarts === 1, 5000, "a restart after SIGTERM");
+    await waitFor(async () => (await info(client, "idle")).state === "running", 5000, "running again");
+    assertEquals(await client.call("signal", ["idle", "SIGUSR1", "--group"]).result, "sent");
+    await waitFor(
+      async () => (await info(client, "idle")).restarts === 2,
+      5000,
+      "a restart after SIGUSR1 to the group",
+    );
+    assertEquals((await info(client, "idle")).exitSignal, "SIGUSR1");
   }, { listeners: [{ path: "ro.sock", access: "read" }] });
 });
 
