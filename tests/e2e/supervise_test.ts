@@ -148,3 +148,38 @@ Deno.test("supervise e2e: without the run permission, serve refuses to start and
   // Nothing was left behind: the socket it bound is gone again.
   assertEquals(await Deno.stat(`${tmp.dir}/s.sock`).then(() => true, () => false), false);
 });
+
+Deno.test("supervise e2e: on takeover the old server stops its children and the new one runs its own", async () => {
+  await using tmp = await tempDir();
+  const config = `${tmp.dir}/sockd.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      processes: { idle: { command: "sh", args: ["-c", "exec sleep 300"], minUptimeMs: 0 } },
+    }),
+  );
+  const path = `${tmp.dir}/s.sock`;
+  await using old = await startServer(path, ["--supervise", config], {}, [RUN]);
+  const first = await connect(path);
+  const before = (await first.call("ps", ["idle", "--json"]).result as unknown as ProcessInfo).pid!;
+  first.close();
+  await using successor = await startServer(path, ["--supervise", config, "--takeover"], {}, [RUN]);
+  await waitFor(
+    () => successor.stderr().includes("Took over: the old server is draining"),
+    10_000,
+    "the takeover",
+  );
+  // The old server exits by itself once it has drained and stopped its child.
+  let code: number | undefined;
+  old.process.status.then((s) => code = s.code);
+  await waitFor(() => code !== undefined, 10_000, "the old server to exit");
+  assertEquals(code, 0);
+  assert(!(await alive(before)), `the old server's child ${before} outlived it`);
+  const client = await connect(path);
+  try {
+    const now = await client.call("ps", ["idle", "--json"]).result as unknown as ProcessInfo;
+    assert(now.state === "running" && now.pid !== before && await alive(now.pid!), JSON.stringify(now));
+  } finally {
+    client.close();
+  }
+});
