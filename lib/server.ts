@@ -129,6 +129,7 @@ export interface Server {
   /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
+   * Called again with a `drainMs` while closing, it cuts the drain short to that.
    */
   close(options?: { drainMs?: number }): Promise<void>;
 }
@@ -523,6 +524,10 @@ class RunningServer implements Server {
   }
 
   close(options: { drainMs?: number } = {}): Promise<void> {
+    if (this.#closing && options.drainMs !== undefined) {
+      // Closing again with a drain time (a second signal: 0) cuts the drain under way short.
+      for (const s of this.#sessions) s.shutdown(options.drainMs).catch(() => {});
+    }
     this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs);
     return this.#closing;
   }

@@ -46,7 +46,8 @@ async function withServer(fn: (path: string) => Promise<void>) {
   try {
     await fn(server.path);
   } finally {
-    await server.close();
+    // No drain: a call a test left running (say, one that a broken cancel did not stop) ends now.
+    await server.close({ drainMs: 0 });
   }
 }
 
@@ -72,7 +73,8 @@ Deno.test("client: aborting the signal cancels the call on the server (106)", as
   await withServer(async (path) => {
     const c = await connect(path);
     const ctrl = new AbortController();
-    const call = c.call("forever", [], { signal: ctrl.signal });
+    // A deadline far beyond the cancel's round trip, so that a cancel the server ignores fails fast.
+    const call = c.call("forever", [], { signal: ctrl.signal, timeoutMs: 3000 });
     const seen: unknown[] = [];
     const err = await (async () => {
       for await (const chunk of call) {

@@ -23,14 +23,14 @@ Deno.test("codec: writes plain msgpack any implementation reads (fixmap, fixstr)
 
 Deno.test("codec: truncated input and trailing bytes are errors, not partial values", () => {
   const good = encode({ a: "hello" });
-  assertThrows(() => decode(good.subarray(0, good.length - 2)));
-  assertThrows(() => decode(new Uint8Array([...good, 0x01])));
-  assertThrows(() => decode(new Uint8Array(0)));
+  assertThrows(() => decode(good.subarray(0, good.length - 2)), Error, "Unexpected end of MessagePack data");
+  assertThrows(() => decode(new Uint8Array([...good, 0x01])), Error, "found more bytes after it");
+  assertThrows(() => decode(new Uint8Array(0)), Error, "Unexpected end of MessagePack data");
 });
 
 Deno.test("codec: a string header claiming more bytes than present fails cleanly", () => {
   // str32 claiming 4 GiB with 1 byte present
-  assertThrows(() => decode(new Uint8Array([0xdb, 0xff, 0xff, 0xff, 0xff, 0x61])));
+  assertThrows(() => decode(new Uint8Array([0xdb, 0xff, 0xff, 0xff, 0xff, 0x61])), Error, "Unexpected end");
 });
 
 Deno.test("codec: deeply nested arrays do not crash the process", () => {

@@ -93,14 +93,30 @@ Deno.test("operations: stats counts calls, errors and connections by dialect and
 
 Deno.test("operations: connections lists who is connected and what they run", async () => {
   await using tmp = await tempDir();
-  const slow: Command = { name: "slow", summary: "s", run: () => new Promise((r) => setTimeout(r, 300)) };
+  const started = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const slow: Command = {
+    name: "slow",
+    summary: "s",
+    run: () => {
+      started.resolve();
+      return release.promise;
+    },
+  };
   const server = await serve({ path: `${tmp.dir}/a.sock`, commands: [slow] });
   try {
     const a = await connect(server.path);
     const b = await connect(server.path);
+    // One clock for both sides (the server runs in this process): what connections reports must
+    // lie between what the test measures around it.
+    const sent = performance.now();
     const running = b.call("slow").result;
-    await new Promise((r) => setTimeout(r, 50));
+    await started.promise;
+    const seenRunning = performance.now();
+    await new Promise((r) => setTimeout(r, 30));
+    const asked = performance.now();
     const list = await a.call("connections").result as ConnectionInfo[];
+    const answered = performance.now();
     assertEquals(list.length, 2);
     assertEquals(list.map((c) => [c.dialect, c.access, c.listener]), [
       ["msgpack", "admin", server.path],
@@ -108,12 +124,20 @@ Deno.test("operations: connections lists who is connected and what they run", as
     ]);
     assertEquals(list.map((c) => c.calls).sort(), [1, 1]); // its own call to connections, and slow
     const slowCall = list.flatMap((c) => c.running).find((r) => r.command === "slow");
-    assert(slowCall && slowCall.ms >= 40, `slow is listed as running: ${JSON.stringify(list)}`);
+    assert(slowCall, `slow is listed as running: ${JSON.stringify(list)}`);
+    const low = Math.floor(asked - seenRunning);
+    const high = Math.ceil(answered - sent);
+    assert(
+      low <= slowCall.ms && slowCall.ms <= high,
+      `slow ran ${slowCall.ms} ms, not within [${low}, ${high}]`,
+    );
     assert(list.every((c) => !Number.isNaN(Date.parse(c.since))));
+    release.resolve();
     await running;
     a.close();
     b.close();
   } finally {
+    release.resolve();
     await server.close();
   }
 });

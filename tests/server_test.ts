@@ -1,5 +1,7 @@
 import { connect } from "../lib/client.ts";
 import type { Command } from "../lib/command.ts";
+import { decode } from "../lib/codec.ts";
+import { FrameDecoder } from "../lib/dialects/_frame_decoder.ts";
 import { Status } from "../lib/errors.ts";
 import { serve } from "../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertRejects, assertStatus, caught } from "./assert.ts";
@@ -161,11 +163,15 @@ Deno.test("server: one client sending garbage does not disturb another", async (
     const pending = good.call("wait", ["200"]).result;
     for (let i = 0; i < 20; i++) {
       const raw = await Deno.connect({ transport: "unix", path: server.path });
+      // The msgpack preface, then a frame claiming 4 GiB.
       await raw.write(
         new Uint8Array([0, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0, 1, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
       );
-      await raw.read(new Uint8Array(1024)).catch(() => null);
+      const frames = await framesUntilClosed(raw);
       raw.close();
+      assertEquals(frames.map((f) => f.type), ["hello", "end"]);
+      assertEquals([frames[1]!.id, frames[1]!.status], [null, Status.TOO_LARGE]);
+      assertEquals(frames[1]!.error, "Frame of 4294967295 bytes exceeds the limit of 16777216");
     }
     assertEquals(await pending, "waited 200");
     assertEquals(await good.call("ping").result, "pong");
@@ -195,3 +201,20 @@ Deno.test("server: an embedding program's command that clashes with a built-in o
   client.close();
   await server.close();
 });
+
+/** The msgpack frames the server sends until it closes the connection (at most 5 s). */
+async function framesUntilClosed(conn: Deno.Conn): Promise<Record<string, unknown>[]> {
+  const decoder = new FrameDecoder(1024 * 1024);
+  const frames: Record<string, unknown>[] = [];
+  const buf = new Uint8Array(4096);
+  const timer = setTimeout(() => conn.close(), 5000);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) return frames;
+      for (const f of decoder.push(buf.subarray(0, n))) frames.push(decode(f) as Record<string, unknown>);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -30,6 +30,19 @@ const commands: Command[] = [
   },
 ];
 
+/** Opened by the input test: until then "gated" leaves its input unread. */
+let gate = Promise.withResolvers<void>();
+commands.push({
+  name: "gated",
+  summary: "Wait for the test's gate, then count the input's bytes",
+  async run(ctx) {
+    await gate.promise;
+    let n = 0;
+    for await (const chunk of ctx.input) n += chunk.length;
+    return n;
+  },
+});
+
 async function withServer(limits: Partial<Limits>, fn: (path: string) => Promise<void>) {
   await using tmp = await tempDir();
   const server = await serve({ path: `${tmp.dir}/s.sock`, commands, limits });
@@ -37,6 +50,23 @@ async function withServer(limits: Partial<Limits>, fn: (path: string) => Promise
     await fn(server.path);
   } finally {
     await server.close({ drainMs: 0 });
+  }
+}
+
+/**
+ * Waits until `count` stops growing (unchanged for 200 ms) or `over` is true,
+ * whichever comes first; throws after 10 s. Backpressure shows as a count that
+ * settles; its absence as one that grows past `over` (the tests' failure).
+ */
+async function settled(count: () => number, over: () => boolean) {
+  let last = -1;
+  let still = 0;
+  const end = Date.now() + 10_000;
+  while (!over() && still < 10) {
+    if (Date.now() > end) throw new Error(`Still growing after 10 s (at ${count()})`);
+    await new Promise((r) => setTimeout(r, 20));
+    still = count() === last ? still + 1 : 0;
+    last = count();
   }
 }
 
@@ -140,15 +170,54 @@ Deno.test("limits: a client that stops reading pauses the command instead of fil
       ]),
     );
     produced = 0;
-    await new Promise((r) => setTimeout(r, 500));
+    await settled(() => produced, () => produced * 64 >= 16 * 1024);
     const stalled = produced;
-    await new Promise((r) => setTimeout(r, 500));
     // Socket buffers hold a few chunks; the generator is not pulled beyond them.
-    assertEquals(produced, stalled, "the command kept producing while nobody read");
     assert(stalled * 64 < 16 * 1024, `${stalled} chunks of 64 KiB were produced ahead of the reader`);
     // Reading resumes production.
     await readAll(conn, 200);
     assert(produced > stalled);
     conn.close();
+  });
+});
+
+Deno.test("limits: a client's deadline is capped by maxCallTimeoutMs", async () => {
+  await withServer({ maxCallTimeoutMs: 50 }, async (path) => {
+    const client = await connect(path);
+    try {
+      // Asked for 10 minutes; the server's cap of 50 ms ends it long before the command would.
+      const err = await caught(client.call("sleep", ["2000"], { timeoutMs: 600_000 }).result);
+      assertStatus(err, Status.TIMEOUT);
+      assertEquals(err.message, "Deadline of 50 ms passed");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("limits: input a command has not read yet pauses reading the connection (inputBufferBytes)", async () => {
+  gate = Promise.withResolvers<void>();
+  await withServer({ inputBufferBytes: 16 * 1024 }, async (path) => {
+    const client = await connect(path);
+    try {
+      const total = 8 * 1024 * 1024;
+      let pulled = 0;
+      const input = (async function* () {
+        while (pulled < total) {
+          pulled += 16 * 1024;
+          yield new Uint8Array(16 * 1024);
+        }
+      })();
+      const result = client.call("gated", [], { input }).result;
+      // The client pulls input as fast as the socket takes it.
+      await settled(() => pulled, () => pulled >= total);
+      // Socket buffers and one read hold some; not megabytes the command never asked for.
+      assert(pulled < total / 4, `${pulled} of ${total} input bytes taken while the command read none`);
+      gate.resolve();
+      assertEquals(await result, total);
+    } finally {
+      gate.resolve();
+      client.close();
+    }
   });
 });

@@ -1,51 +1,11 @@
 /**
- * Splits a line typed in the REPL into words, the way a shell does for the
- * simple cases: blanks separate words, `'single'` quotes are literal,
- * `"double"` quotes allow `\"` and `\\`, and a backslash outside quotes
- * escapes the next character.
+ * The word under the cursor, for completion. The REPL splits a line into
+ * words with the text dialect's own tokenizer (`lib/dialects/_tokenize.ts`),
+ * so a line typed at `sockd repl` means what it means over `nc -U`; this
+ * file only finds word boundaries the same way.
  *
  * @module
  */
-
-/** The words of `line`, or throws an `Error` whose message says what is wrong. */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  let quote: "'" | '"' | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else word += c;
-      continue;
-    }
-    if (quote === '"') {
-      if (c === '"') quote = undefined;
-      else if (c === "\\" && (line[i + 1] === '"' || line[i + 1] === "\\")) word += line[++i];
-      else word += c;
-      continue;
-    }
-    if (c === " " || c === "\t") {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-      continue;
-    }
-    inWord = true;
-    if (c === "'" || c === '"') {
-      quote = c;
-    } else if (c === "\\") {
-      if (i + 1 >= line.length) throw new Error("Trailing backslash (escape it as \\\\)");
-      word += line[++i];
-    } else {
-      word += c;
-    }
-  }
-  if (quote) throw new Error(`Unterminated ${quote === "'" ? "single" : "double"} quote`);
-  if (inWord) words.push(word);
-  return words;
-}
 
 /**
  * Where the word under the cursor starts (a UTF-16 index into `line`), and

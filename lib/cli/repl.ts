@@ -12,6 +12,7 @@
  */
 import type { Client } from "../client.ts";
 import type { CommandInfo } from "../command.ts";
+import { tokenize } from "../dialects/_tokenize.ts";
 import { SockdError, Status } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { callOn } from "./call.ts";
@@ -22,7 +23,6 @@ import { defaultHistoryPath, History } from "./_history.ts";
 import { inputLines } from "./_input_lines.ts";
 import { type Key, KeyDecoder, LineEditor, textWidth } from "./_line_editor.ts";
 import { type Backoff, Link, type LinkEvent } from "./_link.ts";
-import { splitWords } from "./_words.ts";
 
 /** Options of {@linkcode runRepl}. */
 export interface ReplOptions {
@@ -87,7 +87,7 @@ async function runPlain(options: ReplOptions): Promise<number> {
       if (line === "" || line.startsWith("#")) continue;
       let words: string[];
       try {
-        words = splitWords(line);
+        words = tokenize(line);
       } catch (err) {
         stderr(errorLine(`${(err as Error).message} in: ${line}`));
         code = Exit.USAGE;
@@ -292,7 +292,7 @@ class InteractiveRepl {
   async #execute(line: string): Promise<boolean> {
     let words: string[];
     try {
-      words = splitWords(line);
+      words = tokenize(line);
     } catch (err) {
       this.#line(this.#st.red(`(error) ${(err as Error).message}`));
       return true;

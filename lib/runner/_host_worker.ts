@@ -15,6 +15,7 @@ import { accessAllows, type AccessLevel, type Chunk, type Command, validateComma
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { HostCall, HostContext } from "./_host_call.ts";
 import { openPipes } from "./_host_pipes.ts";
+import { encode } from "../codec.ts";
 import { FrameChannel } from "./frame_channel.ts";
 import {
   type CommandMeta,
@@ -51,10 +52,14 @@ function send(msg: Out): void {
 /** State values cross to the server as msgpack; keys are strings. */
 class SyncedState extends Map<string, unknown> {
   #max = 10_000;
+  #maxBytes = 64 * 1024 * 1024;
+  #sizes = new Map<string, number>();
+  #bytes = 0;
 
-  configure(max: number, entries: [string, unknown][]) {
+  configure(max: number, maxBytes: number, entries: [string, unknown][]) {
     this.#max = max;
-    for (const [k, v] of entries) super.set(k, v);
+    this.#maxBytes = maxBytes;
+    for (const [k, v] of entries) this.#put(k, v, k.length + encode(v).length);
   }
 
   override set(key: string, value: unknown): this {
@@ -64,25 +69,47 @@ class SyncedState extends Map<string, unknown> {
     }
     const bad = notData(value, 0);
     if (bad) throw new TypeError(`State value for "${key}" could not be stored: ${bad} is not data`);
+    const size = key.length + encode(value).length;
+    if (this.#bytes - (this.#sizes.get(key) ?? 0) + size > this.#maxBytes) {
+      throw new RangeError(`Plugin state is full (${this.#maxBytes >> 20} MiB)`);
+    }
     send({ t: "state", op: { op: "set", key, value } });
-    return super.set(key, value);
+    return this.#put(key, value, size);
   }
 
   override delete(key: string): boolean {
-    const had = super.delete(key);
+    const had = this.#drop(key);
     if (had) send({ t: "state", op: { op: "delete", key } });
     return had;
   }
 
   override clear(): void {
-    super.clear();
+    this.#clear();
     send({ t: "state", op: { op: "clear" } });
   }
 
   applyRemote(op: StateOp) {
-    if (op.op === "set") super.set(op.key, op.value);
-    else if (op.op === "delete") super.delete(op.key);
-    else super.clear();
+    if (op.op === "set") this.#put(op.key, op.value, op.key.length + encode(op.value).length);
+    else if (op.op === "delete") this.#drop(op.key);
+    else this.#clear();
+  }
+
+  #put(key: string, value: unknown, size: number): this {
+    this.#bytes += size - (this.#sizes.get(key) ?? 0);
+    this.#sizes.set(key, size);
+    return super.set(key, value);
+  }
+
+  #drop(key: string): boolean {
+    this.#bytes -= this.#sizes.get(key) ?? 0;
+    this.#sizes.delete(key);
+    return super.delete(key);
+  }
+
+  #clear() {
+    this.#sizes.clear();
+    this.#bytes = 0;
+    super.clear();
   }
 }
 
@@ -241,7 +268,7 @@ function meta(c: Command): CommandMeta {
 function onMessage(msg: ToHost) {
   switch (msg?.t) {
     case "init":
-      state.configure(msg.maxStateEntries, msg.state);
+      state.configure(msg.maxStateEntries, msg.maxStateBytes, msg.state);
       view = msg.view;
       return;
     case "call":

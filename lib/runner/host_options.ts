@@ -28,6 +28,12 @@ export interface SandboxOptions {
    */
   maxStateEntries: number;
   /**
+   * Bytes (msgpack-encoded keys and values) one plugin's state may hold in
+   * the server; a host that sends more is stopped.
+   * @default {67108864}
+   */
+  maxStateBytes: number;
+  /**
    * Log lines (its log calls and what it writes to stderr) a plugin may
    * produce per second; the rest are counted and dropped.
    * @default {200}
@@ -89,6 +95,7 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   loadTimeoutMs: 10_000,
   chunkCredit: 16,
   maxStateEntries: 10_000,
+  maxStateBytes: 64 * 1024 * 1024,
   logsPerSecond: 200,
   memoryMiB: 256,
   memorySlackMiB: 128,

@@ -55,6 +55,7 @@ export type ToHost =
     state: [string, unknown][];
     view: ViewSnapshot;
     maxStateEntries: number;
+    maxStateBytes: number;
   }
   | {
     t: "call";

@@ -132,6 +132,7 @@ export async function spawnHost(
       state: spec.state.snapshot(),
       view: spec.view(),
       maxStateEntries: spec.options.maxStateEntries,
+      maxStateBytes: spec.options.maxStateBytes,
     });
     live.unsubscribe = spec.state.subscribe(listener);
     live.memoryMiB = memoryMiB;

@@ -15,6 +15,7 @@
 import { basename } from "node:path";
 import type { Command, Context } from "../command.ts";
 import { SockdError, Status, toSockdError } from "../errors.ts";
+import { encode } from "../codec.ts";
 import { permissionHint } from "./grants.ts";
 import { HostLog } from "./host_log.ts";
 import type { HostProcess } from "./host_process.ts";
@@ -340,7 +341,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
         return;
       }
       case "state":
-        this.#applyState(msg.op, listener);
+        this.#applyState(live, msg.op, listener);
         return;
       case "log": {
         const call = msg.id === undefined ? undefined : live.calls.get(msg.id);
@@ -384,12 +385,25 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     live.timer = setInterval(() => this.#send(live, { t: "ping", n: ++n }), this.#spec.options.memoryCheckMs);
   }
 
-  #applyState(op: StateOp, listener: StateListener) {
+  /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */
+  #applyState(live: LiveHost, op: StateOp, listener: StateListener) {
     const state = this.#spec.state;
-    if (op.op === "set" && !state.map.has(op.key) && state.map.size >= this.#spec.options.maxStateEntries) {
+    const { maxStateEntries, maxStateBytes } = this.#spec.options;
+    if (op.op !== "set") return state.apply(op, listener);
+    const size = op.key.length + encode(op.value).length;
+    const entries = state.map.has(op.key) ? state.map.size : state.map.size + 1;
+    if (entries > maxStateEntries || state.bytesWith(op.key, size) > maxStateBytes) {
+      const cap = entries > maxStateEntries ? `${maxStateEntries} keys` : `${maxStateBytes >> 20} MiB`;
+      this.#died(
+        live,
+        new SockdError(
+          Status.HANDLER_ERROR,
+          `Plugin ${this.#name} went over its state budget of ${cap}: its host was stopped`,
+        ),
+      );
       return;
     }
-    state.apply(op, listener);
+    state.apply(op, listener, size);
   }
 
   async #pull(live: LiveHost, call: RemoteCall) {

@@ -30,12 +30,37 @@ export class PluginState {
   /** The values, as the server holds them. */
   readonly map: Map<string, unknown> = new Map();
   #listeners = new Set<StateListener>();
+  #sizes = new Map<string, number>();
+  #bytes = 0;
 
-  /** Applies a change and tells every subscriber but `from`. */
-  apply(op: StateOp, from?: StateListener): void {
-    if (op.op === "set") this.map.set(op.key, op.value);
-    else if (op.op === "delete") this.map.delete(op.key);
-    else this.map.clear();
+  /** Encoded bytes of the values set through {@linkcode PluginState.apply} with a size. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** What `bytes` would be with `key` set to a value of `size` bytes. */
+  bytesWith(key: string, size: number): number {
+    return this.#bytes - (this.#sizes.get(key) ?? 0) + size;
+  }
+
+  /**
+   * Applies a change and tells every subscriber but `from`; `size` is the
+   * encoded size of a set value, counted in {@linkcode PluginState.bytes}.
+   */
+  apply(op: StateOp, from?: StateListener, size = 0): void {
+    if (op.op === "set") {
+      this.map.set(op.key, op.value);
+      this.#bytes = this.bytesWith(op.key, size);
+      this.#sizes.set(op.key, size);
+    } else if (op.op === "delete") {
+      this.map.delete(op.key);
+      this.#bytes -= this.#sizes.get(op.key) ?? 0;
+      this.#sizes.delete(op.key);
+    } else {
+      this.map.clear();
+      this.#sizes.clear();
+      this.#bytes = 0;
+    }
     for (const listener of this.#listeners) {
       if (listener !== from) listener(op);
     }

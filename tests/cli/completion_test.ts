@@ -5,11 +5,10 @@ import {
   formatColumns,
   ServerCatalog,
 } from "../../lib/cli/_completion.ts";
-import { splitWords } from "../../lib/cli/_words.ts";
 import { connect } from "../../lib/client.ts";
 import type { CommandInfo } from "../../lib/command.ts";
 import { serve } from "../../lib/server.ts";
-import { assertEquals, assertThrows } from "../assert.ts";
+import { assertEquals } from "../assert.ts";
 import { tempDir } from "../_helpers.ts";
 
 const catalog: Catalog = {
@@ -94,14 +93,4 @@ Deno.test("completion: ServerCatalog asks the server's help --json, caches, and 
     client.close();
     await server.close();
   }
-});
-
-Deno.test("words: blanks, quotes and backslashes as in a shell", () => {
-  assertEquals(splitWords("  echo  a\tb "), ["echo", "a", "b"]);
-  assertEquals(splitWords(`echo 'a  b' "c \\"d\\" \\\\" e\\ f ''`), ["echo", "a  b", 'c "d" \\', "e f", ""]);
-  assertEquals(splitWords(`say it's`.replace("'", "\\'")), ["say", "it's"]);
-  assertEquals(splitWords(""), []);
-  assertThrows(() => splitWords("echo 'open"), /Unterminated single quote/);
-  assertThrows(() => splitWords('echo "open'), /Unterminated double quote/);
-  assertThrows(() => splitWords("echo \\"), /Trailing backslash/);
 });

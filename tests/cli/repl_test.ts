@@ -2,8 +2,7 @@
  * `sockd repl` in a real pseudo-terminal (tmux) against a real `sockd serve`,
  * and with piped stdin.
  */
-import { match as assertMatch } from "node:assert/strict";
-import { assert, assertEquals, assertIncludes } from "../assert.ts";
+import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
 import { ROOT, runSockd, SOCKD_ARGS, startServer, tempDir } from "../_helpers.ts";
 import { Tmux } from "./_tmux.ts";
 
@@ -237,10 +236,11 @@ Deno.test("repl (pipe): one command per line, output as plain text, exit code of
 
   await t.step("every command succeeds: exit 0", async () => {
     const r = await runSockd(["repl", "-s", server.path], {
-      stdin: "ping\n# a comment\n\necho 'a  b' c\r\nversion",
+      // Words as the text dialect splits them (PROTOCOL.md): "\$" in double quotes is "$".
+      stdin: `ping\n# a comment\n\necho 'a  b' c\r\necho "a\\$b \\"q\\"" \\'x\nversion`,
     });
     assertEquals(r.code, 0, r.stderr);
-    assertMatch(r.stdout, /^pong\na {2}b c\nsockd \S+ \(deno \S+\)\n$/);
+    assertMatch(r.stdout, /^pong\na {2}b c\na\$b "q" 'x\nsockd \S+ \(deno \S+\)\n$/);
     assertEquals(r.stderr, "");
   });
 
@@ -251,7 +251,7 @@ Deno.test("repl (pipe): one command per line, output as plain text, exit code of
     assertEquals(r.stdout, "tick 1\ntick 2\npong\n");
     assertEquals(r.stderr.split("\n"), [
       'sockd: unknown command "pnig" (did you mean "ping"?)',
-      "sockd: unterminated single quote in: echo 'open",
+      "sockd: unterminated single quote (opened at column 6) in: echo 'open",
       "",
     ]);
     assertEquals(r.code, 2);

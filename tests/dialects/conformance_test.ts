@@ -6,9 +6,11 @@
  * (text runs calls in order, cancels by disconnecting, has no per-call
  * options; msgpack closes after a bad frame).
  */
+import { connect as connectClient } from "../../lib/client.ts";
+import { DIALECTS } from "../../lib/dialects/detect.ts";
 import { serve, type Server } from "../../lib/server.ts";
 import { statusName } from "../../lib/errors.ts";
-import { assert, assertEquals, assertIncludes } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { tempDir } from "../_helpers.ts";
 import { ADAPTERS, type DialectAdapter, type DialectClient, type Outcome, within } from "./_clients.ts";
 import { Status, type TestKit, testKit } from "./_kit.ts";
@@ -324,10 +326,18 @@ Deno.test("conformance: every dialect is detected from the first byte on one soc
     const clients = await Promise.all(ADAPTERS.map((a) => a.connect(server.path)));
     const outcomes = await Promise.all(clients.map((c) => c.call("echo", ["same", "answer"])));
     for (const o of outcomes) assertEquals(text(o), "same answer\n");
+    // The server detected each one's dialect (the stats client itself is one more msgpack connection).
+    const stats = await connectClient(server.path);
+    const { connections } = await stats.call("stats").result as { connections: { byDialect: object } };
+    stats.close();
+    const expected: Record<string, number> = Object.fromEntries(DIALECTS.map((d) => [d.name, 1]));
+    expected.msgpack!++;
+    assertEquals(connections.byDialect, expected);
     for (const c of clients) c.close();
     await Promise.all(clients.map((c) => within(c.closed, "the client to close")));
   } finally {
     await server.close({ drainMs: 0 });
   }
-  assertIncludes(ADAPTERS.map((a) => a.name).join(","), "text,jsonl,msgpack");
+  // Every dialect the server speaks has an adapter here, so the scenarios run against all of them.
+  assertEquals(ADAPTERS.map((a) => a.name).sort(), DIALECTS.map((d) => d.name).sort());
 });

@@ -90,5 +90,5 @@ Deno.test("line reader: byte-at-a-time feeding gives the same lines", () => {
 });
 
 Deno.test("line reader: a limit below 1 is a programmer error", () => {
-  assertThrows(() => new LineReader(0), RangeError);
+  assertThrows(() => new LineReader(0), RangeError, "maxLineBytes must be a positive integer, got 0");
 });

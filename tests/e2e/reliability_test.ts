@@ -107,7 +107,7 @@ Deno.test({
     // The probe must run in the server's isolate to see its heap; the stream plugin stays sandboxed.
     await Deno.writeTextFile(
       `${plugins}/sockd.json`,
-      JSON.stringify({ plugins: { "mem.ts": { sandbox: false } } }),
+      JSON.stringify({ plugins: { "mem.ts": { sandbox: "inline" } } }),
     );
     const path = `${tmp.dir}/load.sock`;
     await using _server = await startServer(path, ["--plugins", plugins, "--log-level", "error"], {

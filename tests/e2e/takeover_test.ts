@@ -57,3 +57,28 @@ Deno.test("takeover: with nobody on the path, --takeover simply starts", async (
   c.close();
   assert(!server.stderr().includes("Took over"));
 });
+
+Deno.test("takeover: an old server that refuses to drain is left running; the new one serves and says so", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  // A read-only socket: the old server refuses the admin-only shutdown call.
+  await using old = await startServer(path, ["--access", "read"]);
+  const oldClient = await connect(path);
+  const oldPid = (await oldClient.call("status").result as ServerStatus).pid;
+  await using next = await startServer(path, ["--takeover"]);
+  await waitFor(() => next.stderr().includes("old server refused to drain"), 10_000, "the refusal log line");
+  assertIncludes(
+    next.stderr(),
+    'Took over the socket, but the old server refused to drain; stop it yourself error="Command \\"shutdown\\" needs access level admin; this socket allows read"',
+  );
+  const fresh = await connect(path);
+  assert(
+    (await fresh.call("status").result as ServerStatus).pid !== oldPid,
+    "the path reaches the new server",
+  );
+  // The old server did not start shutting down: its connection is served as before.
+  assertEquals(await oldClient.call("ping").result, "pong");
+  assert(!old.stderr().includes("Shutting down"), old.stderr());
+  fresh.close();
+  oldClient.close();
+});

@@ -369,3 +369,50 @@ Deno.test("plugin host: a host that keeps failing is restarted with backoff, the
     client.close();
   }
 });
+
+Deno.test("plugin host: state is held to its byte budget in the host, and a host that sends past it is stopped", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "put", summary: "Stores 1 MiB", args: [{ name: "key" }], run(ctx) {
+      ctx.state.set(ctx.args[0], "x".repeat(1 << 20)); return ctx.state.size; } },
+    { name: "forge", summary: "Sends state past the budget, bypassing the harness", async run() {
+      // Raw msgpack {t: "state", op: {op: "set", key: "fN", value: 60 KiB}} frames on the host's channel.
+      const enc = (s) => new TextEncoder().encode(s);
+      const value = "y".repeat(16 * 1024);
+      for (let n = 0; n < 200; n++) {
+        const key = "f" + String(n).padStart(3, "0");
+        const body = [0x82, 0xa1, 0x74, 0xa5, ...enc("state"), 0xa2, ...enc("op"), 0x83, 0xa2, ...enc("op"), 0xa3,
+          ...enc("set"), 0xa3, ...enc("key"), 0xa4, ...enc(key), 0xa5, ...enc("value"), 0xda,
+          value.length >> 8, value.length & 255];
+        const bytes = new Uint8Array(4 + body.length + value.length);
+        new DataView(bytes.buffer).setUint32(0, body.length + value.length);
+        bytes.set(body, 4);
+        bytes.set(enc(value), 4 + body.length);
+        // Small frames fit the pipe's buffer: Deno.stdout's write on the (non-blocking) pipe goes through.
+        await Deno.stdout.write(bytes);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await new Promise((r) => setTimeout(r, 5000));
+    } },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "hoard.js": plugin }, {
+    sandbox: { maxStateBytes: 2.5 * (1 << 20), restartBackoffMs: 10 },
+  });
+  const client = await connect(server.path);
+  try {
+    assertEquals(await client.call("put", ["a"]).result, 1);
+    assertEquals(await client.call("put", ["b"]).result, 2);
+    const full = await caught(client.call("put", ["c"]).result);
+    assertStatus(full, Status.HANDLER_ERROR);
+    assertEquals(full.message, "Plugin state is full (2 MiB)");
+    const forged = await caught(client.call("forge").result);
+    assertIncludes(
+      forged.message,
+      "Plugin hoard.js went over its state budget of 2 MiB: its host was stopped",
+    );
+    const keys = await client.call("put", ["a"]).result as number;
+    assert(keys > 2 && keys < 2 + 200, `the state kept what fit (${keys} keys) and the host restarted`);
+  } finally {
+    client.close();
+  }
+});

@@ -1,0 +1,121 @@
+/**
+ * What docs/OPERATIONS.md promises about `sockd serve` as a process: where
+ * it listens without --socket, what a second SIGTERM does, and its JSON
+ * logs. Real subprocesses, the `sockd` permission set.
+ */
+import { connect } from "../../lib/client.ts";
+import { isLive } from "../../lib/listener.ts";
+import { assert, assertEquals, assertIncludes, assertStatus, caught } from "../assert.ts";
+import { runSockd, spawnSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
+
+Deno.test("serve: without --socket: $SOCKD_SOCKET, else $XDG_RUNTIME_DIR, else $TMPDIR/sockd-UID/ made 0700", async (t) => {
+  await using tmp = await tempDir();
+  const xdg = `${tmp.dir}/xdg`;
+  const tmpdir = `${tmp.dir}/t`;
+  // $XDG_RUNTIME_DIR is trusted only when private (0700, ours), as systemd makes it.
+  await Deno.mkdir(xdg, { mode: 0o700 });
+  await Deno.chmod(xdg, 0o700);
+  await Deno.mkdir(tmpdir);
+  const perUser = `${tmpdir}/sockd-${Deno.uid()}`;
+  // An empty variable counts as unset, whatever the test runner's own environment holds.
+  const cases: [string, Record<string, string>, string][] = [
+    [
+      "SOCKD_SOCKET first",
+      { SOCKD_SOCKET: `${tmp.dir}/explicit.sock`, XDG_RUNTIME_DIR: xdg, TMPDIR: tmpdir },
+      `${tmp.dir}/explicit.sock`,
+    ],
+    ["then XDG_RUNTIME_DIR", { SOCKD_SOCKET: "", XDG_RUNTIME_DIR: xdg, TMPDIR: tmpdir }, `${xdg}/sockd.sock`],
+    [
+      "then TMPDIR/sockd-UID/",
+      { SOCKD_SOCKET: "", XDG_RUNTIME_DIR: "", TMPDIR: tmpdir },
+      `${perUser}/sockd.sock`,
+    ],
+  ];
+  for (const [name, env, expected] of cases) {
+    await t.step(name, async () => {
+      await using server = spawnSockd(["serve"], { env });
+      await waitFor(() => isLive(expected), 15_000, `a server on ${expected}`);
+      // The client finds it by the same rule.
+      const r = await runSockd(["call", "ping"], { env });
+      assertEquals([r.code, r.stdout, r.stderr], [0, "pong\n", ""]);
+      server.process.kill("SIGTERM");
+      assertEquals(await server.exitCode(), 0);
+    });
+  }
+  assertEquals((await Deno.stat(perUser)).mode! & 0o777, 0o700);
+});
+
+Deno.test("serve: a second SIGTERM cancels the calls still draining at once (106)", async () => {
+  await using tmp = await tempDir();
+  const plugins = `${tmp.dir}/cmds`;
+  await Deno.mkdir(plugins);
+  await Deno.writeTextFile(
+    `${plugins}/hang.js`,
+    `export default { name: "hang", summary: "One chunk, then wait until cancelled", async *run(ctx) {
+      yield "started";
+      await new Promise((r) => ctx.signal.addEventListener("abort", r));
+    } };`,
+  );
+  // A drain of an hour: only the second signal can end the call in time.
+  await using server = await startServer(`${tmp.dir}/a.sock`, [
+    "--plugins",
+    plugins,
+    "--limit",
+    "drainTimeoutMs=1h",
+  ]);
+  const client = await connect(server.path);
+  try {
+    const call = client.call("hang", [], { timeoutMs: 0 });
+    const first = await call[Symbol.asyncIterator]().next();
+    assertEquals(first.value, "started");
+    let ended = false;
+    const result = caught(call.result).finally(() => ended = true);
+    server.process.kill("SIGTERM");
+    await waitFor(() => server.stderr().includes("Shutting down"), 10_000, "the first signal's shutdown");
+    assert(!ended, "the first signal lets the call drain");
+    server.process.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const err = await Promise.race([
+      result,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(
+          () => reject(new Error("the second signal did not end the call within 10 s")),
+          10_000,
+        )
+      ),
+    ]).finally(() => clearTimeout(timer));
+    assertStatus(err, 106);
+    assertEquals(err.message, "Server is shutting down");
+    assertEquals(await server.stop("SIGCONT"), 0);
+    assertIncludes(server.stderr(), "Second signal: cancelling calls now");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("serve: --log-format json writes one JSON object per line", async () => {
+  await using tmp = await tempDir();
+  await using server = await startServer(`${tmp.dir}/a.sock`, [
+    "--log-format",
+    "json",
+    "--log-level",
+    "debug",
+  ]);
+  const r = await runSockd(["call", "--socket", server.path, "ping"]);
+  assertEquals(r.stdout, "pong\n");
+  assertEquals(await server.stop("SIGTERM"), 0);
+  const lines = server.stderr().trimEnd().split("\n");
+  const entries = lines.map((line) => {
+    const entry = JSON.parse(line);
+    assertEquals(typeof entry, "object", line);
+    assert(
+      !Number.isNaN(Date.parse(entry.ts)) && ["debug", "info", "warn", "error"].includes(entry.level),
+      line,
+    );
+    return entry as { level: string; msg: string; path?: string; signal?: string };
+  });
+  const listening = entries.find((e) => e.msg === "Listening");
+  assertEquals([listening?.level, listening?.path], ["info", server.path]);
+  assertEquals(entries.find((e) => e.msg === "Stopping")?.signal, "SIGTERM");
+  assertEquals(entries.at(-1)?.msg, "Stopped");
+});

@@ -1,0 +1,305 @@
+/**
+ * Deliberate bugs `deno task mutants` puts into a copy of the repository,
+ * one at a time, each with the test files that must catch it (fail or hang
+ * when it is in). See "Tests that fail when the code is wrong" in README.md.
+ *
+ * `find` is exact text that must occur exactly once in `file`; the runner
+ * refuses to start when it does not (the code moved on: update the mutant).
+ * Keep `find` short and specific so unrelated edits leave it intact. Add a
+ * mutant with every fix, security fixes first: the bug that was fixed, put
+ * back.
+ *
+ * @module
+ */
+
+/** One deliberate bug. */
+export interface Mutant {
+  /** Short, unique; what the bug does. */
+  name: string;
+  /** The file it changes, relative to the repository root. */
+  file: string;
+  /** Exact text, found exactly once in `file`. */
+  find: string;
+  /** What `find` becomes. */
+  replace: string;
+  /** Test files (relative to the root) of which at least one must fail with the bug in. */
+  tests: string[];
+}
+
+export const mutants: Mutant[] = [
+  // The five the tests caught when the list started.
+  {
+    name: "access check always allows",
+    file: "lib/dispatcher.ts",
+    find: "if (!accessAllows(env.caller.access, entry.info.access)) {",
+    replace: "if (false) {",
+    tests: ["tests/operations_test.ts"],
+  },
+  {
+    name: "frame limit never triggers",
+    file: "lib/dialects/_frame_decoder.ts",
+    find: "if (size > this.#max) {",
+    replace: "if (false) {",
+    tests: ["tests/dialects/frame_decoder_test.ts"],
+  },
+  {
+    name: "cancel is a no-op",
+    file: "lib/session.ts",
+    find:
+      'this.#calls?.get(req.id)?.call.abort(new SockdError(Status.CANCELLED, "Cancelled by the client"));',
+    replace: "void 0;",
+    tests: ["tests/client_test.ts"],
+  },
+  {
+    name: "socket mode 0666 by default",
+    file: "lib/listener.ts",
+    find: "const mode = options.mode ?? 0o600;",
+    replace: "const mode = options.mode ?? 0o666;",
+    tests: ["tests/server_test.ts"],
+  },
+  {
+    name: "maxConnections never enforced",
+    file: "lib/server.ts",
+    find: "if (listening.sessions.size >= own.maxConnections) {",
+    replace: "if (false) {",
+    tests: ["tests/session_limits_test.ts", "tests/listener_limits_test.ts"],
+  },
+  // The seven that passed every test when the list started (issue 17).
+  {
+    name: "client deadline not capped by maxCallTimeoutMs",
+    file: "lib/dispatcher.ts",
+    find: "if (asked !== undefined && asked > 0) return Math.min(asked, maxCallTimeoutMs);",
+    replace: "if (asked !== undefined && asked > 0) return asked;",
+    tests: ["tests/session_limits_test.ts"],
+  },
+  {
+    name: "plugin loader takes *.d.ts, *_test.ts and dot-files",
+    file: "lib/plugins/loader.ts",
+    find: 'return !name.startsWith("_") && !name.startsWith(".") && !name.endsWith(".d.ts") &&\n' +
+      "    !/_test\\.[tj]s$/.test(name);",
+    replace: 'return !name.startsWith("_");',
+    tests: ["tests/plugins/loader_test.ts"],
+  },
+  {
+    name: "sockd serve keeps the network permission",
+    file: "lib/cli/serve.ts",
+    find: 'await Deno.permissions.revoke({ name: "net" });',
+    replace: "",
+    tests: ["tests/e2e/least_privilege_test.ts"],
+  },
+  {
+    name: "deadlines fire up to 15 ms early",
+    file: "lib/_deadlines.ts",
+    find: "const now = performance.now();",
+    replace: "const now = performance.now() + 15;",
+    tests: ["tests/deadlines_test.ts"],
+  },
+  {
+    name: "input queue never applies backpressure",
+    file: "lib/_input_queue.ts",
+    find: "if ((this.#ctl.desiredSize ?? 1) > 0) return undefined;",
+    replace: "return undefined;",
+    tests: ["tests/session_limits_test.ts"],
+  },
+  {
+    name: "socket-path-too-long error loses the limit",
+    file: "lib/listener.ts",
+    find: "is longer than ${MAX_SOCKET_PATH_BYTES} bytes, the limit for UNIX sockets",
+    replace: "is too long",
+    tests: ["tests/listener_test.ts"],
+  },
+  {
+    name: "live-socket refusal loses its --takeover hint",
+    file: "lib/listener.ts",
+    find: "choose another --socket, or use --takeover",
+    replace: "or choose another --socket",
+    tests: ["tests/listener_test.ts"],
+  },
+  // Behaviour documented without a test until issue 17, and tests made to check what they claim.
+  {
+    name: "a removed deadline still fires",
+    file: "lib/_deadlines.ts",
+    find: "if (i < 0) return;",
+    replace: "return;",
+    tests: ["tests/deadlines_test.ts"],
+  },
+  {
+    name: "a second signal waits out the drain",
+    file: "lib/server.ts",
+    find: "for (const s of this.#sessions) s.shutdown(options.drainMs).catch(() => {});",
+    replace: "",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "default socket path skips $XDG_RUNTIME_DIR",
+    file: "lib/cli/socket_path.ts",
+    find: 'if (runtime) return { path: join(runtime, "sockd.sock"), privateDir: runtime, create: false };',
+    replace: "",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "per-user socket directory made 0755",
+    file: "lib/cli/socket_path.ts",
+    find: "await Deno.mkdir(dir, { mode: 0o700 });",
+    replace: "await Deno.mkdir(dir, { mode: 0o755 });",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "--log-format json logs text",
+    file: "lib/cli/logger.ts",
+    find: 'if (format === "json") {',
+    replace: "if (false) {",
+    tests: ["tests/e2e/serve_lifecycle_test.ts"],
+  },
+  {
+    name: "takeover gives up when the old server refuses to drain",
+    file: "lib/cli/serve.ts",
+    find: '    logger.warn("Took over the socket, but the old server refused to drain; stop it yourself", {',
+    replace:
+      '    throw err;\n    logger.warn("Took over the socket, but the old server refused to drain; stop it yourself", {',
+    tests: ["tests/e2e/takeover_test.ts"],
+  },
+  {
+    name: "connections reports no running time",
+    file: "lib/session.ts",
+    find: "ms: Math.round(now - c.started)",
+    replace: "ms: 0",
+    tests: ["tests/operations_test.ts"],
+  },
+  {
+    name: "text dialect keeps the backslash of \\$ in double quotes",
+    file: "lib/dialects/_tokenize.ts",
+    find: 'const DOUBLE_QUOTE_ESCAPES = new Set([\'"\', "\\\\", "$", "`"]);',
+    replace: 'const DOUBLE_QUOTE_ESCAPES = new Set([\'"\', "\\\\", "`"]);',
+    tests: ["tests/dialects/tokenize_test.ts", "tests/cli/repl_test.ts"],
+  },
+  {
+    name: "a request the session cannot decode is dropped without an answer",
+    file: "lib/session.ts",
+    find: 'this.#send({ type: "end", id: req.id, status: req.status, error: req.message });',
+    replace: "",
+    tests: ["tests/server_test.ts"],
+  },
+  {
+    name: "calls refused before the per-connection limit is reached",
+    file: "lib/session.ts",
+    find: "if (calls.size >= this.#o.limits.maxCallsPerConnection) {",
+    replace: "if (calls.size >= this.#o.limits.maxCallsPerConnection / 2) {",
+    tests: ["tests/session_test.ts"],
+  },
+  // Issue 11: nobody else can stand between an operator and the socket. Each attack, re-opened.
+  {
+    name: "default socket directory: a symlink is followed",
+    file: "lib/socket_trust.ts",
+    find: "  if (info.isSymlink) {",
+    replace: "  if (false) {",
+    tests: ["tests/e2e/socket_dirs_test.ts"],
+  },
+  {
+    name: "default socket directory: another user's is trusted",
+    file: "lib/socket_trust.ts",
+    find: "  if (info.uid !== uid) {",
+    replace: "  if (false) {",
+    tests: ["tests/e2e/socket_dirs_test.ts"],
+  },
+  {
+    name: "default socket directory: open modes are trusted",
+    file: "lib/socket_trust.ts",
+    find: "  if (info.mode !== null && (info.mode & 0o077) !== 0) {",
+    replace: "  if (false) {",
+    tests: ["tests/e2e/socket_dirs_test.ts"],
+  },
+  {
+    name: "client talks to a socket owned by a stranger",
+    file: "lib/socket_trust.ts",
+    find: "  if (info.uid !== null && !trusted.has(info.uid)) {",
+    replace: "  if (false) {",
+    tests: ["tests/e2e/socket_owner_test.ts"],
+  },
+  // Issue 10: plugins in their own processes. Each defeated attack, re-opened.
+  {
+    name: "import check lets any specifier through",
+    file: "lib/plugins/import_policy.ts",
+    find: 'if (!isLocal(s)) refuse(s, name, "it is not a file in the plugin directory");',
+    replace: "if (!isLocal(s)) continue;",
+    tests: ["tests/plugins/import_policy_test.ts"],
+  },
+  {
+    name: "import check misses literal dynamic imports",
+    file: "lib/plugins/import_policy.ts",
+    find: "        const s = literal(node.source);\n        if (s !== undefined) out.push(s);",
+    replace: "",
+    tests: ["tests/plugins/import_policy_test.ts"],
+  },
+  {
+    name: "import check does not resolve symlinks",
+    file: "lib/plugins/import_policy.ts",
+    find: "      real = await Deno.realPath(path);",
+    replace: "      real = path;",
+    tests: ["tests/plugins/import_policy_test.ts"],
+  },
+  {
+    name: "host's command list is believed unchecked",
+    file: "lib/runner/host_protocol.ts",
+    find:
+      'return { t: "loaded", commands: v.commands.map((c, i) => parseCommandMeta(c, `commands[${i}]`)) };',
+    replace: 'return { t: "loaded", commands: v.commands as CommandMeta[] };',
+    tests: ["tests/runner/host_protocol_test.ts"],
+  },
+  {
+    name: "plugin worker inherits its host's permissions",
+    file: "lib/runner/host_main.ts",
+    find: "    deno: { permissions: workerPermissions(grants) },",
+    replace: '    deno: { permissions: "inherit" },',
+    tests: ["tests/runner/plugin_host_test.ts"],
+  },
+  {
+    name: "a call past its deadline and grace never gets its host killed",
+    file: "lib/runner/plugin_host.ts",
+    find: "      if (call.isSettled || live.dead) return;\n      const why",
+    replace: "      if (call) return;\n      const why",
+    tests: ["tests/e2e/plugins_test.ts"],
+  },
+  {
+    name: "a crash-looping plugin is never disabled",
+    file: "lib/runner/restart_policy.ts",
+    find: "    if (n < maxFailures) return",
+    replace: "    if (true) return",
+    tests: ["tests/runner/plugin_host_test.ts"],
+  },
+  {
+    name: "plugin state has no byte budget in the server",
+    file: "lib/runner/plugin_host.ts",
+    find: "state.bytesWith(op.key, size) > maxStateBytes",
+    replace: "false",
+    tests: ["tests/runner/plugin_host_test.ts"],
+  },
+  {
+    name: "a plugin's log fields pass for the server's",
+    file: "lib/runner/host_log.ts",
+    find: "    if (fields && Object.keys(fields).length > 0) out.fields = fields;",
+    replace: "    if (fields) Object.assign(out, fields);",
+    tests: ["tests/runner/host_log_test.ts"],
+  },
+  {
+    name: "a plugin's log lines are not rate-limited",
+    file: "lib/runner/host_log.ts",
+    find: "    if (this.#left <= 0) {",
+    replace: "    if (false) {",
+    tests: ["tests/runner/host_log_test.ts"],
+  },
+  {
+    name: "a plugin's newlines forge log lines",
+    file: "lib/runner/host_log.ts",
+    find: '(c) => c === "\\t" ? " " : JSON.stringify(c).slice(1, -1),',
+    replace: "(c) => c,",
+    tests: ["tests/runner/host_log_test.ts"],
+  },
+  {
+    name: "a log line's fields override the logger's own keys",
+    file: "lib/cli/logger.ts",
+    find: 'write(JSON.stringify({ ...fields, ts, level: lvl, msg }) + "\\n");',
+    replace: 'write(JSON.stringify({ ts, level: lvl, msg, ...fields }) + "\\n");',
+    tests: ["tests/runner/host_log_test.ts"],
+  },
+];
