@@ -310,6 +310,8 @@ export interface ReloadReport {
   commands: number;
   /** How long the reload took, in ms. */
   durationMs: number;
+  /** What re-reading the supervisor's config did, when the server supervises processes. */
+  processes?: { added: string[]; changed: string[]; removed: string[]; unchanged: string[] };
 }
 
 /** A command's public description (no code): what `help` and completion use. */

@@ -51,6 +51,13 @@ export type {
   RunResult,
   ServerView,
 } from "./command.ts";
+export type {
+  ProcessEvent,
+  ProcessInfo,
+  ProcessState,
+  SuperviseReport,
+  SupervisorView,
+} from "./supervise/types.ts";
 export { SockdError, Status, statusName } from "./errors.ts";
 export type { SockdErrorOptions, StatusName } from "./errors.ts";
 export { DEFAULT_LIMITS } from "./limits.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BUILTINS, PLUGIN_BUILTINS } from "../commands/mod.ts";
+import { builtinsFor } from "../commands/mod.ts";
 import {
   type AccessLevel,
   type Command,
@@ -16,7 +16,6 @@ import {
   type PluginStatus,
   type ReloadReport,
   type ServerStatus,
-  type ServerView,
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
@@ -30,6 +29,8 @@ import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugin
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
+import { Supervisor } from "./supervise/supervisor.ts";
+import type { SupervisingServerView } from "./supervise/types.ts";
 import { type CallPool, Session } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
 import { connTransport } from "./_conn_transport.ts";
@@ -82,6 +83,13 @@ export interface ServeOptions {
   sandbox?: Partial<SandboxOptions>;
   /** Reload plugins when their directories change (debounced). @default {true} */
   watch?: boolean;
+  /**
+   * Processes to supervise: a config file path, or the parsed config (see
+   * docs/OPERATIONS.md). Adds the `ps`, `start`, `stop`, `restart`,
+   * `signal`, `logs`, `events` and `reload` built-ins. The server needs the
+   * `run` permission for each program, `kill` and `ps`.
+   */
+  supervise?: string | Record<string, unknown>;
 }
 
 /** One socket of a running server. */
@@ -153,15 +161,18 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const logger = options.logger ?? silentLogger;
   const limits = resolveLimits(options.limits);
   const registry = new Registry();
-  checkLibraryNames(options.commands ?? [], options.builtins !== false);
+  // `reload`, `plugins` and the process commands only where there is something they act on.
+  const builtins = options.builtins === false
+    ? []
+    : builtinsFor({ plugins: !!options.plugins?.length, supervise: options.supervise !== undefined });
+  checkLibraryNames(options.commands ?? [], builtins);
   const own = [
-    ...(options.builtins === false ? [] : BUILTINS.map((c) => [c, "builtin"] as const)),
-    // `reload` and `plugins` only where there are plugins to reload and list.
-    ...(options.builtins === false || !options.plugins?.length
-      ? []
-      : PLUGIN_BUILTINS.map((c) => [c, "builtin"] as const)),
+    ...builtins.map((c) => [c, "builtin"] as const),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
+  const supervisor = options.supervise === undefined
+    ? undefined
+    : new Supervisor(options.supervise, { logger });
   const builtinState = new Map<string, unknown>();
   let ownSkipped: SkippedCommand[] = [];
   // Builds the whole name → entry map and swaps it in at once.
@@ -211,7 +222,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (!ref.server) throw new SockdError(Status.BUSY, "Server is starting");
     return ref.server;
   };
-  const view: ServerView = {
+  const view: SupervisingServerView = {
     name: NAME,
     version: VERSION,
     commands: (access) => registry.list(access),
@@ -222,6 +233,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     logLevel: (level) => setLogLevel(logger, level),
     status: () => running().status(),
     shutdown: (drainMs) => void running().close({ drainMs }),
+    ...(supervisor ? { processes: supervisor } : {}),
   };
   const dispatcher = new Dispatcher(registry, {
     limits,
@@ -261,13 +273,17 @@ export async function serve(options: ServeOptions): Promise<Server> {
         calls: { inFlight: 0, max: own.maxCalls },
       });
     }
+    // Children start once the sockets are ours: a second server on the path starts none.
+    await supervisor?.load();
   } catch (err) {
     for (const b of bound) b.socket.close();
     plugins.close();
+    await supervisor?.close();
     throw err;
   }
   ref.server = new RunningServer(bound, dispatcher, registry, limits, logger, {
     plugins,
+    supervisor,
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
     stats,
@@ -280,8 +296,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
  * with a built-in: that is a programmer error, reported at once rather than
  * as a skipped command in a log nobody reads.
  */
-function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
-  const taken = new Set(builtins ? [...BUILTINS, ...PLUGIN_BUILTINS].map((c) => c.name) : []);
+function checkLibraryNames(commands: readonly Command[], builtins: readonly Command[]) {
+  const taken = new Set(builtins.map((c) => c.name));
   const seen = new Set<string>();
   for (const c of commands) {
     const name = (c as Partial<Command>)?.name;
@@ -348,6 +364,7 @@ interface Listening {
 
 interface PluginParts {
   plugins: PluginManager;
+  supervisor: Supervisor | undefined;
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
   stats: Stats;
@@ -357,6 +374,7 @@ class RunningServer implements Server {
   readonly path: string;
   readonly finished: Promise<void>;
   #plugins: PluginManager;
+  #supervisor: Supervisor | undefined;
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
   #bound: Listening[];
@@ -384,6 +402,7 @@ class RunningServer implements Server {
     this.#refusals = new Refusals(limits, { name: NAME, version: VERSION });
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
+    this.#supervisor = parts.supervisor;
     this.#ownSkipped = parts.ownSkipped;
     this.#bound = bound;
     this.#dispatcher = dispatcher;
@@ -478,6 +497,17 @@ class RunningServer implements Server {
   async reload(options: { all?: boolean } = {}): Promise<ReloadReport> {
     if (this.#closing) throw new SockdError(Status.BUSY, "Server is shutting down");
     const report = await this.#plugins.reload(options);
+    if (this.#supervisor) {
+      // A config that does not load changes nothing: the processes carry on as they were.
+      report.processes = await this.#supervisor.load().catch((err) => {
+        report.failed.push({
+          file: this.#supervisor!.file ?? "supervise config",
+          error: (err as Error).message,
+        });
+        return undefined;
+      });
+      if (report.processes === undefined) delete report.processes;
+    }
     this.#logger.info("Plugins reloaded", {
       loaded: report.loaded.length,
       unchanged: report.unchanged.length,
@@ -506,8 +536,12 @@ class RunningServer implements Server {
     this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
+    this.#supervisor?.endStreams();
+    // Children stop (or are left) while calls drain: a successor taking over starts its own at once.
+    const children = this.#supervisor?.close();
     await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
+    await children;
     await this.#accepting.catch(() => {});
     this.#logger.info("Stopped");
   }

@@ -76,6 +76,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       [],
     )
     .option("--takeover", "Replace a running server on --socket without downtime; it drains its calls")
+    .option("--supervise <file>", "Supervise the processes of this JSON config (README: Supervise a program)")
     .option(
       "--limit <name=value>",
       "Change a limit, e.g. maxConnections=100, idleTimeoutMs=5m (repeatable)",
@@ -105,6 +106,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         logFormat: opts.logFormat,
         group: opts.group,
         takeover: opts.takeover === true,
+        supervise: opts.supervise,
         ...parsed,
       }, io.err);
     });

@@ -30,6 +30,8 @@ export interface ServeCliOptions {
   /** Replace a live server on the socket path, and tell it to drain. */
   takeover?: boolean;
   limits?: Partial<Limits>;
+  /** A supervisor config file: the processes to keep running. */
+  supervise?: string;
 }
 
 /** Runs a server until a signal stops it; returns the exit code. */
@@ -54,6 +56,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       listeners: options.listen,
       takeover: options.takeover,
       limits: options.limits,
+      supervise: options.supervise,
     });
   } catch (err) {
     old?.close();
@@ -79,7 +82,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   }
 
   const reload = () => {
-    logger.info("SIGHUP: reloading plugins");
+    logger.info(options.supervise ? "SIGHUP: reloading plugins and processes" : "SIGHUP: reloading plugins");
     server.reload().catch((err) => logger.error("Reload failed", { error: (err as Error).message }));
   };
   Deno.addSignalListener("SIGHUP", reload);
