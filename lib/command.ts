@@ -188,10 +188,15 @@ export interface ConnectionInfo {
 
 /** One listening socket. */
 export interface ListenerInfo {
+  /** Socket path, or `fd:NAME` for a socket systemd passed. */
   path: string;
   access: AccessLevel;
-  /** File mode, e.g. `"0600"`. */
+  /** File mode, e.g. `"0600"`; for a socket from systemd, `"set by the .socket unit"`. */
   mode: string;
+  /** `"systemd"` when the socket was passed by systemd (socket activation). */
+  activation?: "systemd";
+  /** The name systemd gave the socket (`FileDescriptorName=`). */
+  fdName?: string;
   /** Its open connections. */
   connections: number;
   /** Its own limits: connections, calls in flight, idle timeout. */

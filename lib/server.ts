@@ -20,9 +20,9 @@ import {
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { type Limits, type ListenerLimits, listenerLimits, resolveLimits } from "./limits.ts";
-import { bindSocket, type BoundSocket, type ListenOptions } from "./listener.ts";
-import { LOG_LEVELS, type Logger, type LogLevel, silentLogger } from "./log.ts";
+import { type Limits, type ListenerLimits, resolveLimits } from "./limits.ts";
+import type { ListenOptions } from "./listener.ts";
+import { type Logger, type LogLevel, silentLogger } from "./log.ts";
 import { Stats } from "./stats.ts";
 import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
@@ -30,15 +30,25 @@ import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugin
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
 import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
-import { type CallPool, Session } from "./session.ts";
+import { Session, type Transport } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
-import { connTransport } from "./_conn_transport.ts";
+import type { ActivatedSocket } from "./activation.ts";
+import { type Listening, openListeners } from "./_listener_set.ts";
+import { logCall, setLogLevel } from "./_call_log.ts";
 import { NAME, VERSION } from "./version.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
-  /** Socket path to listen on. */
-  path: string;
+  /**
+   * Socket path to listen on. May be left out when `listeners` names sockets
+   * systemd passed (`fdName`), which are then the only ones.
+   */
+  path?: string;
+  /**
+   * The sockets systemd passed (see `systemdSockets()` in lib/activation.ts);
+   * each is configured by the `listeners` entry whose `fdName` is its name.
+   */
+  activated?: readonly ActivatedSocket[];
   /** Commands of the embedding program, run inline. */
   commands?: readonly Command[];
   /** Plugin directories to load `*.ts`/`*.js` command files from. */
@@ -86,9 +96,13 @@ export interface ServeOptions {
 
 /** One socket of a running server. */
 export interface ListenerView {
+  /** Its path, or `fd:NAME` for a socket systemd passed. */
   path: string;
   access: AccessLevel;
-  mode: number;
+  /** The file mode sockd gave it; undefined when systemd made the socket. */
+  mode: number | undefined;
+  /** "path": bound by this server; "systemd": passed by systemd (socket activation). */
+  origin: "path" | "systemd";
   tookOver: boolean;
   /** Its own limits (connections, calls, idle timeout). */
   limits: ListenerLimits;
@@ -233,35 +247,20 @@ export async function serve(options: ServeOptions): Promise<Server> {
     },
   });
   const wanted: ListenOptions[] = [
-    {
+    ...(options.path === undefined ? [] : [{
       path: options.path,
       mode: options.mode,
       access: options.access,
       group: options.group,
       takeover: options.takeover,
-    },
+    }]),
     ...(options.listeners ?? []),
   ];
-  const bound: Listening[] = [];
+  if (wanted.length === 0) throw new TypeError("serve() needs a path, or listeners");
+  let bound: Listening[];
   try {
-    for (const l of wanted) {
-      // Computed first: nonsense limits are refused before anything is bound.
-      const own = listenerLimits(limits, l.access ?? "admin", l.limits);
-      const socket = await bindSocket(l, logger);
-      bound.push({
-        socket,
-        limits: own,
-        sessionLimits: {
-          ...limits,
-          maxCallsPerConnection: own.maxCallsPerConnection,
-          idleTimeoutMs: own.idleTimeoutMs,
-        },
-        sessions: new Set(),
-        calls: { inFlight: 0, max: own.maxCalls },
-      });
-    }
+    bound = await openListeners(wanted, options.activated ?? [], limits, logger);
   } catch (err) {
-    for (const b of bound) b.socket.close();
     plugins.close();
     throw err;
   }
@@ -291,58 +290,6 @@ function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
     if (seen.has(name)) throw new TypeError(`Command "${name}" is given twice`);
     seen.add(name);
   }
-}
-
-/**
- * Logs a finished call: as an audit trail at info for commands that change
- * things (operate, admin), at debug for read-only ones, and at warn when a
- * command failed.
- */
-function logCall(
-  logger: Logger & { level?: LogLevel },
-  registry: Registry,
-  r: import("./dispatcher.ts").CallRecord,
-) {
-  // On the hot path: skip the work when the logger would drop the line anyway.
-  const floor = logger.level === undefined ? 0 : LOG_LEVELS.indexOf(logger.level);
-  const failed = r.status === Status.HANDLER_ERROR;
-  if (floor > LOG_LEVELS.indexOf(failed ? "warn" : "info")) return;
-  const fields = {
-    command: r.command,
-    status: r.status,
-    ms: Math.round(r.durationMs * 1000) / 1000,
-    conn: r.caller.connection,
-    access: r.caller.access,
-  };
-  if (failed) return logger.warn("Call failed", fields);
-  const needs = registry.get(r.command)?.info.access;
-  if (needs === "operate" || needs === "admin") logger.info("Call", fields);
-  else if (floor === 0) logger.debug("Call", fields);
-}
-
-function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | undefined): string {
-  if (logger.level === undefined) {
-    throw new SockdError(Status.HANDLER_ERROR, "This server's logger has no level to change");
-  }
-  if (level !== undefined) {
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-      throw new SockdError(Status.BAD_ARGS, `Unknown log level "${level}" (use ${LOG_LEVELS.join(", ")})`);
-    }
-    const before = logger.level;
-    logger.level = level as LogLevel;
-    logger.info("Log level changed", { from: before, to: level });
-  }
-  return logger.level;
-}
-
-/** A bound socket and what its connections share: their own limits and counts. */
-interface Listening {
-  socket: BoundSocket;
-  limits: ListenerLimits;
-  /** The server's limits with this listener's own in place, as its sessions apply them. */
-  sessionLimits: Limits;
-  sessions: Set<Session>;
-  calls: CallPool;
 }
 
 interface PluginParts {
@@ -410,6 +357,7 @@ class RunningServer implements Server {
       path: b.path,
       access: b.access,
       mode: b.mode,
+      origin: b.origin,
       tookOver: b.tookOver,
       limits: { ...limits },
       connections: sessions.size,
@@ -446,7 +394,9 @@ class RunningServer implements Server {
       listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({
         path: b.path,
         access: b.access,
-        mode: "0" + b.mode.toString(8),
+        // A socket from systemd has the mode and owner its .socket unit gave it.
+        mode: b.mode === undefined ? "set by the .socket unit" : "0" + b.mode.toString(8),
+        ...(b.origin === "systemd" ? { activation: "systemd", fdName: b.fdName } : {}),
         connections: sessions.size,
         limits: { ...limits },
       })),
@@ -508,9 +458,9 @@ class RunningServer implements Server {
   }
 
   async #accept(bound: Listening) {
-    const listener = bound.socket.listener;
+    const listener = bound.socket;
     while (true) {
-      let conn: Deno.UnixConn;
+      let conn: Transport;
       try {
         conn = await listener.accept();
       } catch (err) {
@@ -527,7 +477,7 @@ class RunningServer implements Server {
     }
   }
 
-  #start(conn: Deno.UnixConn, listening: Listening) {
+  #start(conn: Transport, listening: Listening) {
     const id = this.#nextId++;
     const bound = listening.socket;
     const own = listening.limits;
@@ -543,7 +493,7 @@ class RunningServer implements Server {
       this.#refusals.refuse(conn, `too many connections (limit ${own.maxConnections})`);
       return;
     }
-    const session = new Session(connTransport(conn), {
+    const session = new Session(conn, {
       id,
       listener: bound.path,
       access: bound.access,

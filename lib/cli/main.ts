@@ -70,7 +70,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .option(
       "--listen <spec>",
       "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME][,maxConnections=N]" +
-        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable)",
+        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable); " +
+        "fd:NAME instead of PATH: the sockets systemd passed under that name",
       collect,
       [],
     )

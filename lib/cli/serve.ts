@@ -9,6 +9,7 @@ import type { AccessLevel } from "../command.ts";
 import type { Limits } from "../limits.ts";
 import type { ListenOptions } from "../listener.ts";
 import type { LogLevel } from "../log.ts";
+import { systemdSockets } from "../activation.ts";
 import { grantsNet } from "../runner/grants.ts";
 import { serve } from "../server.ts";
 import { Exit } from "./exit_codes.ts";
@@ -35,17 +36,26 @@ export interface ServeCliOptions {
 /** Runs a server until a signal stops it; returns the exit code. */
 export async function runServe(options: ServeCliOptions, stderr: (line: string) => void): Promise<number> {
   const logger = stderrLogger(options.logLevel, options.logFormat);
-  const fallback = options.socket === undefined ? defaultSocket() : undefined;
-  const path = options.socket ?? fallback!.path;
   let server;
   let old: Client | undefined;
+  let activated;
+  try {
+    // Sockets systemd passed replace the default one; an explicit --socket is bound beside them.
+    activated = systemdSockets();
+  } catch (err) {
+    stderr(errorLine((err as Error).message));
+    return Exit.FAILED;
+  }
+  const fallback = options.socket === undefined && activated.length === 0 ? defaultSocket() : undefined;
+  const path = options.socket ?? fallback?.path;
   try {
     // The default directory must be ours alone; explicit paths are checked by the listener.
     if (fallback?.privateDir) await ensurePrivateDir(fallback.privateDir, fallback.create);
     // Takeover: reach the old server before its path is renamed away from it.
-    if (options.takeover) old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
+    if (options.takeover && path) old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
     server = await serve({
       path,
+      activated,
       plugins: options.plugins,
       logger,
       mode: options.mode,
