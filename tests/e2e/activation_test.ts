@@ -146,3 +146,56 @@ export default { name: "grab", summary: "Try to adopt the server's sockets", acc
   a.close();
   c.close();
 });
+
+/** The ini blocks of docs/OPERATIONS.md's socket activation section, by the file name above each. */
+async function documentedUnits(): Promise<Map<string, string>> {
+  const doc = await Deno.readTextFile(`${ROOT}docs/OPERATIONS.md`);
+  const section = doc.slice(doc.indexOf("### Socket activation"), doc.indexOf("## Limits"));
+  const units = new Map<string, string>();
+  for (const m of section.matchAll(/`\/etc\/systemd\/system\/([^`]+)`:\n\n```ini\n([\s\S]*?)```/g)) {
+    units.set(m[1]!, m[2]!);
+  }
+  return units;
+}
+
+/** `Key=value` lines of a unit (continuations joined). */
+function unitValues(unit: string, key: string): string[] {
+  return unit.replace(/\\\n\s*/g, "").split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) =>
+    l.slice(key.length + 1)
+  );
+}
+
+Deno.test("activation: the .socket and .service units in docs/OPERATIONS.md work as written", async () => {
+  const units = await documentedUnits();
+  const service = units.get("myapp-sockd.service")!;
+  assert(service, "the service unit is documented");
+  const socketUnits = unitValues(service, "Sockets")[0]!.split(" ");
+  assertEquals(socketUnits.length, 2);
+  await using tmp = await tempDir();
+  const plugins = `${tmp.dir}/sockd.d`;
+  await Deno.mkdir(plugins);
+  const local = (p: string) => p.replace("/run/myapp", tmp.dir).replace("/etc/myapp/sockd.d", plugins);
+  // systemd-socket-activate names descriptors as the units' FileDescriptorName= do.
+  const sockets: Record<string, string> = {};
+  for (const name of socketUnits) {
+    const unit = units.get(name);
+    assert(unit, `${name} is documented`);
+    assertEquals(unitValues(unit, "Service"), ["myapp-sockd.service"]);
+    sockets[unitValues(unit, "FileDescriptorName")[0]!] = local(unitValues(unit, "ListenStream")[0]!);
+  }
+  const exec = unitValues(service, "ExecStart")[0]!.split(/\s+/);
+  assertEquals(exec.slice(0, 2), ["/usr/local/bin/sockd", "serve"]);
+  await using act = activate(sockets, exec.slice(2).map(local));
+  await act.ready();
+  const ro = await connect(sockets.ro!, { timeoutMs: 15_000 });
+  const status = await ro.call("status").result as ServerStatus;
+  assertEquals(status.listeners.map((l) => [l.path, l.access, l.activation, l.limits.maxConnections]), [
+    ["fd:admin", "admin", "systemd", 1024],
+    ["fd:ro", "read", "systemd", 64],
+  ]);
+  assertStatus(await caught(ro.call("shutdown").result), Status.FORBIDDEN);
+  const admin = await connect(sockets.admin!, { timeoutMs: 5000 });
+  assertEquals(await admin.call("reload").result !== undefined, true);
+  ro.close();
+  admin.close();
+});
