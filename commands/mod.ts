@@ -15,6 +15,7 @@ import reload from "./reload.ts";
 import shutdown from "./shutdown.ts";
 import stats from "./stats.ts";
 import status from "./status.ts";
+import upgrade from "./upgrade.ts";
 import version from "./version.ts";
 
 /** Every built-in command. */
@@ -32,3 +33,6 @@ export const BUILTINS: readonly Command[] = [
 
 /** Built-ins a server has when it has plugin directories: `reload` and `plugins`. */
 export const PLUGIN_BUILTINS: readonly Command[] = [reload, plugins];
+
+/** The built-in a server has when it can start its successor (`sockd serve`): `upgrade`. */
+export const UPGRADE_BUILTIN: Command = upgrade;

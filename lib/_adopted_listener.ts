@@ -25,6 +25,8 @@ export interface AdoptedListener {
   /** The descriptor's name (`LISTEN_FDNAMES`). */
   fdName: string;
   fd: number;
+  /** The `node:net` server accepting on it: what is handed to a successor process. */
+  server: net.Server;
   /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
   accept(): Promise<NodeSocketTransport>;
   /** Stops accepting (the socket file, if any, is left to its owner). */
@@ -42,9 +44,12 @@ export class AdoptError extends Error {
 /** How long adopting one descriptor may take. */
 const ADOPT_TIMEOUT_MS = 5000;
 
-/** Starts accepting on listening socket `fd`. */
+/**
+ * Starts accepting on listening socket `fd`, or on `server`: a listening
+ * `node:net` server the process this one replaced handed over.
+ */
 export async function adoptListener(
-  fd: number,
+  source: number | net.Server,
   fdName: string,
   access: AccessLevel,
   origin: ListenerOrigin,
@@ -52,7 +57,7 @@ export async function adoptListener(
   const queue: NodeSocketTransport[] = [];
   let waiting: { resolve: (t: NodeSocketTransport) => void; reject: (e: Error) => void } | undefined;
   let closed = false;
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const onConnection = (socket: net.Socket) => {
     const transport = new NodeSocketTransport(socket);
     if (closed) return transport.close();
     if (waiting) {
@@ -60,33 +65,25 @@ export async function adoptListener(
       waiting = undefined;
       w.resolve(transport);
     } else queue.push(transport);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      server.close();
-      reject(
-        new AdoptError(`Descriptor ${fd} (${fdName}) did not start listening within ${ADOPT_TIMEOUT_MS} ms`),
-      );
-    }, ADOPT_TIMEOUT_MS);
-    server.once("error", (err: Error) => {
-      clearTimeout(timer);
-      reject(new AdoptError(`Cannot listen on descriptor ${fd} (${fdName}): ${err.message}`));
-    });
-    server.listen({ fd }, () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  };
+  const handed = typeof source !== "number";
+  const server = handed ? source : net.createServer({ allowHalfOpen: true });
+  // A handed-over server's connections are read half-open too.
+  (server as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+  server.on("connection", onConnection);
+  const fd = handed ? ((server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : source;
+  if (!handed) await listenOn(server, fd, fdName);
   // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
   server.on("error", () => {});
   // Inherited without close-on-exec: plugin hosts are told to close it (lib/_inherited_fds.ts).
-  noteInherited(fd);
+  if (!handed) noteInherited(fd);
   return {
     path: `fd:${fdName}`,
     access,
     origin,
     fdName,
     fd,
+    server,
     accept() {
       const next = queue.shift();
       if (next) return Promise.resolve(next);
@@ -103,4 +100,24 @@ export async function adoptListener(
       waiting = undefined;
     },
   };
+}
+
+/** Listens on descriptor `fd`, within a deadline. */
+function listenOn(server: net.Server, fd: number, fdName: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.close();
+      reject(
+        new AdoptError(`Descriptor ${fd} (${fdName}) did not start listening within ${ADOPT_TIMEOUT_MS} ms`),
+      );
+    }, ADOPT_TIMEOUT_MS);
+    server.once("error", (err: Error) => {
+      clearTimeout(timer);
+      reject(new AdoptError(`Cannot listen on descriptor ${fd} (${fdName}): ${err.message}`));
+    });
+    server.listen({ fd }, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { Server } from "node:net";
 import type { ActivatedSocket } from "./activation.ts";
 import type { AccessLevel } from "./command.ts";
 import { type Limits, type ListenerLimits, listenerLimits } from "./limits.ts";
@@ -35,6 +36,8 @@ export interface ListenerSocket {
   origin: "path" | "systemd";
   /** The descriptor's name, for an adopted socket. */
   fdName?: string;
+  /** The `node:net` server of an adopted socket: what a successor process can take over. */
+  server?: Server;
   /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
   accept(): Promise<Transport>;
   close(): void;
@@ -59,6 +62,7 @@ export async function openListeners(
   activated: readonly ActivatedSocket[],
   limits: Limits,
   logger: Logger,
+  handed: readonly { path: string; server: Server }[] = [],
 ): Promise<Listening[]> {
   const open: Listening[] = [];
   const add = (socket: ListenerSocket, own: ListenerLimits) =>
@@ -74,11 +78,24 @@ export async function openListeners(
       calls: { inFlight: 0, max: own.maxCalls },
     });
   try {
-    checkNames(wanted, activated);
+    // A successor takes its predecessor's sockets instead of systemd's (which it was not passed).
+    if (handed.length === 0) checkNames(wanted, activated);
     for (const l of wanted) {
       const access = l.access ?? "admin";
       // Computed first: nonsense limits are refused before anything is bound.
       const own = listenerLimits(limits, access, l.limits);
+      if (l.fdName !== undefined && handed.length > 0) {
+        const mine = handed.filter((h) => h.path === `fd:${l.fdName}`);
+        if (mine.length === 0) {
+          throw new ListenError(`--listen fd:${l.fdName}: the server replaced had no such socket`);
+        }
+        for (const h of mine) {
+          const adopted = await adoptListener(h.server, l.fdName, access, "systemd");
+          logger.info("Took over a socket from systemd", { name: l.fdName, access });
+          add({ ...adopted, mode: undefined, tookOver: true }, own);
+        }
+        continue;
+      }
       if (l.fdName !== undefined) {
         for (const a of activated.filter((a) => a.name === l.fdName)) {
           const adopted = await adoptListener(a.fd, a.name, access, "systemd");

@@ -169,6 +169,8 @@ export interface ServerView {
   status?(): ServerStatus;
   /** Stops accepting, lets calls finish for up to `drainMs`, then closes (the `shutdown` built-in). */
   shutdown?(drainMs?: number): void;
+  /** Starts a successor process and hands it the sockets (the `upgrade` built-in); what it says. */
+  upgrade?(): Promise<unknown>;
 }
 
 /** One connection, as the `connections` built-in shows it. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BUILTINS, PLUGIN_BUILTINS } from "../commands/mod.ts";
+import { BUILTINS, PLUGIN_BUILTINS, UPGRADE_BUILTIN } from "../commands/mod.ts";
 import {
   type AccessLevel,
   type Command,
@@ -92,6 +92,21 @@ export interface ServeOptions {
   sandbox?: Partial<SandboxOptions>;
   /** Reload plugins when their directories change (debounced). @default {true} */
   watch?: boolean;
+  /**
+   * Starts this server's successor (the `upgrade` built-in, which the server
+   * has only when this is given); resolves to what the command answers.
+   */
+  upgrade?: () => Promise<unknown>;
+  /** What the process this one replaces handed over: listening sockets, plugin state. */
+  handed?: HandedOver;
+}
+
+/** What a server hands its successor process. */
+export interface HandedOver {
+  /** Listening `node:net` servers, by the path `status` shows (`fd:NAME`). */
+  listeners: { path: string; server: import("node:net").Server }[];
+  /** Each plugin file's state entries. */
+  pluginState: Map<string, [string, unknown][]>;
 }
 
 /** One socket of a running server. */
@@ -132,6 +147,8 @@ export interface Server {
   reload(options?: { all?: boolean }): Promise<ReloadReport>;
   /** The plugin files: commands, state (loaded, failed with its error), grants. */
   plugins(): PluginStatus[];
+  /** What a successor process takes over: the listening sockets it can adopt, the plugin state. */
+  handover(): HandedOver;
   /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
@@ -173,6 +190,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...(options.builtins === false || !options.plugins?.length
       ? []
       : PLUGIN_BUILTINS.map((c) => [c, "builtin"] as const)),
+    ...(options.builtins === false || !options.upgrade ? [] : [[UPGRADE_BUILTIN, "builtin"] as const]),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
   const builtinState = new Map<string, unknown>();
@@ -209,6 +227,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox },
     view: () => ({ name: NAME, version: VERSION, commands: registry.list() }),
     commit,
+    initialState: options.handed?.pluginState,
   });
   const report = await plugins.reload({ all: true });
   for (const f of ownSkipped) logger.error("Command skipped", { source: f.file, error: f.error });
@@ -235,6 +254,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     logLevel: (level) => setLogLevel(logger, level),
     status: () => running().status(),
     shutdown: (drainMs) => void running().close({ drainMs }),
+    ...(options.upgrade ? { upgrade: options.upgrade } : {}),
   };
   const dispatcher = new Dispatcher(registry, {
     limits,
@@ -259,7 +279,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   if (wanted.length === 0) throw new TypeError("serve() needs a path, or listeners");
   let bound: Listening[];
   try {
-    bound = await openListeners(wanted, options.activated ?? [], limits, logger);
+    bound = await openListeners(wanted, options.activated ?? [], limits, logger, options.handed?.listeners);
   } catch (err) {
     plugins.close();
     throw err;
@@ -440,6 +460,15 @@ class RunningServer implements Server {
 
   plugins(): PluginStatus[] {
     return this.#plugins.status();
+  }
+
+  handover(): HandedOver {
+    return {
+      listeners: this.#bound.flatMap(({ socket }) =>
+        socket.server ? [{ path: socket.path, server: socket.server }] : []
+      ),
+      pluginState: this.#plugins.states(),
+    };
   }
 
   close(options: { drainMs?: number } = {}): Promise<void> {

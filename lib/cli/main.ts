@@ -76,6 +76,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       [],
     )
     .option("--takeover", "Replace a running server on --socket without downtime; it drains its calls")
+    .addOption(new Option("--successor", "Started by `upgrade` (internal)").hideHelp())
     .option(
       "--limit <name=value>",
       "Change a limit, e.g. maxConnections=100, idleTimeoutMs=5m (repeatable)",
@@ -105,6 +106,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         logFormat: opts.logFormat,
         group: opts.group,
         takeover: opts.takeover === true,
+        successor: opts.successor === true,
         ...parsed,
       }, io.err);
     });

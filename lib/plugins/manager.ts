@@ -44,6 +44,8 @@ export interface PluginManagerOptions {
    * atomically; returns the commands it skipped.
    */
   commit: (commands: PluginCommand[]) => { skipped: SkippedCommand[]; size: number };
+  /** State to start each plugin file with, by file (what the process this one replaced held). */
+  initialState?: ReadonlyMap<string, readonly [string, unknown][]>;
 }
 
 interface Version {
@@ -79,6 +81,11 @@ export class PluginManager {
   #closed = false;
   /** Versions of removed files still finishing calls (closed with the rest on shutdown). */
   #orphans = new Set<Version>();
+
+  /** Every plugin file's state, by file: what a successor process starts with. */
+  states(): Map<string, [string, unknown][]> {
+    return new Map([...this.#records].map(([file, rec]) => [file, rec.state.snapshot()]));
+  }
 
   constructor(dirs: readonly string[], options: PluginManagerOptions) {
     this.#dirs = dirs.map((d) => resolve(d));
@@ -244,10 +251,12 @@ export class PluginManager {
         seen.add(file);
         let rec = this.#records.get(file);
         if (!rec) {
+          const state = new PluginState();
+          for (const [k, v] of this.#opts.initialState?.get(file) ?? []) state.map.set(k, v);
           rec = {
             file,
             dirIndex,
-            state: new PluginState(),
+            state,
             loads: 0,
             grants: {},
             config,

@@ -1,0 +1,67 @@
+/**
+ * The successor's side of an upgrade (see lib/cli/upgrade.ts): `sockd serve
+ * --successor` receives the listening sockets and the plugin state from the
+ * process it replaces over the IPC channel that process opened, starts
+ * serving on them, and says so (or says why it could not).
+ *
+ * @module
+ */
+import type { Server as NetServer } from "node:net";
+import process from "node:process";
+import { decode } from "../codec.ts";
+import type { HandedOver } from "../server.ts";
+
+/** The hidden `serve` option that makes a process a successor. */
+export const SUCCESSOR_FLAG = "--successor";
+
+/** Messages from the old process, in order: listeners (each with its server), the state, done. */
+export type ToSuccessor =
+  | { t: "listener"; path: string }
+  | { t: "state"; plugins: [string, string][] }
+  | { t: "done" };
+
+/** Messages to the old process. */
+export type FromSuccessor = { t: "ready"; pid: number } | { t: "failed"; error: string };
+
+/** How long the old process may take to hand everything over. */
+const RECEIVE_TIMEOUT_MS = 10_000;
+
+/** Receives what the old process hands over; rejects when there is no channel, or on time-out. */
+export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedOver> {
+  if (typeof process.send !== "function") {
+    return Promise.reject(new Error("--successor is for a server started by `upgrade`: there is no channel"));
+  }
+  const handed: HandedOver = { listeners: [], pluginState: new Map() };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off("message", onMessage);
+      reject(new Error(`The server being replaced handed nothing over within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (msg: ToSuccessor, handle?: NetServer) => {
+      if (msg?.t === "listener" && handle) handed.listeners.push({ path: msg.path, server: handle });
+      else if (msg?.t === "state") {
+        for (const [file, b64] of msg.plugins) {
+          handed.pluginState.set(
+            file,
+            decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))) as [
+              string,
+              unknown,
+            ][],
+          );
+        }
+      } else if (msg?.t === "done") {
+        clearTimeout(timer);
+        process.off("message", onMessage);
+        resolve(handed);
+      }
+    };
+    process.on("message", onMessage);
+  });
+}
+
+/** Tells the old process how the start went; then lets the channel go. */
+export function report(msg: FromSuccessor): void {
+  try {
+    process.send?.(msg, undefined, undefined, () => {});
+  } catch { /* the old process is gone */ }
+}
