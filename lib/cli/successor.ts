@@ -9,6 +9,7 @@
 import type { Server as NetServer } from "node:net";
 import process from "node:process";
 import { decode } from "../codec.ts";
+import { noteInherited } from "../_inherited_fds.ts";
 import type { HandedOver } from "../server.ts";
 
 /** The hidden `serve` option that makes a process a successor. */
@@ -32,6 +33,7 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
     return Promise.reject(new Error("--successor is for a server started by `upgrade`: there is no channel"));
   }
   const handed: HandedOver = { listeners: [], pluginState: new Map() };
+  forgetChannel();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off("message", onMessage);
@@ -57,6 +59,21 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
     };
     process.on("message", onMessage);
   });
+}
+
+/**
+ * The IPC channel is a descriptor every process this one starts would
+ * inherit, with `NODE_CHANNEL_FD` naming it: a plugin host would open the
+ * channel to the old server. The variable goes, and plugin hosts close the
+ * descriptor before any plugin runs (lib/_inherited_fds.ts).
+ */
+function forgetChannel() {
+  try {
+    const fd = Number(Deno.env.get("NODE_CHANNEL_FD"));
+    if (Number.isInteger(fd) && fd > 2) noteInherited(fd);
+    Deno.env.delete("NODE_CHANNEL_FD");
+    Deno.env.delete("NODE_CHANNEL_SERIALIZATION_MODE");
+  } catch { /* not permitted: hosts inherit the variable, and the old server checks who says ready */ }
 }
 
 /** Tells the old process how the start went; then lets the channel go. */

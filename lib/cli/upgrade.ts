@@ -126,7 +126,8 @@ export function startSuccessor(
         ),
     );
     child.on("message", (msg: FromSuccessor) => {
-      if (msg?.t === "ready" && typeof msg.pid === "number") settle(undefined, msg.pid);
+      // Only the successor itself may say it serves (not a process it started).
+      if (msg?.t === "ready" && msg.pid === child.pid) settle(undefined, msg.pid);
       else if (msg?.t === "failed") settle(fail(`the successor could not start: ${String(msg.error)}`));
     });
     const handover = server.handover();
