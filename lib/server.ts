@@ -28,86 +28,16 @@ import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
 import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
-import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
+import { DEFAULT_SANDBOX_OPTIONS } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
-import { Session, type Transport } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
-import type { ActivatedSocket } from "./activation.ts";
 import { type Listening, openListeners } from "./_listener_set.ts";
+import type { HandedOver, ServeOptions } from "./serve_options.ts";
+import { Connections } from "./_connections.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
 import { NAME, VERSION } from "./version.ts";
 
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /**
-   * Socket path to listen on. May be left out when `listeners` names sockets
-   * systemd passed (`fdName`), which are then the only ones.
-   */
-  path?: string;
-  /**
-   * The sockets systemd passed (see `systemdSockets()` in lib/activation.ts);
-   * each is configured by the `listeners` entry whose `fdName` is its name.
-   */
-  activated?: readonly ActivatedSocket[];
-  /** Commands of the embedding program, run inline. */
-  commands?: readonly Command[];
-  /** Plugin directories to load `*.ts`/`*.js` command files from. */
-  plugins?: readonly string[];
-  /**
-   * Include the built-in commands (help, ping, echo, version; and reload,
-   * plugins when there are plugin directories). @default {true}
-   */
-  builtins?: boolean;
-  /** Socket file mode. @default {0o600} */
-  mode?: number;
-  /** What connections on this socket may call. @default {"admin"} */
-  access?: AccessLevel;
-  /** Group owning the socket file (name or gid), for modes like 0660. */
-  group?: string | number;
-  /**
-   * Replace a live server on `path` instead of refusing to start: the new
-   * socket is renamed over the old one, so new connections come here while
-   * the old server's connections carry on. Telling the old server to drain
-   * is the caller's part (`sockd serve --takeover` calls its `shutdown`).
-   * @default {false}
-   */
-  takeover?: boolean;
-  /**
-   * More sockets, each with its own path, mode, group, access level and
-   * limits, e.g. a world-connectable read-only socket beside the admin one.
-   */
-  listeners?: readonly Omit<ListenOptions, "takeover">[];
-  /** Bounds and deadlines; see {@linkcode Limits}. */
-  limits?: Partial<Limits>;
-  /**
-   * Where the server logs. @default silent. A logger with a writable `level`
-   * property (as the CLI's) can be changed at run time by `log-level`.
-   */
-  logger?: Logger & { level?: LogLevel };
-  /**
-   * Bounds, deadlines and restart policy of plugin host processes; see
-   * {@linkcode SandboxOptions}. Plugins need the `run` permission for
-   * `/proc/self/exe` (the host is the running executable).
-   */
-  sandbox?: Partial<SandboxOptions>;
-  /** Reload plugins when their directories change (debounced). @default {true} */
-  watch?: boolean;
-  /**
-   * Starts this server's successor (the `upgrade` built-in, which the server
-   * has only when this is given); resolves to what the command answers.
-   */
-  upgrade?: () => Promise<unknown>;
-  /** What the process this one replaces handed over: listening sockets, plugin state. */
-  handed?: HandedOver;
-}
-
-/** What a server hands its successor process. */
-export interface HandedOver {
-  /** Listening `node:net` servers, by the path `status` shows (`fd:NAME`). */
-  listeners: { path: string; server: import("node:net").Server }[];
-  /** Each plugin file's state entries. */
-  pluginState: Map<string, [string, unknown][]>;
-}
+export type { HandedOver, ServeOptions } from "./serve_options.ts";
 
 /** One socket of a running server. */
 export interface ListenerView {
@@ -326,15 +256,13 @@ class RunningServer implements Server {
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
   #bound: Listening[];
-  #refusals: Refusals;
   #stats: Stats;
   #started = Date.now();
   #dispatcher: Dispatcher;
   #registry: Registry;
   #limits: Limits;
   #logger: Logger & { level?: LogLevel };
-  #sessions = new Set<Session>();
-  #nextId = 1;
+  #connections: Connections;
   #closing: Promise<void> | undefined;
   #accepting: Promise<void>;
 
@@ -347,7 +275,6 @@ class RunningServer implements Server {
     parts: PluginParts,
   ) {
     this.path = bound[0]!.socket.path;
-    this.#refusals = new Refusals(limits, { name: NAME, version: VERSION });
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
     this.#ownSkipped = parts.ownSkipped;
@@ -362,14 +289,22 @@ class RunningServer implements Server {
         this.reload().catch((err) => logger.error("Reload failed", { error: String(err) }));
       }, { logger });
     }
-    this.#accepting = Promise.all(bound.map((b) => this.#accept(b))).then(() => {});
+    this.#connections = new Connections({
+      dispatcher,
+      stats: parts.stats,
+      logger,
+      refusals: new Refusals(limits, { name: NAME, version: VERSION }),
+      hello: { name: NAME, version: VERSION },
+      closing: () => this.#closing !== undefined,
+    });
+    this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
     let done!: () => void;
     this.finished = new Promise((r) => done = r);
     this.#accepting.finally(() => this.close().then(done, done));
   }
 
   get connections(): number {
-    return this.#sessions.size;
+    return this.#connections.sessions.size;
   }
 
   get listeners(): ListenerView[] {
@@ -386,22 +321,12 @@ class RunningServer implements Server {
 
   /** Calls running on every connection. */
   get callsInFlight(): number {
-    let n = 0;
-    for (const s of this.#sessions) n += s.callsInFlight;
-    return n;
+    return this.#connections.callsInFlight;
   }
 
   /** The open connections, oldest first. */
   connectionList(): ConnectionInfo[] {
-    return [...this.#sessions].map((s) => ({
-      id: s.id,
-      listener: s.listener,
-      access: s.access,
-      dialect: s.dialect,
-      since: s.since.toISOString(),
-      calls: s.callsInFlight,
-      running: s.running(),
-    }));
+    return this.#connections.list();
   }
 
   status(): ServerStatus {
@@ -420,7 +345,7 @@ class RunningServer implements Server {
         connections: sessions.size,
         limits: { ...limits },
       })),
-      connections: this.#sessions.size,
+      connections: this.#connections.sessions.size,
       commands: this.#registry.size,
       plugins: {
         loaded: plugins.filter((p) => p.state === "loaded").length,
@@ -477,76 +402,12 @@ class RunningServer implements Server {
   }
 
   async #shutdown(drainMs: number) {
-    this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
+    this.#logger.info("Shutting down", { connections: this.#connections.sessions.size, drainMs });
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
-    await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
+    await Promise.allSettled([...this.#connections.sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
     await this.#accepting.catch(() => {});
     this.#logger.info("Stopped");
-  }
-
-  async #accept(bound: Listening) {
-    const listener = bound.socket;
-    while (true) {
-      let conn: Transport;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (this.#closing || err instanceof Deno.errors.BadResource) return;
-        this.#logger.warn("Accept failed", { error: String(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closing) {
-        conn.close();
-        continue;
-      }
-      this.#start(conn, bound);
-    }
-  }
-
-  #start(conn: Transport, listening: Listening) {
-    const id = this.#nextId++;
-    const bound = listening.socket;
-    const own = listening.limits;
-    this.#stats.connected();
-    // Each listener has its own pool: a flood on one socket never takes another's capacity.
-    if (listening.sessions.size >= own.maxConnections) {
-      this.#stats.refused();
-      this.#logger.warn("Connection refused: limit reached", {
-        conn: id,
-        listener: bound.path,
-        limit: own.maxConnections,
-      });
-      this.#refusals.refuse(conn, `too many connections (limit ${own.maxConnections})`);
-      return;
-    }
-    const session = new Session(conn, {
-      id,
-      listener: bound.path,
-      access: bound.access,
-      onDialect: (dialect) => {
-        this.#stats.dialect(bound.path, dialect, 1);
-        this.#logger.debug("Connected", { conn: id, listener: bound.path, dialect });
-      },
-      dispatcher: this.#dispatcher,
-      limits: listening.sessionLimits,
-      calls: listening.calls,
-      logger: this.#logger,
-      hello: { name: NAME, version: VERSION },
-    });
-    this.#sessions.add(session);
-    listening.sessions.add(session);
-    session.run().finally(() => {
-      this.#sessions.delete(session);
-      listening.sessions.delete(session);
-      if (session.dialect !== "?") this.#stats.dialect(bound.path, session.dialect, -1);
-      this.#logger.debug("Disconnected", {
-        conn: id,
-        dialect: session.dialect,
-        seconds: Math.round((Date.now() - session.since.getTime()) / 100) / 10,
-      });
-    });
   }
 }

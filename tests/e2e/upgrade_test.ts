@@ -148,7 +148,10 @@ Deno.test("upgrade: a successor that crashes on start leaves the old server serv
     await Deno.writeTextFile(`${copy}main.ts`, `throw new Error("this build is broken");\n`);
     const err = await caught(call(path, "upgrade"));
     assertStatus(err, Status.HANDLER_ERROR);
-    assertMatch(err.message, /Upgrade failed: the successor exited \(code 1\) before it served; this server goes on/);
+    assertMatch(
+      err.message,
+      /Upgrade failed: the successor exited \(code 1\) before it served; this server goes on/,
+    );
     // Still the same server, still serving.
     assertEquals(await pidAt(path), pid);
     assertEquals(await call(path, "ping"), "pong");
