@@ -12,6 +12,7 @@ import type { Limits } from "./limits.ts";
 import type { ListenOptions } from "./listener.ts";
 import type { Logger, LogLevel } from "./log.ts";
 import type { SandboxOptions } from "./runner/host_options.ts";
+import type { StateOp } from "./runner/host_protocol.ts";
 
 /** Options of `serve()`. */
 export interface ServeOptions {
@@ -83,4 +84,9 @@ export interface HandedOver {
   listeners: { path: string; server: NetServer }[];
   /** Each plugin file's state entries. */
   pluginState: Map<string, [string, unknown][]>;
+  /**
+   * Follows the old process's plugin state changes made after `pluginState`
+   * was taken (while it still served); returns the unsubscribe function.
+   */
+  follow?: (listener: (file: string, op: StateOp) => void) => () => void;
 }

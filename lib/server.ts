@@ -33,6 +33,7 @@ import { type Entry, Registry } from "./registry.ts";
 import { Refusals } from "./_refusal.ts";
 import { type Listening, openListeners } from "./_listener_set.ts";
 import type { HandedOver, ServeOptions } from "./serve_options.ts";
+import type { StateOp } from "./runner/host_protocol.ts";
 import { Connections } from "./_connections.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
 import { NAME, VERSION } from "./version.ts";
@@ -79,6 +80,8 @@ export interface Server {
   plugins(): PluginStatus[];
   /** What a successor process takes over: the listening sockets it can adopt, the plugin state. */
   handover(): HandedOver;
+  /** Applies a plugin state change the process this one replaced made after handing its state over. */
+  applyPluginState(file: string, op: StateOp): void;
   /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
@@ -393,7 +396,12 @@ class RunningServer implements Server {
         socket.server ? [{ path: socket.path, server: socket.server }] : []
       ),
       pluginState: this.#plugins.states(),
+      follow: (listener) => this.#plugins.followStates(listener),
     };
+  }
+
+  applyPluginState(file: string, op: StateOp): void {
+    this.#plugins.applyState(file, op);
   }
 
   close(options: { drainMs?: number } = {}): Promise<void> {

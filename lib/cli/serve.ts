@@ -12,7 +12,7 @@ import type { LogLevel } from "../log.ts";
 import { systemdSockets } from "../activation.ts";
 import { grantsNet } from "../runner/grants.ts";
 import { type HandedOver, serve, type Server } from "../server.ts";
-import { receiveHandover, report } from "./successor.ts";
+import { followOldState, receiveHandover, report } from "./successor.ts";
 import { Exit } from "./exit_codes.ts";
 import { type LogFormat, stderrLogger } from "./logger.ts";
 import { errorLine } from "./render.ts";
@@ -94,6 +94,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   }
   if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
   if (options.successor) {
+    const running = server;
+    followOldState((file, op) => running.applyPluginState(file, op));
     report({ t: "ready", pid: Deno.pid });
     logger.info("Took over from the server it replaces", { listeners: handed?.listeners.length ?? 0 });
   }

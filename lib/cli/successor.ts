@@ -10,6 +10,11 @@ import type { Server as NetServer } from "node:net";
 import process from "node:process";
 import { decode } from "../codec.ts";
 import { noteInherited } from "../_inherited_fds.ts";
+import type { StateOp } from "../runner/host_protocol.ts";
+
+function fromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
 import type { HandedOver } from "../server.ts";
 
 /** The hidden `serve` option that makes a process a successor. */
@@ -19,13 +24,24 @@ export const SUCCESSOR_FLAG = "--successor";
 export type ToSuccessor =
   | { t: "listener"; path: string }
   | { t: "state"; plugins: [string, string][] }
-  | { t: "done" };
+  | { t: "done" }
+  | { t: "op"; file: string; op: string };
 
 /** Messages to the old process. */
 export type FromSuccessor = { t: "ready"; pid: number } | { t: "failed"; error: string };
 
 /** How long the old process may take to hand everything over. */
 const RECEIVE_TIMEOUT_MS = 10_000;
+
+/** Plugin state changes the old process made after its snapshot: applied once the server runs. */
+const ops: { file: string; op: StateOp }[] = [];
+let applyOp: ((file: string, op: StateOp) => void) | undefined;
+
+/** From now on, state changes of the old process go to `apply` (those that came already first). */
+export function followOldState(apply: (file: string, op: StateOp) => void): void {
+  for (const { file, op } of ops.splice(0)) apply(file, op);
+  applyOp = apply;
+}
 
 /** Receives what the old process hands over; rejects when there is no channel, or on time-out. */
 export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedOver> {
@@ -37,10 +53,15 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off("message", onMessage);
+      process.disconnect?.();
       reject(new Error(`The server being replaced handed nothing over within ${timeoutMs} ms`));
     }, timeoutMs);
     const onMessage = (msg: ToSuccessor, handle?: NetServer) => {
-      if (msg?.t === "listener" && handle) handed.listeners.push({ path: msg.path, server: handle });
+      if (msg?.t === "op") {
+        const op = decode(fromBase64(msg.op)) as StateOp;
+        if (applyOp) applyOp(msg.file, op);
+        else ops.push({ file: msg.file, op });
+      } else if (msg?.t === "listener" && handle) handed.listeners.push({ path: msg.path, server: handle });
       else if (msg?.t === "state") {
         for (const [file, b64] of msg.plugins) {
           handed.pluginState.set(
@@ -52,8 +73,8 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
           );
         }
       } else if (msg?.t === "done") {
+        // The listener stays: state changes keep coming until the old process exits.
         clearTimeout(timer);
-        process.off("message", onMessage);
         resolve(handed);
       }
     };

@@ -99,6 +99,7 @@ export function startSuccessor(
       clearTimeout(timer);
       child.removeAllListeners("exit");
       if (err) {
+        unfollow?.();
         try {
           child.kill("SIGKILL");
         } catch { /* gone */ }
@@ -107,7 +108,7 @@ export function startSuccessor(
         } catch { /* not connected */ }
         reject(err);
       } else {
-        child.disconnect?.();
+        // State changes of the calls this process still finishes keep following until it exits.
         // The successor outlives this process: do not keep this one alive for it.
         child.unref();
         resolve({ pid: pid! });
@@ -130,7 +131,13 @@ export function startSuccessor(
       if (msg?.t === "ready" && msg.pid === child.pid) settle(undefined, msg.pid);
       else if (msg?.t === "failed") settle(fail(`the successor could not start: ${String(msg.error)}`));
     });
+    // Changes made from now on (this process serves until the successor does) follow the snapshot.
     const handover = server.handover();
+    const unfollow = handover.follow?.((file, op) => {
+      try {
+        if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
+      } catch { /* the channel is gone: the successor has what it has */ }
+    });
     const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
       child.send(msg, handle as never, (err: Error | null) => {
         if (err) settle(fail(`cannot hand over to the successor: ${err.message}`));

@@ -169,3 +169,44 @@ async function copyTree(from: string, to: string) {
     else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
   }
 }
+
+Deno.test("upgrade: plugin state changes made while the successor starts are not lost", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  const plugins = `${tmp.dir}/cmds`;
+  await Deno.mkdir(plugins);
+  await Deno.writeTextFile(`${plugins}/bump.ts`, COUNTER);
+  await using first = await startServer(path, ["--plugins", plugins]);
+  let ok = 0;
+  let stop = false;
+  // Four clients bump the counter all along; a call refused by a closing connection is simply not counted.
+  const worker = async () => {
+    let c = await connect(path, { timeoutMs: 5000 });
+    while (!stop) {
+      try {
+        await c.call("bump", [], { timeoutMs: 10_000 }).result;
+        ok++;
+      } catch {
+        c.close();
+        c = await connect(path, { timeoutMs: 5000 });
+      }
+    }
+    c.close();
+  };
+  try {
+    const workers = Array.from({ length: 4 }, worker);
+    for (let i = 0; i < 2; i++) {
+      await waitFor(() => ok >= (i + 1) * 200, 20_000, "calls between upgrades");
+      await call(path, "upgrade");
+    }
+    await waitFor(() => ok >= 600, 20_000, "calls after the upgrades");
+    stop = true;
+    await Promise.all(workers);
+    // Every counted call's increment reached the last process.
+    assertEquals(await call(path, "bump"), ok + 1);
+  } finally {
+    stop = true;
+    await stopAt(path);
+    await first.process.status;
+  }
+});
