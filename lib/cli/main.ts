@@ -71,12 +71,14 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .option(
       "--listen <spec>",
       "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME][,maxConnections=N]" +
-        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable)",
+        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable); " +
+        "fd:NAME instead of PATH: the sockets systemd passed under that name",
       collect,
       [],
     )
     .option("--takeover", "Replace a running server on --socket without downtime; it drains its calls")
     .option("--supervise <file>", "Supervise the processes of this JSON config (README: Supervise a program)")
+    .addOption(new Option("--successor", "Started by `upgrade` (internal)").hideHelp())
     .option(
       "--limit <name=value>",
       "Change a limit, e.g. maxConnections=100, idleTimeoutMs=5m (repeatable)",
@@ -107,6 +109,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         group: opts.group,
         takeover: opts.takeover === true,
         supervise: opts.supervise,
+        successor: opts.successor === true,
         ...parsed,
       }, io.err);
     });

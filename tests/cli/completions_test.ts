@@ -88,7 +88,7 @@ Deno.test({
     const expected = [
       `sockd  => serve call repl completions --help --version`,
       `sockd c => call completions`,
-      `sockd call -s ${s}  => conn connections echo follow help log-level ping plugins reload shutdown stats status tick tick-endings version`,
+      `sockd call -s ${s}  => conn connections echo follow help log-level ping plugins reload shutdown stats status tick tick-endings upgrade version`,
       `sockd call -s ${s} ti => tick tick-endings`,
       `sockd call --socket ${s} tick --e => --every`,
       `sockd call -s ${s} help f => follow`,
