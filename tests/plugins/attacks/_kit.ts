@@ -339,3 +339,8 @@ export function cpuSeconds(pid: number): number {
   // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the state field.
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** Asserts `text` matches `pattern`. */
+export function assertMatch(text: string, pattern: RegExp, message?: string): void {
+  assert(pattern.test(text), message ?? `Expected ${JSON.stringify(text.slice(0, 500))} to match ${pattern}`);
+}
