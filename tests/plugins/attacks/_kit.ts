@@ -303,7 +303,7 @@ export function step(
   t: Deno.TestContext,
   a: Attack,
   name: string,
-  body: () => Promise<void>,
+  body: () => void | Promise<void>,
   minPings = 3,
 ): Promise<boolean> {
   return t.step(name, async () => {

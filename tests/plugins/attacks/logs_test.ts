@@ -1,0 +1,132 @@
+/**
+ * Attacks on the log (fixtures: tests/fixtures/attacks/logs/), with
+ * `--log-format json`: the server stamps ts, level, msg, plugin and command,
+ * a plugin's fields are nested under "fields" and override nothing; what a
+ * plugin prints (console, Deno.stderr) is its output in a server line naming
+ * it, never raw, and a newline cannot start a forged line; bursts of 10,000
+ * lines are cut to the rate limit server-side, with a warning.
+ */
+import { assert, assertEquals } from "../../assert.ts";
+import { waitFor } from "../../_helpers.ts";
+import { type Attack, attack, step } from "./_kit.ts";
+
+type Line = Record<string, unknown> & { fields?: Record<string, unknown> };
+
+/** The server's log lines, and those that are not JSON objects (raw output). */
+function logLines(a: Attack): { lines: Line[]; raw: string[] } {
+  const lines: Line[] = [];
+  const raw: string[] = [];
+  for (const text of a.server.stderr().split("\n")) {
+    if (text.trim() === "") continue;
+    try {
+      const v = JSON.parse(text);
+      if (v && typeof v === "object" && !Array.isArray(v)) lines.push(v);
+      else raw.push(text);
+    } catch {
+      raw.push(text);
+    }
+  }
+  return { lines, raw };
+}
+
+const mentions = (line: Line, text: string) => JSON.stringify(line).includes(text);
+const count = (a: Attack, marker: string) => logLines(a).lines.filter((l) => mentions(l, marker)).length;
+
+const BURSTS = [
+  // command, marker, file, whether a warning about dropped lines is required
+  ["burst-log", "BURST-LOG", "burst_log.ts", true],
+  ["burst-console", "BURST-CONSOLE", "burst_console.ts", true],
+  ["burst-stderr", "BURST-STDERR", "burst_stderr.ts", true],
+  // Posted log messages need not be accepted at all; if they are, they are limited too.
+  ["burst-post", "BURST-POST", "burst_post.ts", false],
+] as const;
+
+/** What is wrong with how the server logged a burst of 10,000 lines from `file`. */
+function burstProblems(a: Attack, marker: string, file: string, warns: boolean, counted: number): string[] {
+  const problems: string[] = [];
+  const { lines } = logLines(a);
+  const n = count(a, marker);
+  if (n !== counted) problems.push(`${n - counted} more lines trickled in afterwards: queued, not dropped`);
+  if (n > 450) problems.push(`${n} lines logged for a burst of 10,000 (limit ~200/s)`);
+  const stray = lines.filter((l) => mentions(l, marker) && !String(l.plugin ?? "").endsWith(file));
+  if (stray.length) {
+    problems.push(`${stray.length} lines not attributed to ${file}: ${JSON.stringify(stray[0])}`);
+  }
+  const warned = lines.some((l) => /drop/i.test(JSON.stringify(l)) && JSON.stringify(l).includes(file));
+  if (warns && !warned) problems.push("no warning that lines were dropped");
+  return problems.map((p) => `${file}: ${p}`);
+}
+
+Deno.test("attacks/logs: the log is the server's; plugins cannot forge, flood or bypass it", async (t) => {
+  await using a = await attack("logs", { args: ["--log-format", "json"] });
+
+  await step(
+    t,
+    a,
+    "fields named level, msg, ts, plugin, command are nested and override nothing",
+    async () => {
+      assertEquals(await a.call("forge-fields"), "logged");
+      const forged = () => logLines(a).lines.filter((l) => mentions(l, "FORGE-FIELDS"));
+      await waitFor(() => forged().length > 0, 3000, "the line").catch(() => {});
+      const line = forged()[0];
+      assert(line?.fields?.mark === "FORGE-FIELDS", `fields nested under "fields": ${JSON.stringify(line)}`);
+      assertEquals([line.level, line.msg], ["info", "x"]);
+      assert(String(line.plugin).endsWith("forge_fields.ts"), `plugin: ${line.plugin}`);
+      assertEquals(line.command, "forge-fields");
+      assert(Math.abs(Date.parse(String(line.ts)) - Date.now()) < 60_000, `the server's time: ${line.ts}`);
+      const f = line.fields;
+      assertEquals([f.level, f.msg, f.ts, f.plugin, f.command], [
+        "error",
+        "forged",
+        "1970",
+        "other.ts",
+        "other",
+      ]);
+    },
+  );
+
+  await step(t, a, "console and Deno.stderr are the plugin's output in its lines; no injection", async () => {
+    assertEquals(await a.call("console-out"), "printed");
+    for (const mark of ["CONSOLE-LOG-MARK", "CONSOLE-ERR-MARK", "STDERR-MARK", "INJECTED-STDERR"]) {
+      await waitFor(
+        () => logLines(a).lines.some((l) => mentions(l, mark) && mentions(l, "console_out.ts")),
+        3000,
+        `${mark} in a line naming console_out.ts`,
+      );
+    }
+    const injected = logLines(a).lines.filter((l) => String(l.msg).startsWith("INJECTED"));
+    assertEquals(injected, [], "a printed or logged newline started no line of its own");
+    assertEquals(logLines(a).raw.slice(0, 5), [], "nothing raw");
+  });
+
+  await step(
+    t,
+    a,
+    "bursts of 10,000 lines (ctx.log, console, stderr, posted) are cut server-side",
+    async () => {
+      // All at once: each plugin has its own limit.
+      const answers = await Promise.all(
+        BURSTS.map(([command]) => a.client.call(command).result.catch((e) => e)),
+      );
+      for (const answer of answers) assert(answer === "burst" || answer instanceof Error, String(answer));
+      await new Promise((r) => setTimeout(r, 1200));
+      const counted = BURSTS.map(([, marker]) => count(a, marker));
+      // At 200 lines/s a queue would add ~60 lines in 300 ms.
+      await new Promise((r) => setTimeout(r, 300));
+      const problems = BURSTS.flatMap(([, marker, file, warns], i) =>
+        burstProblems(a, marker, file, warns, counted[i]!)
+      );
+      assertEquals(problems, []);
+    },
+    10,
+  );
+
+  await step(t, a, "every line the server wrote is a JSON log line with its ts, level and msg", () => {
+    const { lines, raw } = logLines(a);
+    assertEquals(raw.slice(0, 5), [], `${raw.length} raw lines`);
+    const bad = lines.filter((l) =>
+      typeof l.ts !== "string" || typeof l.level !== "string" || typeof l.msg !== "string"
+    );
+    assertEquals(bad.slice(0, 3), []);
+  });
+});
