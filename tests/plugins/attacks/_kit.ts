@@ -322,19 +322,31 @@ export function assertNoSecret(a: Attack, text: unknown): void {
   assert(!s.includes(a.secret), `the secret leaked: ${s.slice(0, 300)}`);
 }
 
+/**
+ * A file under /proc/<pid>/, or undefined when the process is gone. Deno
+ * asks for --allow-all to read /proc/<pid>/* itself, which no permission set
+ * here has; jq (in the test set's run list) reads it as raw text instead.
+ */
+function procFile(pid: number, name: string): string | undefined {
+  const out = new Deno.Command("jq", {
+    args: ["-Rr", ".", `/proc/${pid}/${name}`],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .outputSync();
+  return out.success ? new TextDecoder().decode(out.stdout) : undefined;
+}
+
 /** Whether a process runs (a zombie counts as gone: it holds no CPU or memory). */
 export function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+  const stat = procFile(pid, "stat");
+  return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
 /** CPU time (user + system) of a process so far, in seconds (`getconf CLK_TCK` is 100 here). */
 export function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const stat = procFile(pid, "stat");
+  if (stat === undefined) throw new Error(`process ${pid} is gone`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the state field.
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -343,4 +355,11 @@ export function cpuSeconds(pid: number): number {
 /** Asserts `text` matches `pattern`. */
 export function assertMatch(text: string, pattern: RegExp, message?: string): void {
   assert(pattern.test(text), message ?? `Expected ${JSON.stringify(text.slice(0, 500))} to match ${pattern}`);
+}
+
+/** Resident memory of a process, in MiB (VmRSS of /proc/<pid>/status). */
+export function rssMiB(pid: number): number {
+  const status = procFile(pid, "status");
+  if (status === undefined) throw new Error(`process ${pid} is gone`);
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
 }

@@ -139,4 +139,38 @@ Deno.test("attacks/protocol: the server trusts nothing a host says", async (t) =
       c.close();
     }
   });
+  await step(
+    t,
+    a,
+    "a host that closes its own stdout or stdin is replaced; no call waits on it",
+    async () => {
+      for (const command of ["close-stdout", "close-stdin"]) {
+        const answer = await within(10_000, command, a.client.call(command).result.catch((e) => e));
+        // Harmless (the pipe is not stdio) or fatal to that host only: a 105 that names the plugin.
+        if (answer instanceof Error) {
+          assertStatus(answer, Status.HANDLER_ERROR);
+          assertIncludes(answer.message, "stdio_close.ts");
+        }
+        const t0 = performance.now();
+        let last: unknown;
+        while ((last = await a.client.call("stdio-ok").result.catch((e) => e)) !== "stdio-ok") {
+          assert(performance.now() - t0 < 5000, `stdio-ok after ${command}: ${last}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
+  );
+
+  await step(
+    t,
+    a,
+    "an error status that is not a sockd error code (0, -1, 12345, 200, a string) answers 105",
+    async () => {
+      for (const status of ["0", "-1", "12345", "200", "string"]) {
+        const err = await a.fail("bad-status", [status]);
+        assertStatus(err, Status.HANDLER_ERROR);
+        assertIncludes(err.message, "bad status");
+      }
+    },
+  );
 });

@@ -6,9 +6,10 @@
  * that allocates while loading fails to load. The server and the other
  * plugins answer throughout.
  */
+import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus } from "../../assert.ts";
-import { assertMatch, type Attack, attack, step } from "./_kit.ts";
+import { assertMatch, type Attack, attack, rssMiB, step } from "./_kit.ts";
 
 /** `command` must answer 105 naming memory and the 64 MiB cap while the victim keeps answering. */
 async function assertCapped(a: Attack, command: string) {
@@ -82,4 +83,33 @@ Deno.test("attacks/resources: memory bombs end their own host only, under the pl
     assertIncludes(err.message, "bomb.ts");
     assertEquals(await a.call("victim"), "victim-ok");
   }, 10);
+  await step(
+    t,
+    a,
+    "endless 64 KiB chunks to a client that does not read: the server's memory stays bounded",
+    async () => {
+      const server = a.server.process.pid;
+      const c = await connect(a.server.path);
+      try {
+        const before = rssMiB(server);
+        const flood = c.call("flood");
+        flood.result.catch(() => {});
+        let peak = before;
+        const end = performance.now() + 2000;
+        while (performance.now() < end) {
+          peak = Math.max(peak, rssMiB(server));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        flood.cancel();
+        assert(
+          peak - before < 64,
+          `the server grew ${(peak - before).toFixed(0)} MiB while the client did not read`,
+        );
+      } finally {
+        c.close();
+      }
+      assertEquals(await a.call("victim"), "victim-ok");
+    },
+    20,
+  );
 });
