@@ -143,9 +143,8 @@ async function exists(path: string): Promise<boolean> {
 export const CANARY_PACKAGE = "is-number";
 
 /**
- * A fresh DENO_DIR holding a copy of the npm packages sockd itself needs
- * (so the server starts offline) and nothing else: a download by a plugin
- * shows up in it.
+ * A fresh DENO_DIR holding a copy of the npm cache (so the server starts
+ * offline) without the canary package: a download by a plugin shows up in it.
  */
 async function freshDenoDir(tmp: string): Promise<string> {
   const info = new Deno.Command("deno", { args: ["info", "--json"], stdout: "piped", stderr: "null" });
@@ -155,14 +154,10 @@ async function freshDenoDir(tmp: string): Promise<string> {
   const dir = `${tmp}/deno_dir`;
   const to = `${dir}/npm/registry.npmjs.org`;
   await Deno.mkdir(to, { recursive: true });
-  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}deno.lock`)) as { npm: Record<string, unknown> };
-  const wanted = new Set(Object.keys(lock.npm).map((k) => k.slice(0, k.lastIndexOf("@"))));
   for await (const e of Deno.readDir(`${npmCache}/registry.npmjs.org`)) {
-    // Every package sockd's own graph may touch (optional native helpers included), not the canary.
+    // Every package the cache holds (sockd's own, scoped ones included), not the canary.
     if (e.name === CANARY_PACKAGE || e.name.startsWith(".")) continue;
-    if (wanted.has(e.name) || e.name.includes("msgpackr") || /detect-libc|node-gyp-build/.test(e.name)) {
-      await copyTree(`${npmCache}/registry.npmjs.org/${e.name}`, `${to}/${e.name}`, (t) => t);
-    }
+    await copyTree(`${npmCache}/registry.npmjs.org/${e.name}`, `${to}/${e.name}`, (t) => t);
   }
   return dir;
 }

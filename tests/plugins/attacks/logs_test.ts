@@ -108,13 +108,16 @@ Deno.test("attacks/logs: the log is the server's; plugins cannot forge, flood or
       const answers = await Promise.all(
         BURSTS.map(([command]) => a.client.call(command).result.catch((e) => e)),
       );
-      for (const answer of answers) assert(answer === "burst" || answer instanceof Error, String(answer));
+      // Logging a lot is not an attack to end a host for: only the posted messages may be refused.
+      const ended = BURSTS.flatMap(([command], i) =>
+        answers[i] === "burst" || command === "burst-post" ? [] : [`${command} answered ${answers[i]}`]
+      );
       await new Promise((r) => setTimeout(r, 1200));
       const counted = BURSTS.map(([, marker]) => count(a, marker));
       // At 200 lines/s a queue would add ~60 lines in 300 ms.
       await new Promise((r) => setTimeout(r, 300));
-      const problems = BURSTS.flatMap(([, marker, file, warns], i) =>
-        burstProblems(a, marker, file, warns, counted[i]!)
+      const problems = ended.concat(
+        BURSTS.flatMap(([, marker, file, warns], i) => burstProblems(a, marker, file, warns, counted[i]!)),
       );
       assertEquals(problems, []);
     },
