@@ -202,4 +202,45 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
       }
     },
   );
+  await step(
+    t,
+    a,
+    "self.close() of the plugin's Worker in a call: 105 naming the plugin, then it serves again",
+    async () => {
+      const err = await a.fail("close-worker", [], 10_000);
+      assertStatus(err, Status.HANDLER_ERROR);
+      assertIncludes(err.message, "close_worker.ts");
+      await a.waitPlugin(
+        "close_worker.ts",
+        (p) => p.restarts >= 1 && p.state === "loaded",
+        5000,
+        "restarted",
+      );
+      assertEquals(await a.call("close-worker-ok"), "close-worker-ok");
+    },
+  );
+
+  await step(t, a, "a plugin that exits while loading fails, and is not restarted without end", async () => {
+    const p = await a.plugin("exit_at_load.ts");
+    assert(p.state === "failed" || p.state === "disabled", JSON.stringify(p));
+    assertMatch(p.error ?? "", /exit|7/i);
+    assertStatus(await a.fail("exit-at-load"), Status.NOT_FOUND);
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = await a.plugin("exit_at_load.ts");
+    assertEquals(later.restarts, p.restarts, "no more restarts");
+    assert(later.pid === undefined || !alive(later.pid), `no host left running: ${later.pid}`);
+  });
+
+  await step(t, a, "a plugin that crashes after every restart is disabled, saying why", async () => {
+    const p = await a.waitPlugin(
+      "crash_loop.ts",
+      (p) => p.state === "disabled",
+      15_000,
+      "crash_loop.ts disabled",
+    );
+    assertIncludes(p.error ?? "", "crash-loop boom");
+    const err = await a.fail("crash-loop");
+    assertStatus(err, Status.HANDLER_ERROR);
+    assertMatch(err.message, /disabled/i);
+  });
 });

@@ -173,4 +173,34 @@ Deno.test("attacks/protocol: the server trusts nothing a host says", async (t) =
       }
     },
   );
+  await step(
+    t,
+    a,
+    "commands named like the built-ins (ping, shutdown, plugins) do not replace them",
+    async () => {
+      assertEquals(await a.call("ping"), "pong");
+      assert(Array.isArray(await a.plugins()), "plugins is the built-in");
+      const p = await a.plugin("shadow.ts");
+      for (const name of ["ping", "shutdown", "plugins"]) {
+        assert(
+          !p.commands.includes(name),
+          JSON.stringify(p),
+        );
+      }
+      assertEquals(await a.call("shadow-ok"), "shadow-ok");
+    },
+  );
+
+  await step(
+    t,
+    a,
+    "ctx.server offers a plugin no way to reload, list plugins or shut down the server",
+    async () => {
+      const offered = await a.call("server-api") as Record<string, string>;
+      for (const [name, what] of Object.entries(offered)) {
+        assert(what !== "CALLED" && what !== "function", `ctx.server.${name}: ${what}`);
+      }
+      assertEquals(await a.call("quick"), "quick");
+    },
+  );
 });

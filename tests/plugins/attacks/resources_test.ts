@@ -9,7 +9,7 @@
 import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus } from "../../assert.ts";
-import { assertMatch, type Attack, attack, rssMiB, step } from "./_kit.ts";
+import { assertMatch, type Attack, attack, rssMiB, step, within } from "./_kit.ts";
 
 /** `command` must answer 105 naming memory and the 64 MiB cap while the victim keeps answering. */
 async function assertCapped(a: Attack, command: string) {
@@ -111,5 +111,28 @@ Deno.test("attacks/resources: memory bombs end their own host only, under the pl
       assertEquals(await a.call("victim"), "victim-ok");
     },
     20,
+  );
+  await step(
+    t,
+    a,
+    "state (kept in the server, outside the cap) cannot be used to fill the server's memory",
+    async () => {
+      const server = a.server.process.pid;
+      const before = rssMiB(server);
+      const answer = await within(25_000, "state-hoard", a.client.call("state-hoard").result.catch((e) => e));
+      const grew = rssMiB(server) - before;
+      if (answer instanceof Error) {
+        assertStatus(answer, Status.HANDLER_ERROR);
+        assertMatch(answer.message, /state|limit|large|size|memory/i);
+      }
+      assert(
+        grew < 128,
+        `the server grew ${grew.toFixed(0)} MiB holding a plugin's state (answer: ${answer})`,
+      );
+      const deep = await within(10_000, "state-deep", a.client.call("state-deep").result.catch((e) => e));
+      if (deep instanceof Error) assertStatus(deep, Status.HANDLER_ERROR);
+      assertEquals(await a.call("victim"), "victim-ok");
+    },
+    10,
   );
 });
