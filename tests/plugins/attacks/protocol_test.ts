@@ -9,7 +9,7 @@
 import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus } from "../../assert.ts";
-import { alive, assertMatch, type Attack, attack, step, within } from "./_kit.ts";
+import { alive, assertMatch, type Attack, attack, rssMiB, step, within } from "./_kit.ts";
 
 /** `command` must end its host promptly as malformed, and the plugin serve again from a new host. */
 async function assertHostEnded(a: Attack, file: string, command: string, pattern = /malformed|protocol/i) {
@@ -203,4 +203,37 @@ Deno.test("attacks/protocol: the server trusts nothing a host says", async (t) =
       assertEquals(await a.call("quick"), "quick");
     },
   );
+  await step(
+    t,
+    a,
+    "speaking the host protocol exactly (frames on fd 1) reaches only the plugin's own calls",
+    async () => {
+      const victims = [0, 1, 2].map(() => within(5000, "slow-victim", a.client.call("slow-victim").result));
+      const forger = await within(10_000, "forge-real", a.client.call("forge-real").result.catch((e) => e));
+      for (const v of victims) assertEquals(await v, "victim-ok");
+      if (forger instanceof Error) assertStatus(forger, Status.HANDLER_ERROR);
+      assertStatus(await a.fail("late-evil"), Status.NOT_FOUND);
+      assertAttributed(a, "FORGED-REAL-LOG", ["forged_real.ts"]);
+      const t0 = performance.now();
+      while (await a.client.call("forge-real-ok").result.catch((e) => e) !== "forge-real-ok") {
+        assert(performance.now() - t0 < 5000, "forged_real.ts serves again");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  );
+
+  await step(t, a, "state frames written straight to the pipe cannot fill the server's memory", async () => {
+    const before = rssMiB(a.server.process.pid);
+    const answer = await within(25_000, "state-forge", a.client.call("state-forge").result.catch((e) => e));
+    let peak = before;
+    for (let i = 0; i < 10; i++) {
+      peak = Math.max(peak, rssMiB(a.server.process.pid));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert(
+      peak - before < 128,
+      `the server grew ${(peak - before).toFixed(0)} MiB of forged state (${answer})`,
+    );
+    assertEquals(await a.call("quick"), "quick");
+  }, 10);
 });
