@@ -26,6 +26,7 @@ export interface PluginInfo {
   memoryBytes?: number;
   runner: string;
   commands: string[];
+  warnings?: string[];
 }
 
 /** Calls `ping` on its own connection every `intervalMs`; a ping slower than `limitMs` is a failure. */
