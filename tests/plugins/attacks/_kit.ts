@@ -174,7 +174,7 @@ export interface AttackOptions {
   /** Point `JSR_URL` at the canary. */
   jsrCanary?: boolean;
   /** Runs after the copy, before the server starts (symlinks and such). */
-  setup?: (paths: { tmp: string; dir: string; secretDir: string }) => Promise<void>;
+  setup?: (paths: { tmp: string; dir: string; secretDir: string; canary: string }) => Promise<void>;
   /** The ping loop's interval (ms). */
   pingIntervalMs?: number;
 }
@@ -210,7 +210,7 @@ export async function attack(theme: string, options: AttackOptions = {}): Promis
     }
     await Deno.writeTextFile(`${secretDir}/secret.txt`, `${secret}\n`);
     await Deno.writeTextFile(`${secretDir}/secret.json`, JSON.stringify({ secret }));
-    await options.setup?.({ tmp, dir, secretDir });
+    await options.setup?.({ tmp, dir, secretDir, canary: canary.origin });
     const env: Record<string, string> = { ...options.env };
     if (options.freshDenoDir) env.DENO_DIR = await freshDenoDir(tmp);
     if (options.jsrCanary) env.JSR_URL = `${canary.origin}/jsr/`;
