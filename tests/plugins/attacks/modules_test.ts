@@ -16,9 +16,38 @@ import { alive, assertNoSecret, type Attack, attack, CANARY_PACKAGE, step } from
 
 const lockBefore = await Deno.readTextFile(`${ROOT}deno.lock`);
 
-async function setup({ dir, secretDir }: { dir: string; secretDir: string }) {
+async function setup({ dir, secretDir, canary }: { dir: string; secretDir: string; canary: string }) {
   await Deno.symlink(secretDir, `${dir}/link`);
   await Deno.symlink(`${secretDir}/outside_plugin.ts`, `${dir}/symlinked_plugin.ts`);
+  await Deno.writeFile(
+    `${dir}/evil.wasm`,
+    wasmImporting(["../secret/outside_module.js", "npm:is-number@7.0.0", `${canary}/wasm.js`]),
+  );
+}
+
+/**
+ * A WebAssembly module that imports a function `x` from each of `modules`.
+ * Deno loads a Wasm module's imports as ES modules, without a permission
+ * check, like a literal import: a lexer of JS and TS sees none of them.
+ */
+function wasmImporting(modules: string[]): Uint8Array {
+  const leb = (n: number) => {
+    const out: number[] = [];
+    do {
+      const b = n & 0x7f;
+      n >>>= 7;
+      out.push(n ? b | 0x80 : b);
+    } while (n);
+    return out;
+  };
+  const name = (s: string) => {
+    const b = [...new TextEncoder().encode(s)];
+    return [...leb(b.length), ...b];
+  };
+  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+  const imports = [...leb(modules.length), ...modules.flatMap((m) => [...name(m), ...name("x"), 0x00, 0x00])];
+  const types = [0x01, 0x60, 0x00, 0x00]; // one type: () -> ()
+  return new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...section(1, types), ...section(2, imports)]);
 }
 
 /** Asserts `file` failed to load naming `specifier` and `importer`, and `command` is unknown. */
@@ -62,12 +91,29 @@ Deno.test("attacks/modules: imports that leave the plugin directory or are remot
     ["https_dynamic.ts", "https-dynamic", "https://deno.land/std@0.224.0/path/mod.ts"],
     ["data_literal.ts", "data-literal", "data:text/javascript,export default 'data-ran'"],
     ["blob_literal.ts", "blob-literal", "blob:null/00000000-0000-0000-0000-000000000000"],
+    // Deno loads a template literal without substitutions as a literal import (checked: it leaks).
+    ["tpl_literal.ts", "tpl-literal", `${a.secretDir}/secret.txt`],
+    ["dotdot_encoded.ts", "dotdot-encoded", "./%2e%2e/secret/secret.json"],
   ];
   for (const [file, command, specifier, importer] of refused) {
     await step(t, a, `${file}: refused at load (${specifier.slice(0, 40)})`, async () => {
       await assertRefused(a, file, command, specifier, importer);
     });
   }
+
+  await step(
+    t,
+    a,
+    "a Wasm module whose imports leave the directory (or are npm:, http:) is refused",
+    async () => {
+      const p = await a.plugin("wasm_import.ts");
+      assertEquals(p.state, "failed", `wasm_import.ts must not load: ${JSON.stringify(p)}`);
+      assertIncludes(p.error ?? "", "evil.wasm");
+      const err = await a.fail("wasm-import");
+      assertStatus(err, Status.NOT_FOUND);
+      assert(!err.message.includes("PWNED"), err.message);
+    },
+  );
 
   await step(
     t,
