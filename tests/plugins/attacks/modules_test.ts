@@ -1,13 +1,14 @@
 /**
  * Attacks through module loading (fixtures: tests/fixtures/attacks/modules/).
  *
- * A literal import is loaded by Deno without a permission check, so every
- * import that leaves the plugin directory, or is remote, must be refused
- * before the plugin runs: the plugin is `failed`, the error names the import
- * and the file, its commands are unknown (101), and nothing is fetched. One
- * server, with a fresh DENO_DIR (a download would land in it) and JSR_URL
- * pointed at a canary that records requests. Imports built at run time are
- * denied by the plugin's permissions (105).
+ * Deno loads a literal import (a string, a template literal without
+ * substitutions, a Wasm module's imports) without a permission check, so
+ * every import that leaves the plugin directory, or is remote, must be
+ * refused before the plugin runs: the plugin is `failed`, the error names the
+ * import and the file, its commands are unknown (101), and nothing is
+ * fetched. One server, with a fresh DENO_DIR (a download would land in it)
+ * and JSR_URL pointed at a canary that records requests. Imports built at
+ * run time are denied by the plugin's permissions (105).
  */
 import { Status } from "../../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus } from "../../assert.ts";

@@ -1,10 +1,13 @@
 /**
  * Attacks on processes and descriptors (fixtures:
  * tests/fixtures/attacks/process/): a plugin that kills, stops or exits its
- * own process only ends its own host, which is restarted with its state; it
- * cannot signal the server, its process group or another plugin's host; it
- * cannot reach the server's sockets through a descriptor; a call that never
- * answers is stopped at its deadline and its host killed by deadline + grace.
+ * own process, or closes its Worker, only ends its own host, which is
+ * restarted with its state; one that crashes after every restart is
+ * disabled; one that exits or hangs while loading fails without holding up
+ * the server; it cannot signal the server, its process group or another
+ * plugin's host, nor reach the server's sockets through a descriptor; a call
+ * that never answers is stopped at its deadline, its host killed by deadline
+ * + grace.
  */
 import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";

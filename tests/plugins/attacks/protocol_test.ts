@@ -2,8 +2,11 @@
  * Attacks on the server–host protocol (fixtures:
  * tests/fixtures/attacks/protocol/): garbage and forged frames on the host's
  * stdout, a frame header announcing 2 GiB, forged `loaded` messages at load,
- * forged answers to other calls, and values too large or too deep to carry.
- * The server believes nothing a host says: a malformed host is ended (105
+ * forged answers to other calls (posted, and in the host protocol's own
+ * shape on fd 1), state frames the host keeps no copy of, closed stdio,
+ * error statuses that are not sockd's, commands named like the built-ins,
+ * ctx.server's admin API, and values too large or too deep to carry. The
+ * server believes nothing a host says: a malformed host is ended (105
  * naming the plugin) and restarted; nothing reaches another plugin or client.
  */
 import { connect } from "../../../lib/client.ts";

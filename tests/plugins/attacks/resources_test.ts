@@ -1,10 +1,11 @@
 /**
- * Memory attacks (fixtures: tests/fixtures/attacks/resources/), each under
- * `"memory": 64` in sockd.json: an endless allocation ends its own host only
- * (105 naming the cap), is restarted, and disabled when it keeps doing it;
- * memory outside the JS heap and in a child Worker is capped too; a plugin
- * that allocates while loading fails to load. The server and the other
- * plugins answer throughout.
+ * Memory attacks (fixtures: tests/fixtures/attacks/resources/), the bombs
+ * under `"memory": 64` in sockd.json: an endless allocation ends its own
+ * host only (105 naming the cap), is restarted, and disabled when it keeps
+ * doing it; memory outside the JS heap and in a child Worker is capped too;
+ * a plugin that allocates while loading fails to load. Memory the server
+ * holds for a plugin is bounded too: state, and chunks a client does not
+ * read. The server and the other plugins answer throughout.
  */
 import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";
