@@ -96,6 +96,9 @@ Deno.test("attacks/modules: imports that leave the plugin directory or are remot
     // Deno loads a template literal without substitutions as a literal import (checked: it leaks).
     ["tpl_literal.ts", "tpl-literal", `${a.secretDir}/secret.txt`],
     ["dotdot_encoded.ts", "dotdot-encoded", "./%2e%2e/secret/secret.json"],
+    // Bare specifiers resolve through the server's import map (npm: packages): not the plugin's to use.
+    ["bare_mapped.ts", "bare-mapped", "commander"],
+    ["bare_traversal.ts", "bare-traversal", "msgpackr/../../../../../../../../../etc/passwd"],
   ];
   for (const [file, command, specifier, importer] of refused) {
     await step(t, a, `${file}: refused at load (${specifier.slice(0, 40)})`, async () => {
