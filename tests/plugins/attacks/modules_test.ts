@@ -152,6 +152,8 @@ Deno.test("attacks/modules: imports that leave the plugin directory or are remot
     await assertDenied(a, "computed-abs", '"/etc/passwd"');
     await assertDenied(a, "computed-secret", "secret.json");
     await assertDenied(a, "computed-npm");
+    await assertDenied(a, "computed-jsr");
+    await assertDenied(a, "computed-http");
     await assertDenied(a, "computed-data");
     await assertDenied(a, "eval-import");
     await assertDenied(a, "create-require");
