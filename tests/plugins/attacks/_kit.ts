@@ -333,10 +333,16 @@ function procFile(pid: number, name: string): string | undefined {
   return out.success ? new TextDecoder().decode(out.stdout) : undefined;
 }
 
+/** The state letter of a process (R, S, T for stopped, Z for zombie...), or undefined when it is gone. */
+export function procState(pid: number): string | undefined {
+  const stat = procFile(pid, "stat");
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(")") + 2)[0];
+}
+
 /** Whether a process runs (a zombie counts as gone: it holds no CPU or memory). */
 export function alive(pid: number): boolean {
-  const stat = procFile(pid, "stat");
-  return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  const state = procState(pid);
+  return state !== undefined && state !== "Z";
 }
 
 /** CPU time (user + system) of a process so far, in seconds (`getconf CLK_TCK` is 100 here). */

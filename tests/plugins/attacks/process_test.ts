@@ -13,7 +13,7 @@ import { connect } from "../../../lib/client.ts";
 import { Status } from "../../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus } from "../../assert.ts";
 import { waitFor } from "../../_helpers.ts";
-import { alive, assertMatch, type Attack, attack, step, within } from "./_kit.ts";
+import { alive, assertMatch, type Attack, attack, procState, step, within } from "./_kit.ts";
 
 const GRACE_MS = 2000;
 const SLACK_MS = 1000;
@@ -36,10 +36,13 @@ async function restarted(a: Attack, file: string, old: number, ms = 5000) {
 }
 
 /** A call that overruns its 500 ms deadline: 104 at the deadline, the host gone by deadline + grace. */
-async function assertStopped(a: Attack, file: string, command: string) {
+async function assertStopped(a: Attack, file: string, command: string, stops = false) {
   const pid = await hostPid(a, file);
   const t0 = performance.now();
-  const err = await a.fail(command);
+  const call = a.fail(command);
+  // SIGSTOP really stops the host (state T) before the deadline.
+  if (stops) await waitFor(() => procState(pid) === "T", 450, `host ${pid} stopped`);
+  const err = await call;
   const took = performance.now() - t0;
   assertStatus(err, Status.TIMEOUT);
   assert(took >= 450 && took < 1500, `104 after ${took.toFixed(0)} ms (deadline 500)`);
@@ -103,7 +106,7 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
     "SIGSTOP of its own host, and a call that never answers: 104, host killed by deadline + grace",
     async () => {
       await Promise.all([
-        assertStopped(a, "stop_self.ts", "stop-self"),
+        assertStopped(a, "stop_self.ts", "stop-self", true),
         assertStopped(a, "never.ts", "never"),
       ]);
       assertEquals(typeof await a.call("stop-self-pid"), "number");
