@@ -333,6 +333,12 @@ function procFile(pid: number, name: string): string | undefined {
   return out.success ? new TextDecoder().decode(out.stdout) : undefined;
 }
 
+/** The child processes of `pid` (from /proc/<pid>/task/<pid>/children). */
+export function childPids(pid: number): number[] {
+  const text = procFile(pid, `task/${pid}/children`) ?? "";
+  return text.trim().split(/\s+/).filter((s) => s !== "").map(Number);
+}
+
 /** The state letter of a process (R, S, T for stopped, Z for zombie...), or undefined when it is gone. */
 export function procState(pid: number): string | undefined {
   const stat = procFile(pid, "stat");
