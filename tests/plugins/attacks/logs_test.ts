@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals } from "../../assert.ts";
 import { waitFor } from "../../_helpers.ts";
-import { type Attack, attack, step } from "./_kit.ts";
+import { type Attack, attack, rssMiB, step, within } from "./_kit.ts";
 
 type Line = Record<string, unknown> & { fields?: Record<string, unknown> };
 
@@ -123,6 +123,39 @@ Deno.test("attacks/logs: the log is the server's; plugins cannot forge, flood or
     },
     10,
   );
+
+  await step(t, a, "lines of 1 MiB (fields, console, stderr) are cut to a sane size", async () => {
+    await a.client.call("log-bytes").result.catch((e) => e);
+    const marks = ["LOG-BYTES", "CONSOLE-BYTES", "STDERR-BYTES"];
+    await waitFor(() => marks.every((m) => a.server.stderr().includes(m)), 3000, "the lines").catch(() => {});
+    const sizes = marks.map((m) => {
+      const bytes = a.server.stderr().split("\n").filter((l) => l.includes(m)).reduce(
+        (n, l) => n + l.length,
+        0,
+      );
+      return `${m}: ${(bytes / 1024).toFixed(0)} KiB`;
+    });
+    // 20 lines of each: 2 MiB each would already be 100 KiB a line.
+    const big = sizes.filter((s) => Number(s.split(": ")[1]!.split(" ")[0]) > 2048);
+    assertEquals(big, [], `logged for 20 lines of 1 MiB: ${sizes.join(", ")}`);
+  });
+
+  await step(t, a, "128 MiB on stderr without a newline is not buffered by the server", async () => {
+    const pid = a.server.process.pid;
+    const before = rssMiB(pid);
+    let peak = before;
+    const call = a.client.call("no-newline").result.catch((e) => e);
+    let done = false;
+    call.finally(() => done = true);
+    const end = performance.now() + 8000;
+    while (!done && performance.now() < end) {
+      peak = Math.max(peak, rssMiB(pid));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await within(10_000, "no-newline", call);
+    peak = Math.max(peak, rssMiB(pid));
+    assert(peak - before < 64, `the server grew ${(peak - before).toFixed(0)} MiB holding an endless line`);
+  });
 
   await step(t, a, "every line the server wrote is a JSON log line with its ts, level and msg", () => {
     const { lines, raw } = logLines(a);
