@@ -135,6 +135,8 @@ Deno.test("attacks/logs: the log is the server's; plugins cannot forge, flood or
       );
       return `${m}: ${(bytes / 1024).toFixed(0)} KiB`;
     });
+    const missing = marks.filter((m) => !a.server.stderr().includes(m));
+    assertEquals(missing, [], "each kind of line is logged (cut, not dropped whole)");
     // 20 lines of each: 2 MiB each would already be 100 KiB a line.
     const big = sizes.filter((s) => Number(s.split(": ")[1]!.split(" ")[0]) > 2048);
     assertEquals(big, [], `logged for 20 lines of 1 MiB: ${sizes.join(", ")}`);
