@@ -83,4 +83,10 @@ Deno.test("attacks/files: files, /proc, env, programs, FFI and the network are d
     await assertDenied(a, "tcp-connect", "net", "tcp_connect.ts");
     assertEquals(a.canary.hits, []);
   });
+  await step(t, a, "a child Worker cannot ask for more than the plugin holds", async () => {
+    const err = await a.fail("escalate-worker");
+    assertStatus(err, Status.HANDLER_ERROR);
+    assertNoSecret(a, err.message);
+    assertMatch(err.message, /escalate|permission|requires read access|NotCapable/i);
+  });
 });
