@@ -52,6 +52,25 @@ async function assertStopped(a: Attack, file: string, command: string, stops = f
   await restarted(a, file, pid);
 }
 
+/** A busy persistent call (no deadline) ended by its caller: its host is killed within grace. */
+async function assertCallerStops(a: Attack, file: string, command: string, how: "cancel" | "hang up") {
+  const pid = await hostPid(a, file);
+  const c = await connect(a.server.path);
+  try {
+    const call = c.call(command);
+    call.result.catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    if (how === "cancel") call.cancel();
+    else c.close();
+    await waitFor(() => !alive(pid), GRACE_MS + SLACK_MS, `host ${pid} to be killed after the ${how}`);
+    assert(performance.now() - t0 <= GRACE_MS + SLACK_MS);
+  } finally {
+    c.close();
+  }
+  await restarted(a, file, pid);
+}
+
 Deno.test("attacks/process: signals, exits and descriptors reach only the plugin's own host", async (t) => {
   await using a = await attack("process");
   const server = a.server.process.pid;
@@ -88,11 +107,13 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
   await step(
     t,
     a,
-    "SIGSTOP of its own host, and a call that never answers: 104, host killed by deadline + grace",
+    "SIGSTOP, a call that never answers, and busy persistent calls cancelled or hung up on: each host killed within grace",
     async () => {
       await Promise.all([
         assertStopped(a, "stop_self.ts", "stop-self", true),
         assertStopped(a, "never.ts", "never"),
+        assertCallerStops(a, "persistent_spin1.ts", "persistent-spin1", "cancel"),
+        assertCallerStops(a, "persistent_spin2.ts", "persistent-spin2", "hang up"),
       ]);
       assertEquals(typeof await a.call("stop-self-pid"), "number");
       assertEquals(typeof await a.call("never-pid"), "number");
