@@ -4,8 +4,9 @@
  * `/proc/self/exe` (to start hosts); granted to a plugin, it would run
  * `deno eval` with every permission. A sockd.json that grants it fails that
  * plugin (or the file) saying so, and the plugin never runs the program.
+ * The controls: "sandbox": "inline" and the legacy false run in the server.
  */
-import { assert } from "../../assert.ts";
+import { assert, assertEquals } from "../../assert.ts";
 import { assertNoSecret, attack, step } from "./_kit.ts";
 
 Deno.test("attacks/grants: run /proc/self/exe is never granted to a plugin", async (t) => {
@@ -22,4 +23,17 @@ Deno.test("attacks/grants: run /proc/self/exe is never granted to a plugin", asy
       `a failure naming /proc/self/exe: ${JSON.stringify(list.map((p) => [p.file, p.state, p.error]))}`,
     );
   });
+
+  await step(
+    t,
+    a,
+    'controls: "sandbox": "inline" (and the legacy false) run in the server itself',
+    async () => {
+      for (const [file, command] of [["inline.ts", "inline"], ["legacy_inline.ts", "legacy-inline"]]) {
+        assertEquals(await a.call(command!), a.server.process.pid, `${command} runs in the server`);
+        assertEquals((await a.plugin(file!)).runner, "inline");
+      }
+      assertEquals(await a.call("victim"), "victim-ok");
+    },
+  );
 });
