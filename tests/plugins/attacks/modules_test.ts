@@ -97,7 +97,7 @@ Deno.test("attacks/modules: imports that leave the plugin directory or are remot
     ["npm_static.ts", "npm-static", "npm:is-number@7.0.0"],
     ["npm_dynamic.ts", "npm-dynamic", "npm:is-number@7.0.0"],
     ["jsr_dynamic.ts", "jsr-dynamic", "jsr:@std/path@1"],
-    ["jsr_sockd.ts", "jsr-sockd", "jsr:@sockd/sockd@0.1.0"],
+    ["jsr_sockd.ts", "jsr-sockd", "jsr:@sockd/sockd@0.0.1"],
     ["http_static.ts", "http-static", `${a.canary.origin}/evil.js`],
     ["https_dynamic.ts", "https-dynamic", "https://deno.land/std@0.224.0/path/mod.ts"],
     ["data_literal.ts", "data-literal", "data:text/javascript,export default 'data-ran'"],
