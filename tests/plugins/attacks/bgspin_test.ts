@@ -3,15 +3,23 @@
  * a plugin whose child Workers spin from load on, with no call running, while
  * it answers its own calls promptly. Deadlines stop calls; something must
  * also stop a host that keeps CPUs busy between calls (a CPU budget, or
- * killing a host that uses far more CPU than its calls account for).
+ * killing a host that uses far more CPU than its calls account for). One
+ * that spins on its own thread stops answering the server: it is killed.
  */
 import { assert, assertEquals } from "../../assert.ts";
-import { attack, cpuSeconds, step } from "./_kit.ts";
+import { waitFor } from "../../_helpers.ts";
+import { alive, attack, cpuSeconds, step } from "./_kit.ts";
 
 const WINDOW_MS = 2000;
+/** How long a host may not answer the server (it asks every 2 s) before it is killed: generous. */
+const UNRESPONSIVE_MS = 8000;
 
 Deno.test("attacks/bgspin: a host that spins between calls does not keep the CPUs", async (t) => {
   await using a = await attack("bgspin", { pingIntervalMs: 100 });
+  // Started first, so that its host has stopped answering for a while by the last step.
+  const idlePid = (await a.plugin("idle_spin.ts")).pid;
+  assertEquals(await a.call("idle-spin"), "spinning");
+  const idleSince = performance.now();
 
   await step(
     t,
@@ -39,5 +47,26 @@ Deno.test("attacks/bgspin: a host that spins between calls does not keep the CPU
       assertEquals(await a.call("victim"), "victim-ok");
     },
     10,
+  );
+
+  await step(
+    t,
+    a,
+    "a host that spins on its own thread with no call (and so stops answering) is killed",
+    async () => {
+      assert(typeof idlePid === "number", "idle_spin.ts has a host");
+      await waitFor(
+        () => !alive(idlePid),
+        Math.max(1000, UNRESPONSIVE_MS - (performance.now() - idleSince)),
+        `host ${idlePid} to be killed`,
+      );
+      await a.waitPlugin(
+        "idle_spin.ts",
+        (p) => p.state === "loaded" && p.pid !== idlePid,
+        5000,
+        "a new host",
+      );
+      assertEquals(typeof await a.call("idle-spin-pid"), "number");
+    },
   );
 });
