@@ -240,4 +240,31 @@ Deno.test("attacks/protocol: the server trusts nothing a host says", async (t) =
     );
     assertEquals(await a.call("quick"), "quick");
   }, 10);
+
+  await step(
+    t,
+    a,
+    "chunk frames past the credit, to a client that does not read, do not pile up in the server",
+    async () => {
+      const pid = a.server.process.pid;
+      const c = await connect(a.server.path);
+      try {
+        const before = rssMiB(pid);
+        let peak = before;
+        const call = c.call("chunk-flood");
+        call.result.catch(() => {});
+        const end = performance.now() + 2500;
+        while (performance.now() < end) {
+          peak = Math.max(peak, rssMiB(pid));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        call.cancel();
+        assert(peak - before < 64, `the server grew ${(peak - before).toFixed(0)} MiB of chunks nobody read`);
+      } finally {
+        c.close();
+      }
+      assertEquals(await a.call("quick"), "quick");
+    },
+    10,
+  );
 });
