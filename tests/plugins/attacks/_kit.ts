@@ -36,7 +36,7 @@ export class Pinger {
   #running = true;
   #loop: Promise<void>;
 
-  constructor(readonly client: Client, readonly intervalMs = 20, readonly limitMs = 1000) {
+  constructor(readonly client: Client, readonly intervalMs = 20, readonly limitMs = 2000) {
     this.#loop = this.#run();
   }
 
