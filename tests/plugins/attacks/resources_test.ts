@@ -72,6 +72,15 @@ Deno.test("attacks/resources: memory bombs end their own host only, under the pl
     await assertCapped(a, "nested-bomb");
   });
 
+  await step(
+    t,
+    a,
+    "allocating while flooding the host's main thread (where the cap is kept) is capped too",
+    async () => {
+      await assertCapped(a, "starve-bomb");
+    },
+  );
+
   await step(t, a, "a plugin that keeps doing it (3 times within 60 s) is disabled, saying why", async () => {
     // bomb.ts failed once above; two more.
     await assertCapped(a, "bomb");
