@@ -60,6 +60,13 @@ function burstProblems(a: Attack, marker: string, file: string, warns: boolean, 
 Deno.test("attacks/logs: the log is the server's; plugins cannot forge, flood or bypass it", async (t) => {
   await using a = await attack("logs", { args: ["--log-format", "json"] });
 
+  await step(t, a, "control: ctx.log without fields, and console, simply work", async () => {
+    const marks = ["PLAIN-1", "PLAIN-2", "PLAIN-3", "PLAIN-4", "PLAIN-5"];
+    assertEquals(await a.client.call("plain-log").result.catch((e) => e.message), "logged");
+    await waitFor(() => marks.every((m) => count(a, m) > 0), 3000, "the lines").catch(() => {});
+    assertEquals(marks.filter((m) => count(a, m) === 0), [], "every line logged");
+  });
+
   await step(
     t,
     a,
