@@ -23,6 +23,7 @@ function describe(p: PluginStatus): string {
     p.commands.join(",") || "-",
     grants(p.grants),
   ];
+  if (p.pid !== undefined) head.push(`pid ${p.pid}`);
   if (p.memoryBytes !== undefined) head.push(`${(p.memoryBytes / 1048576).toFixed(1)} MiB`);
   if (p.calls) head.push(`${p.calls} calls`);
   if (p.restarts) head.push(`${p.restarts} restarts`);
@@ -36,6 +37,6 @@ function describe(p: PluginStatus): string {
 function grants(g: PluginGrants): string {
   const parts = Object.entries(g)
     .filter(([k]) => k !== "sandbox")
-    .map(([k, v]) => `${k}=${v === true ? "all" : (v as string[]).join(",")}`);
+    .map(([k, v]) => `${k}=${v === true ? "all" : Array.isArray(v) ? v.join(",") : String(v)}`);
   return parts.length ? parts.join(" ") : "no grants";
 }

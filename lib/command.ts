@@ -1,8 +1,8 @@
 /**
  * The command model: what a plugin file exports and what `run` receives.
  *
- * A plugin imports only types from this module, so it loads anywhere (in a
- * sandbox worker, in the compiled binary) without resolving sockd itself.
+ * A plugin imports only types from this module, so it loads anywhere (in its
+ * host process, in the compiled binary) without resolving sockd itself.
  *
  * @module
  */
@@ -145,7 +145,7 @@ export interface CallerInfo {
  * What a command may learn about its server.
  *
  * Built-in and library commands (run inline) also get `reload` and
- * `plugins`; a sandboxed plugin's view has only `name`, `version` and
+ * `plugins`; a plugin in its own host process sees only `name`, `version` and
  * `commands`, so it cannot reload the server except by calling the
  * access-checked `reload` command like any client.
  */
@@ -242,17 +242,27 @@ export interface PluginGrants {
   run?: true | string[];
   /** System information kinds (`hostname`, `loadavg`, ...). */
   sys?: true | string[];
-  /** Hosts the plugin may import remote modules from at run time. */
+  /**
+   * Module specifiers (or prefixes of them) the plugin may import besides
+   * files in its own directory, `node:` built-ins and `sockd`: e.g.
+   * `"npm:zod@3"`, `"/srv/shared/"`, `"https://example.com/lib/"`.
+   */
   import?: true | string[];
-  /** Run the plugin in the server's own isolate, with all its permissions. @default {true} */
-  sandbox?: boolean;
+  /** Heap cap of the plugin's isolate, in MiB. @default {256} */
+  memory?: number;
+  /**
+   * Where the plugin runs: `"process"`, its own host process with only its
+   * grants; or `"inline"`, in the server itself with all of the server's
+   * permissions (trusted, hot code only). @default {"process"}
+   */
+  sandbox?: "process" | "inline";
 }
 
 /** One plugin file as the `plugins` built-in shows it. */
 export interface PluginStatus {
   /** Absolute path of the plugin file (or of a directory or config that failed). */
   file: string;
-  /** `loaded`: its newest version serves; `failed`: its newest version did not load; `disabled`: its workers got stuck too often. */
+  /** `loaded`: its newest version serves; `failed`: its newest version did not load; `disabled`: its host failed too often. */
   state: "loaded" | "failed" | "disabled";
   /** The version serving calls (1 for the first load, +1 per reload); 0 when none serves. */
   version: number;
@@ -266,17 +276,19 @@ export interface PluginStatus {
   grants: PluginGrants;
   /** The config file the grants come from, if any. */
   config?: string;
-  /** `"sandbox"` (a worker) or `"inline"` (the server's isolate). */
-  runner: "sandbox" | "inline";
+  /** `"process"` (its own host process) or `"inline"` (the server itself). */
+  runner: "process" | "inline";
+  /** Process id of its host, while one runs. */
+  pid?: number;
   /** When the serving version loaded (ISO 8601). */
   loadedAt?: string;
-  /** Times the serving version's worker was restarted (crash or deadline). */
+  /** Times the serving version's host was restarted (crash, memory cap, deadline). */
   restarts: number;
   /** Calls in flight on the serving version. */
   calls: number;
   /** Older versions still finishing calls. */
   retiring: number;
-  /** Resident memory the serving worker added when it started, in bytes. */
+  /** Resident memory of the serving version's host process, in bytes. */
   memoryBytes?: number;
 }
 

@@ -10,7 +10,7 @@
  * deadline from the session's shared {@linkcode Deadlines} (one timer per
  * connection, not one per call).
  *
- * A plugin entry runs on its version's runner (a sandbox worker, or inline);
+ * A plugin entry runs on its version's runner (its host process, or inline);
  * a call of a `persistent` plugin command is restarted on the new version
  * when a reload retires the one it runs on, and the client sees one data
  * chunk `{ "$reloaded": "<plugin file name>" }` in between.
@@ -314,7 +314,7 @@ class CallContext implements Context {
   }
 }
 
-/** A call whose command returned a promise or an async iterable (or runs in a sandbox worker). */
+/** A call whose command returned a promise or an async iterable (or runs in a plugin host). */
 class AsyncCall implements RunningCall {
   #d: Dispatcher;
   #spec: CallSpec;
@@ -394,7 +394,7 @@ class AsyncCall implements RunningCall {
     if (this.#ended || this.#abort) return;
     this.#abort = { reason };
     CallContext.end(this.#ctx, reason);
-    // A runner that can be told at once (a sandbox worker) is, even while the session is busy writing.
+    // A runner that can be told at once (a plugin host) is, even while the session is busy writing.
     const it = this.#it as RunnerCall | undefined;
     if (it?.abort) {
       try {

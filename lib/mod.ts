@@ -29,7 +29,7 @@
  */
 export { serve } from "./server.ts";
 export type { ServeOptions, Server } from "./server.ts";
-export type { SandboxOptions } from "./runner/sandbox.ts";
+export type { SandboxOptions } from "./runner/host_options.ts";
 export { Call, Client, connect } from "./client.ts";
 export type { CallOptions, ConnectOptions, ServerHello } from "./client.ts";
 export { ACCESS_LEVELS, validateCommand } from "./command.ts";

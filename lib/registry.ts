@@ -15,7 +15,7 @@ export interface Entry {
   state: Map<string, unknown>;
   /**
    * Where calls run: absent for built-in and library commands (inline, the
-   * fast path); a plugin version's runner (sandbox worker, or inline with a
+   * fast path); a plugin version's runner (host process, or inline with a
    * reload signal) otherwise.
    */
   runner?: Runner;

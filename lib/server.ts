@@ -1,7 +1,7 @@
 /**
  * The server: listeners, sessions, the registry and plugin loading, and the
- * lifecycle that ties them together. Plugin files run in sandbox workers
- * (lib/runner/sandbox.ts) and are reloaded when their directory changes, on
+ * lifecycle that ties them together. Plugin files run in their own host
+ * processes (lib/runner/plugin_host.ts) and are reloaded when their directory changes, on
  * {@linkcode Server.reload}, and by the `reload` built-in.
  *
  * @module
@@ -28,7 +28,7 @@ import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
 import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
-import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/sandbox.ts";
+import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Session } from "./session.ts";
 import { connTransport } from "./_conn_transport.ts";
@@ -73,7 +73,11 @@ export interface ServeOptions {
    * property (as the CLI's) can be changed at run time by `log-level`.
    */
   logger?: Logger & { level?: LogLevel };
-  /** Bounds and deadlines of plugin sandbox workers; see {@linkcode SandboxOptions}. */
+  /**
+   * Bounds, deadlines and restart policy of plugin host processes; see
+   * {@linkcode SandboxOptions}. Plugins need the `run` permission for
+   * `/proc/self/exe` (the host is the running executable).
+   */
   sandbox?: Partial<SandboxOptions>;
   /** Reload plugins when their directories change (debounced). @default {true} */
   watch?: boolean;

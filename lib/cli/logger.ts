@@ -38,7 +38,8 @@ export function stderrLogger(
     if (LOG_LEVELS.indexOf(lvl) < LOG_LEVELS.indexOf(logger.level)) return;
     const ts = new Date().toISOString();
     if (format === "json") {
-      write(JSON.stringify({ ts, level: lvl, msg, ...fields }) + "\n");
+      // The logger's own keys come last: a field cannot pass for them.
+      write(JSON.stringify({ ...fields, ts, level: lvl, msg }) + "\n");
       return;
     }
     const kv = Object.entries(fields)

@@ -62,11 +62,12 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
   // Least privilege: the listener is bound and accepting needs no permission,
   // so the network permission (granted broadly because the path is chosen at
-  // run time) is dropped for the rest of the process's life — unless a plugin
-  // is granted net hosts: a worker can only get what its parent holds, and
-  // revoking a global grant is all or nothing (revoking some hosts does not
-  // narrow it), so then the server keeps it and says so.
-  const netPlugins = server.plugins().filter((p) => grantsNet(p.grants));
+  // run time) is dropped for the rest of the process's life. Plugin hosts are
+  // processes of their own, with their own permissions, so a plugin granted
+  // net does not need the server to keep it; a trusted inline plugin runs
+  // with the server's permissions, so one granted net keeps it (revoking a
+  // global grant is all or nothing) and the server says so.
+  const netPlugins = server.plugins().filter((p) => p.runner === "inline" && grantsNet(p.grants));
   if (netPlugins.length === 0) {
     await Deno.permissions.revoke({ name: "net" });
     logger.debug("Dropped the network permission");

@@ -7,16 +7,19 @@
  *   "plugins": {
  *     "hostname.ts": { "read": ["/etc/hostname"] },
  *     "tail.ts": { "read": ["/var/log/app"], "env": ["TZ"] },
- *     "fast.ts": { "sandbox": false }
+ *     "fast.ts": { "sandbox": "inline" },
+ *     "big.ts": { "memory": 512, "import": ["npm:zod@3"] }
  *   }
  * }
  * ```
  *
  * Keys under `plugins` are file names in the directory. Each grant is `true`
  * (all of that kind) or a list; what is not granted is denied. Relative
- * `read`/`write` paths are relative to the directory. `"sandbox": false`
- * runs the file in the server's own isolate, with all of the server's
- * permissions: for trusted, hot code only.
+ * `read`/`write` paths are relative to the directory. `"memory"` sets the
+ * heap cap of the plugin's isolate in MiB; `"import"` lists the module
+ * specifiers (or prefixes) it may import besides its own directory.
+ * `"sandbox": "inline"` (or `false`) runs the file in the server itself,
+ * with all of the server's permissions: for trusted, hot code only.
  *
  * @module
  */
@@ -45,7 +48,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS = [...GRANT_KINDS, "sandbox"] as const;
+const KEYS = [...GRANT_KINDS, "sandbox", "memory"] as const;
 
 /** Reads and validates `dir/sockd.json`; a missing file grants nothing. */
 export async function readDirConfig(dir: string): Promise<DirConfig> {
@@ -105,8 +108,17 @@ export function parseDirConfig(text: string, file: string): DirConfig {
         throw new ConfigError(`${where}: unknown key "${key}" (known: ${KEYS.join(", ")})`);
       }
       if (key === "sandbox") {
-        if (typeof v !== "boolean") throw new ConfigError(`${where}.sandbox: must be true or false`);
-        if (!v) grants.sandbox = false;
+        if (v === false || v === "inline") grants.sandbox = "inline";
+        else if (v !== true && v !== "process") {
+          throw new ConfigError(`${where}.sandbox: must be "process" (the default) or "inline"`);
+        }
+        continue;
+      }
+      if (key === "memory") {
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 16 || v > 65536) {
+          throw new ConfigError(`${where}.memory: must be a whole number of MiB from 16 to 65536`);
+        }
+        grants.memory = v;
         continue;
       }
       const kind = key as typeof GRANT_KINDS[number];

@@ -10,9 +10,10 @@ import type { Command, PluginGrants, PluginStatus, ReloadReport } from "../comma
 import type { Logger } from "../log.ts";
 import { InlinePlugin } from "../runner/inline.ts";
 import type { Runner } from "../runner/runner.ts";
-import { Sandbox, type SandboxOptions } from "../runner/sandbox.ts";
+import type { SandboxOptions } from "../runner/host_options.ts";
+import { PluginHost } from "../runner/plugin_host.ts";
 import { PluginState } from "../runner/state.ts";
-import type { ViewSnapshot } from "../runner/_protocol.ts";
+import type { ViewSnapshot } from "../runner/host_protocol.ts";
 import { CONFIG_FILE, type DirConfig, readDirConfig } from "./config.ts";
 import { listPluginFiles, loadPluginFile } from "./loader.ts";
 
@@ -36,7 +37,7 @@ export interface SkippedCommand {
 export interface PluginManagerOptions {
   logger: Logger;
   sandbox: SandboxOptions;
-  /** What sandboxed plugins see of the server. */
+  /** What plugins in host processes see of the server. */
   view: () => ViewSnapshot;
   /**
    * Swaps the registry to the given plugin commands (plus the server's own),
@@ -47,7 +48,7 @@ export interface PluginManagerOptions {
 
 interface Version {
   number: number;
-  runner: Sandbox | InlinePlugin;
+  runner: PluginHost | InlinePlugin;
   commands: Command[];
   fingerprint: string;
   loadedAt: Date;
@@ -135,7 +136,7 @@ export class PluginManager {
         error,
         warnings: [],
         grants: {},
-        runner: "sandbox",
+        runner: "process",
         restarts: 0,
         calls: 0,
         retiring: 0,
@@ -144,8 +145,8 @@ export class PluginManager {
     for (const rec of this.#sorted()) {
       for (const old of rec.retiring) if (finished(old.runner)) rec.retiring.delete(old);
       const v = rec.current;
-      const sandbox = v?.runner instanceof Sandbox ? v.runner : undefined;
-      const disabled = sandbox?.disabled;
+      const host = v?.runner instanceof PluginHost ? v.runner : undefined;
+      const disabled = host?.disabled;
       const status: PluginStatus = {
         file: rec.file,
         state: disabled ? "disabled" : rec.error !== undefined ? "failed" : "loaded",
@@ -153,8 +154,8 @@ export class PluginManager {
         commands: v ? v.commands.map((c) => c.name) : [],
         warnings: [...rec.warnings],
         grants: structuredClone(rec.grants),
-        runner: rec.grants.sandbox === false ? "inline" : "sandbox",
-        restarts: sandbox?.restarts ?? 0,
+        runner: rec.grants.sandbox === "inline" ? "inline" : "process",
+        restarts: host?.restarts ?? 0,
         calls: v?.runner.calls ?? 0,
         retiring: rec.retiring.size,
       };
@@ -163,22 +164,23 @@ export class PluginManager {
       if (error !== undefined) status.error = error;
       if (rec.config?.exists) status.config = rec.config.file;
       if (v) status.loadedAt = v.loadedAt.toISOString();
-      if (sandbox?.memoryBytes !== undefined) status.memoryBytes = sandbox.memoryBytes;
+      if (host?.memoryBytes !== undefined) status.memoryBytes = host.memoryBytes;
+      if (host?.pid !== undefined) status.pid = host.pid;
       out.push(status);
     }
     return out;
   }
 
-  /** Tells every live sandbox that the server's commands changed. */
+  /** Tells every live host that the server's commands changed. */
   updateViews(): void {
     for (const rec of this.#records.values()) {
       for (const v of [rec.current, ...rec.retiring]) {
-        if (v?.runner instanceof Sandbox) v.runner.updateView();
+        if (v?.runner instanceof PluginHost) v.runner.updateView();
       }
     }
   }
 
-  /** Terminates every worker; calls in flight end with 106. */
+  /** Kills every plugin host; calls in flight end with 106. */
   close(): void {
     this.#closed = true;
     for (const v of this.#orphans) closeRunner(v.runner);
@@ -312,7 +314,7 @@ export class PluginManager {
         version: version.number,
         runner: version.runner.kind,
         commands: version.commands.map((c) => c.name).join(","),
-        ...(version.runner instanceof Sandbox ? { memoryKiB: (version.runner.memoryBytes ?? 0) >> 10 } : {}),
+        ...(version.runner instanceof PluginHost ? { pid: version.runner.pid } : {}),
       });
     }
     this.#dirErrors = dirErrors;
@@ -354,13 +356,13 @@ export class PluginManager {
     config: DirConfig,
     fingerprint: string,
   ): Promise<Version> {
-    let runner: Sandbox | InlinePlugin;
+    let runner: PluginHost | InlinePlugin;
     let commands: Command[];
-    if (grants.sandbox === false) {
+    if (grants.sandbox === "inline") {
       commands = await loadPluginFile(rec.file);
       runner = new InlinePlugin(commands);
     } else {
-      const sandbox = await Sandbox.load({
+      const host = await PluginHost.load({
         file: rec.file,
         grants,
         configFile: config.file,
@@ -369,23 +371,23 @@ export class PluginManager {
         logger: this.#opts.logger,
         options: this.#opts.sandbox,
       });
-      runner = sandbox;
-      commands = sandbox.toCommands();
+      runner = host;
+      commands = host.toCommands();
     }
     return { number: ++rec.loads, runner, commands, fingerprint, loadedAt: new Date() };
   }
 }
 
-function finished(runner: Sandbox | InlinePlugin): boolean {
-  return runner instanceof Sandbox ? runner.finished : runner.calls === 0;
+function finished(runner: PluginHost | InlinePlugin): boolean {
+  return runner instanceof PluginHost ? runner.finished : runner.calls === 0;
 }
 
-function disabled(runner: Sandbox | InlinePlugin): boolean {
-  return runner instanceof Sandbox && runner.disabled !== undefined;
+function disabled(runner: PluginHost | InlinePlugin): boolean {
+  return runner instanceof PluginHost && runner.disabled !== undefined;
 }
 
-function closeRunner(runner: Sandbox | InlinePlugin) {
-  if (runner instanceof Sandbox) runner.close();
+function closeRunner(runner: PluginHost | InlinePlugin) {
+  if (runner instanceof PluginHost) runner.close();
   else runner.retire();
 }
 

@@ -32,9 +32,23 @@ export function workerPermissions(grants: PluginGrants): Deno.PermissionOptionsO
     env: pick(grants.env),
     run: pick(grants.run),
     sys: pick(grants.sys) as Deno.PermissionOptionsObject["sys"],
-    import: pick(grants.import),
+    // Deno's import permission names hosts of remote modules loaded at run time.
+    import: importHosts(grants.import),
     ffi: false,
   };
+}
+
+function importHosts(v: true | string[] | undefined): true | string[] | false {
+  if (v === true) return true;
+  const hosts = (v ?? []).flatMap((s) => {
+    if (!/^https?:\/\//.test(s)) return [];
+    try {
+      return [new URL(s).host];
+    } catch {
+      return [];
+    }
+  });
+  return hosts.length > 0 ? hosts : false;
 }
 
 function descriptor(kind: GrantKind, target?: string): Deno.PermissionDescriptor {
@@ -62,7 +76,8 @@ export async function grantsNotHeld(grants: PluginGrants): Promise<string[]> {
   const missing: string[] = [];
   for (const kind of GRANT_KINDS) {
     const value = grants[kind];
-    if (value === undefined) continue;
+    // `import` lists module specifiers, vetted before the host starts (lib/plugins/import_policy.ts).
+    if (value === undefined || kind === "import") continue;
     const targets = value === true ? [undefined] : value;
     for (const target of targets) {
       let state: Deno.PermissionState;
@@ -109,6 +124,18 @@ export function permissionHint(message: string, plugin: string, configFile: stri
   const [, kind, target] = m as unknown as [string, string, string];
   if (!(GRANT_KINDS as readonly string[]).includes(kind)) {
     return `Requires ${kind} access to "${target}": ${kind} is never granted to plugins (${plugin})`;
+  }
+  if (kind === "import") {
+    // Remote modules loaded at run time: the grant names where they come from.
+    const [host, port] = target.split(":");
+    const url = port === "80"
+      ? `http://${host}/`
+      : port === "443" || !port
+      ? `https://${host}/`
+      : `https://${target}/`;
+    return `Requires import access to "${target}": grant it with "import": [${
+      JSON.stringify(url)
+    }] for ${plugin} in ${configFile}`;
   }
   return `Requires ${kind} access to "${target}": grant it with "${kind}": [${
     JSON.stringify(target)

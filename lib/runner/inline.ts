@@ -12,9 +12,9 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<Chunk> {
 }
 
 /**
- * A plugin version the operator chose to run inline (`"sandbox": false` in
+ * A plugin version the operator chose to run inline (`"sandbox": "inline"` in
  * its grants): the server's isolate and permissions, no deadline kill, but
- * the same reload semantics as a sandbox (a `retired` signal, so persistent
+ * the same reload semantics as a host process (a `retired` signal, so persistent
  * streams restart on the new version).
  */
 export class InlinePlugin implements Runner {

@@ -1,7 +1,7 @@
 /**
  * How the dispatcher hands a call to where it runs. An entry of the registry
  * without a runner runs inline (built-ins, library commands: the fast path);
- * plugin files get a runner: a sandbox worker, or inline with a reload signal.
+ * plugin files get a runner: a host process, or inline with a reload signal.
  *
  * @module
  */
@@ -25,12 +25,12 @@ export interface RunnerCall extends AsyncIterableIterator<Chunk, unknown, undefi
 
 /** Runs the calls of one loaded plugin version. */
 export interface Runner {
-  /** Where calls run: `"sandbox"` (a worker) or `"inline"` (the server's isolate). */
-  readonly kind: "sandbox" | "inline";
+  /** Where calls run: `"process"` (the plugin's host process) or `"inline"` (the server's isolate). */
+  readonly kind: "process" | "inline";
   /**
    * Runs one call of `command`, with what a command's `run` returns: a
    * value, a promise of one, or an async iterable of chunks (a
-   * {@linkcode RunnerCall} for a sandbox). Once `ctx.signal` aborts it ends
+   * {@linkcode RunnerCall} for a host process). Once `ctx.signal` aborts it ends
    * promptly (the dispatcher does not wait for it).
    */
   run(command: string, ctx: Context): unknown;

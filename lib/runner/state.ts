@@ -1,15 +1,15 @@
 /**
  * Per-plugin state that survives reloads: one map per plugin file, held by
- * the server. Inline plugins use the map itself; each sandbox worker holds a
+ * the server. Inline plugins use the map itself; each plugin host holds a
  * write-through copy whose changes come back here and go on to the other
- * live workers of the same file (an old version finishing calls and the new
- * one). Values cross the worker boundary by structured clone.
+ * live hosts of the same file (an old version finishing calls and the new
+ * one). Values cross the process boundary as msgpack.
  *
  * @module
  */
-import type { StateOp } from "./_protocol.ts";
+import type { StateOp } from "./host_protocol.ts";
 
-/** A subscriber: a live worker of the plugin file. */
+/** A subscriber: a live host of the plugin file. */
 export type StateListener = (op: StateOp) => void;
 
 /**
@@ -41,12 +41,12 @@ export class PluginState {
     }
   }
 
-  /** The entries, for a worker that starts. */
+  /** The entries, for a host that starts. */
   snapshot(): [string, unknown][] {
     return [...this.map.entries()];
   }
 
-  /** Subscribes a live worker; returns the unsubscribe function. */
+  /** Subscribes a live host; returns the unsubscribe function. */
   subscribe(listener: StateListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

@@ -23,7 +23,6 @@ import {
 import { makeRow, type Row } from "./_row.ts";
 import { median, sleep } from "./_stats.ts";
 import { JSONL_DIALECT, lineDialectDriver, minimalMsgpackDriver, TEXT_DIALECT } from "./_line_dialects.ts";
-import { sandboxSetup } from "./_sandbox.ts";
 
 /** One side of a comparison: takes one sample per call. */
 interface Contender {
@@ -35,7 +34,10 @@ interface Contender {
  * Takes `reps` samples of each contender, rotating the order every
  * repetition; returns the samples by name.
  */
-async function interleave(reps: number, contenders: readonly Contender[]): Promise<Map<string, number[]>> {
+export async function interleave(
+  reps: number,
+  contenders: readonly Contender[],
+): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < reps; r++) {
     for (let i = 0; i < contenders.length; i++) {
@@ -46,11 +48,11 @@ async function interleave(reps: number, contenders: readonly Contender[]): Promi
   return out;
 }
 
-function unaryStep(client: Client, command: string): Step {
+export function unaryStep(client: Client, command: string): Step {
   return () => client.call(command).result.then(() => 1);
 }
 
-async function sockdClients(path: string, n: number, scope: Scope): Promise<Client[]> {
+export async function sockdClients(path: string, n: number, scope: Scope): Promise<Client[]> {
   const clients: Client[] = [];
   for (let i = 0; i < n; i++) {
     const c = await connect(path);
@@ -227,36 +229,6 @@ export async function multiplexed(env: Env): Promise<Row[]> {
     baselineUnit: "msgs/s",
     baselineSamples: s.get("raw")!,
     target: { kind: "at-least", value: 250_000, text: "≥ 250,000 calls/s (ratio reported)" },
-  })];
-}
-
-/** A plugin command run in a sandbox worker against the same command inline. */
-export async function sandboxedPlugin(env: Env): Promise<Row[]> {
-  await using scope = new Scope();
-  const { window, reps } = env.config;
-  const [inline] = await sockdClients(env.sockd, 1, scope);
-  const contenders: Contender[] = [
-    { name: "inline", sample: () => throughput(window, [unaryStep(inline!, "bench-ping")]) },
-  ];
-  const sandbox = await sandboxSetup(env, scope);
-  if (sandbox.path) {
-    const [sandboxed] = await sockdClients(sandbox.path, 1, scope);
-    contenders.push({
-      name: "sandbox",
-      sample: () => throughput(window, [unaryStep(sandboxed!, sandbox.command ?? "bench-ping")]),
-    });
-  }
-  const s = await interleave(reps, contenders);
-  return [makeRow({
-    id: "sandbox",
-    figure: "unary call to a plugin in a sandbox worker, 1 connection",
-    unit: "calls/s",
-    samples: s.get("sandbox"),
-    baseline: "the same plugin command inline (--plugins)",
-    baselineSamples: s.get("inline")!,
-    target: { kind: "ratio-at-least", value: 0.5 },
-    na: sandbox.na,
-    note: sandbox.note,
   })];
 }
 

@@ -7,7 +7,7 @@
 import { median } from "./_stats.ts";
 
 /** What a figure counts; decides formatting and which way is better. */
-export type Unit = "calls/s" | "msgs/s" | "B/s" | "B/conn" | "ms";
+export type Unit = "calls/s" | "msgs/s" | "B/s" | "B/conn" | "B" | "ms";
 
 /** A target: a bound on the ratio to the baseline, or on the figure itself. */
 export type Target =

@@ -17,6 +17,8 @@ export function formatValue(value: number, unit: Unit): string {
       return formatRate(value);
     case "B/conn":
       return `${formatBytes(value)}/conn`;
+    case "B":
+      return formatBytes(value);
     case "ms":
       return formatMs(value);
   }

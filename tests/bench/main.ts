@@ -20,12 +20,12 @@ import {
   coldCall,
   idleMemory,
   multiplexed,
-  sandboxedPlugin,
   streaming,
   unaryOneConnection,
   unarySixteenConnections,
 } from "./_figures.ts";
 import { summarizeProfiles } from "./_cpuprofile.ts";
+import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -40,7 +40,9 @@ const FIGURES: readonly Figure[] = [
   { ids: ["unary-1", "unary-1-minimal", "text", "jsonl", "node-jsonl-1"], run: unaryOneConnection },
   { ids: ["unary-16", "node-jsonl-16"], run: unarySixteenConnections },
   { ids: ["mux-64"], run: multiplexed },
-  { ids: ["sandbox"], run: sandboxedPlugin },
+  { ids: ["plugin-host-1", "plugin-host-16"], run: pluginHostCalls },
+  { ids: ["host-start"], run: hostStart },
+  { ids: ["host-rss", "host-pss", "examples-rss", "examples-pss"], run: hostMemory },
   { ids: ["stream"], run: streaming },
   { ids: ["idle-memory"], run: idleMemory },
   { ids: ["cold-call"], run: coldCall },
@@ -54,7 +56,13 @@ const ORDER = [
   "mux-64",
   "text",
   "jsonl",
-  "sandbox",
+  "plugin-host-1",
+  "plugin-host-16",
+  "host-start",
+  "host-rss",
+  "host-pss",
+  "examples-rss",
+  "examples-pss",
   "stream",
   "idle-memory",
   "cold-call",

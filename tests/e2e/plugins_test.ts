@@ -22,57 +22,35 @@ const SPIN = `export default [
   { name: "quick", summary: "Answers", run: () => "quick" },
 ];`;
 
-Deno.test("e2e: a busy-loop plugin is stopped at its deadline plus grace while ping on another connection keeps answering", async () => {
+Deno.test("e2e: a busy-loop plugin answers 104 at its deadline, and its host is killed by deadline plus grace", async () => {
   await using tmp = await tempDir();
   const plugins = await pluginDir(tmp.dir, { "spin.js": SPIN });
   await using server = await startServer(`${tmp.dir}/s.sock`, ["--plugins", plugins]);
   const a = await connect(server.path);
   const b = await connect(server.path);
+  type Status = { restarts: number; pid?: number; state: string };
+  const status = async () => (await b.call("plugins", ["--json"]).result as Status[])[0]!;
   try {
-    const t0 = performance.now();
+    const first = await status();
     const spin = caught(a.call("spin").result);
-    let worst = 0;
     let pings = 0;
-    let spinEnded = 0;
-    spin.then(() => spinEnded = performance.now() - t0);
-    // Deadline 500 ms + grace 2000 ms (the default): the worker is replaced by then.
-    while (performance.now() - t0 < 2800) {
-      const p0 = performance.now();
+    let spinning = true;
+    spin.then(() => spinning = false);
+    while (spinning) {
       assertEquals(await b.call("ping").result, "pong");
-      worst = Math.max(worst, performance.now() - p0);
       pings++;
-      await new Promise((r) => setTimeout(r, 20));
     }
     const err = await spin;
     assertStatus(err, Status.TIMEOUT);
-    assert(spinEnded >= 450 && spinEnded < 1500, `spin ended with 104 after ${spinEnded} ms`);
-    assert(worst < 250, `slowest ping ${worst.toFixed(1)} ms`);
-    assert(pings > 50, `${pings} pings`);
-    await waitFor(
-      async () => {
-        const [p] = await b.call("plugins", ["--json"]).result as { restarts: number }[];
-        return p!.restarts === 1;
-      },
-      3000,
-      "the stuck worker to be replaced",
-    );
-    assertEquals(await b.call("quick").result, "quick", "a new worker serves the plugin");
-    assertIncludes(server.stderr(), "Plugin worker stuck in synchronous code");
-
-    // Deno cannot stop the stuck thread; after a second one the plugin version is disabled.
-    assertStatus(await caught(a.call("spin").result), Status.TIMEOUT);
-    await waitFor(
-      async () => {
-        const [p] = await b.call("plugins", ["--json"]).result as { state: string }[];
-        return p!.state === "disabled";
-      },
-      4000,
-      "the plugin to be disabled",
-    );
-    const disabled = await caught(b.call("quick").result);
-    assertStatus(disabled, Status.HANDLER_ERROR);
-    assertIncludes(disabled.message, "is disabled: its worker got stuck in synchronous code 2 times");
-    assertEquals(await b.call("ping").result, "pong");
+    assertIncludes(err.message, "500 ms");
+    assert(pings > 5, `ping answered while the plugin spun (${pings} times)`);
+    // Deadline 500 ms + grace 2000 ms (the default): then SIGKILL and a new host.
+    await waitFor(async () => (await status()).restarts === 1, 5000, "the host to be killed and replaced");
+    assertEquals(await processAlive(first.pid!), false, "the spinning host is gone");
+    assertEquals(await b.call("quick").result, "quick", "a new host serves the plugin");
+    const second = await status();
+    assert(second.pid !== first.pid && await processAlive(second.pid!), "a new host process");
+    assertIncludes(server.stderr(), "did not stop within 2000 ms after its deadline passed");
 
     // A new version (the file fixed) serves again.
     await Deno.writeTextFile(
@@ -89,6 +67,13 @@ Deno.test("e2e: a busy-loop plugin is stopped at its deadline plus grace while p
     b.close();
   }
 });
+
+/** Whether a process exists (and is not a zombie), as `ps` sees it. */
+async function processAlive(pid: number): Promise<boolean> {
+  const out = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] }).output();
+  const stat = new TextDecoder().decode(out.stdout).trim();
+  return stat !== "" && !stat.startsWith("Z");
+}
 
 const ver = (v: number) => `export default { name: "ver", summary: "Version", run: () => ${v} };`;
 
@@ -158,7 +143,7 @@ Deno.test("e2e: a persistent stream from sockd call survives a reload, with one 
   }
 });
 
-Deno.test("e2e: the network permission is dropped unless a plugin is granted net hosts", async (t) => {
+Deno.test("e2e: the server drops the network permission; a plugin granted net hosts reaches them from its own host", async (t) => {
   await using tmp = await tempDir();
   const net = `export default { name: "net", summary: "Connects", async run() {
     try { (await Deno.connect({ hostname: "127.0.0.1", port: 1 })).close(); return "connected"; }
@@ -179,7 +164,7 @@ Deno.test("e2e: the network permission is dropped unless a plugin is granted net
     const r = await runSockd(["call", "--socket", server.path, "net"]);
     assertEquals(r.stdout.trim(), "NotCapable");
   });
-  await t.step("granted: kept, and the plugin may connect to its host", async () => {
+  await t.step("granted: the server still drops it, and the plugin may connect to its host", async () => {
     await Deno.writeTextFile(
       `${plugins}/sockd.json`,
       JSON.stringify({ plugins: { "net.js": { net: ["127.0.0.1:1"] } } }),
@@ -191,12 +176,26 @@ Deno.test("e2e: the network permission is dropped unless a plugin is granted net
       "debug",
     ]);
     await waitFor(
+      () => server.stderr().includes("Dropped the network permission"),
+      5000,
+      "the drop log line",
+    );
+    const r = await runSockd(["call", "--socket", server.path, "net"]);
+    assertEquals(r.stdout.trim(), "ConnectionRefused", "allowed to try; nobody listens on port 1");
+  });
+  await t.step("an inline plugin granted net: the server keeps it and says so", async () => {
+    await Deno.writeTextFile(
+      `${plugins}/sockd.json`,
+      JSON.stringify({ plugins: { "net.js": { net: ["127.0.0.1:1"], sandbox: "inline" } } }),
+    );
+    await using server = await startServer(`${tmp.dir}/c.sock`, ["--plugins", plugins]);
+    await waitFor(
       () => server.stderr().includes("Keeping the network permission: plugins are granted net hosts"),
       5000,
       "the keep log line",
     );
     const r = await runSockd(["call", "--socket", server.path, "net"]);
-    assertEquals(r.stdout.trim(), "ConnectionRefused", "allowed to try; nobody listens on port 1");
+    assertEquals(r.stdout.trim(), "ConnectionRefused");
   });
 });
 

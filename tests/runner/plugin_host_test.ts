@@ -1,13 +1,13 @@
 /**
- * Sandbox workers, in process: real sockets, real workers, plugin files
- * written into temp directories. (A busy-loop plugin is tested against a
- * server subprocess in tests/e2e/plugins_test.ts: Deno cannot stop the
- * thread of a worker stuck in a loop, so it must not run in the test process.)
+ * Plugin host processes, from a server in the test process: real sockets,
+ * real host processes, plugin files written into temp directories. (The
+ * attacks a hostile plugin can try are in tests/plugins/attacks/.)
  */
 import { connect } from "../../lib/client.ts";
 import { Status } from "../../lib/errors.ts";
 import { silentLogger } from "../../lib/log.ts";
-import { DEFAULT_SANDBOX_OPTIONS, Sandbox } from "../../lib/runner/sandbox.ts";
+import { DEFAULT_SANDBOX_OPTIONS } from "../../lib/runner/host_options.ts";
+import { PluginHost } from "../../lib/runner/plugin_host.ts";
 import { PluginState } from "../../lib/runner/state.ts";
 import { serve, type ServeOptions, type Server } from "../../lib/server.ts";
 import type { Chunk, Context } from "../../lib/command.ts";
@@ -32,7 +32,7 @@ const HOSTNAME = `export default {
   run: () => Deno.readTextFileSync("/etc/hostname").trim(),
 };`;
 
-Deno.test("sandbox: reading /etc/hostname without a grant names the permission and the grant; granted, it reads", async () => {
+Deno.test("plugin host: reading /etc/hostname without a grant names the permission and the grant; granted, it reads", async () => {
   await using tmp = await tempDir();
   await using server = await pluginServer(tmp.dir, { "host.js": HOSTNAME });
   const client = await connect(server.path);
@@ -58,7 +58,7 @@ Deno.test("sandbox: reading /etc/hostname without a grant names the permission a
   }
 });
 
-Deno.test("sandbox: everything is denied by default, and each error names its grant", async (t) => {
+Deno.test("plugin host: everything is denied by default, and each error names its grant", async (t) => {
   await using tmp = await tempDir();
   const probe = `export default { name: "probe", summary: "Touch one thing", args: [{ name: "what" }],
     async run(ctx) {
@@ -69,7 +69,7 @@ Deno.test("sandbox: everything is denied by default, and each error names its gr
         case "run": return await new Deno.Command("deno", { args: ["--version"] }).output();
         case "sys": return Deno.hostname();
         case "read": return Deno.readDirSync("${tmp.dir}").toArray().length;
-        case "import": return await import("https://example.com/x.ts");
+        case "import": return await import(["https://example.com", "x.ts"].join("/"));
       }
     } };`;
   await using server = await pluginServer(tmp.dir, { "probe.js": probe });
@@ -81,7 +81,7 @@ Deno.test("sandbox: everything is denied by default, and each error names its gr
     ["run", '"run": ["deno"]'],
     ["sys", '"sys": ["hostname"]'],
     ["read", `"read": ["${tmp.dir}"]`],
-    ["import", '"import": ["example.com:443"]'],
+    ["import", '"import": ["https://example.com/"]'],
   ];
   try {
     for (const [what, grant] of cases) {
@@ -97,7 +97,7 @@ Deno.test("sandbox: everything is denied by default, and each error names its gr
   }
 });
 
-Deno.test("sandbox: a grant the server does not hold is a load failure that names it", async () => {
+Deno.test("plugin host: a grant the server does not hold is a load failure that names it", async () => {
   await using tmp = await tempDir();
   await Deno.mkdir(`${tmp.dir}/cmds`);
   await Deno.writeTextFile(
@@ -109,11 +109,11 @@ Deno.test("sandbox: a grant the server does not hold is a load failure that name
   });
   const [status] = server.plugins();
   assertEquals(status!.state, "failed");
-  assertIncludes(status!.error!, 'grants ls.js run "ls", which this server does not hold');
+  assertIncludes(status!.error!, 'it is granted run "ls", which sockd itself does not hold');
   assertEquals(server.commands().some((c) => c.name === "ls"), false);
 });
 
-Deno.test("sandbox: a bad sockd.json fails with the file and key named", async () => {
+Deno.test("plugin host: a bad sockd.json fails with the file and key named", async () => {
   await using tmp = await tempDir();
   await Deno.mkdir(`${tmp.dir}/cmds`);
   await Deno.writeTextFile(
@@ -137,7 +137,7 @@ const ERRORS = `export default [
   { name: "clone", summary: "Stores a function", run(ctx) { ctx.state.set("f", () => 1); } },
 ];`;
 
-Deno.test("sandbox: a throw answers 105 with its message; a crash answers 105 and the worker restarts with its state", async () => {
+Deno.test("plugin host: a throw answers 105 with its message; a crash answers 105 and the host restarts with its state", async () => {
   await using tmp = await tempDir();
   await using server = await pluginServer(tmp.dir, { "errors.js": ERRORS });
   const client = await connect(server.path);
@@ -150,7 +150,7 @@ Deno.test("sandbox: a throw answers 105 with its message; a crash answers 105 an
     assertEquals(await client.call("visits").result, 1);
     const crash = await caught(client.call("crash").result);
     assertStatus(crash, Status.HANDLER_ERROR);
-    assertIncludes(crash.message, "Plugin worker crashed: async kaput");
+    assertIncludes(crash.message, "Plugin errors.js crashed: async kaput");
     assertEquals(
       await client.call("visits").result,
       2,
@@ -163,14 +163,14 @@ Deno.test("sandbox: a throw answers 105 with its message; a crash answers 105 an
 
     const clone = await caught(client.call("clone").result);
     assertStatus(clone, Status.HANDLER_ERROR);
-    assertIncludes(clone.message, "could not be cloned");
+    assertIncludes(clone.message, 'State value for "f" could not be stored: a function is not data');
     assertEquals(await client.call("ping").result, "pong");
   } finally {
     client.close();
   }
 });
 
-Deno.test("sandbox: a call that ignores its deadline is stopped after the grace period; its worker's other calls end with 105", async () => {
+Deno.test("plugin host: a call that ignores its deadline is stopped after the grace period; its host's other calls end with 105", async () => {
   await using tmp = await tempDir();
   const plugin = `export default [
     { name: "hang", summary: "Ignores its signal", timeout: 200, run: () => new Promise(() => {}) },
@@ -196,7 +196,7 @@ Deno.test("sandbox: a call that ignores its deadline is stopped after the grace 
     assertIncludes(other.message, 'call "hang" did not stop within 300 ms after its deadline passed');
     assert(performance.now() - t0 < 2000, "ended by deadline + grace");
     assert(pings > 10, `ping kept answering (${pings})`);
-    assertEquals(await b.call("fast").result, "fast", "a new worker serves the plugin");
+    assertEquals(await b.call("fast").result, "fast", "a new host serves the plugin");
     assertEquals(server.plugins()[0]!.restarts, 1);
   } finally {
     a.close();
@@ -204,7 +204,7 @@ Deno.test("sandbox: a call that ignores its deadline is stopped after the grace 
   }
 });
 
-Deno.test("sandbox: input is forwarded to the worker, and a stream's chunks arrive in order", async () => {
+Deno.test("plugin host: input is forwarded to the host, and a stream's chunks arrive in order", async () => {
   await using tmp = await tempDir();
   const plugin = `export default [
     { name: "upper", summary: "Upper-cases its input", async run(ctx) {
@@ -228,13 +228,13 @@ Deno.test("sandbox: input is forwarded to the worker, and a stream's chunks arri
     const who = await client.call("who").result as Record<string, unknown>;
     assertEquals(who.server, "sockd");
     assertEquals(who.sees, true);
-    assertEquals(who.reload, "undefined", "a sandboxed plugin cannot reload the server");
+    assertEquals(who.reload, "undefined", "a plugin in a host cannot reload the server");
   } finally {
     client.close();
   }
 });
 
-Deno.test("sandbox: a worker produces at most its chunk credit ahead of the reader", async () => {
+Deno.test("plugin host: a host produces at most its chunk credit ahead of the reader", async () => {
   await using tmp = await tempDir();
   const file = `${tmp.dir}/gen.js`;
   await Deno.writeTextFile(
@@ -244,7 +244,7 @@ Deno.test("sandbox: a worker produces at most its chunk credit ahead of the read
   );
   const state = new PluginState();
   const options = { ...DEFAULT_SANDBOX_OPTIONS, chunkCredit: 8 };
-  const sandbox = await Sandbox.load({
+  const host = await PluginHost.load({
     file,
     grants: {},
     configFile: `${tmp.dir}/sockd.json`,
@@ -266,7 +266,7 @@ Deno.test("sandbox: a worker produces at most its chunk credit ahead of the read
     server: { name: "sockd", version: "test", commands: () => [] },
   } satisfies Context;
   try {
-    const gen = sandbox.run("gen", ctx);
+    const gen = host.run("gen", ctx);
     assertEquals((await gen.next()).value, 1);
     await new Promise((r) => setTimeout(r, 300));
     const ahead = state.map.get("produced") as number;
@@ -274,13 +274,13 @@ Deno.test("sandbox: a worker produces at most its chunk credit ahead of the read
     for (let i = 2; i <= 40; i++) assertEquals((await gen.next()).value, i);
     ctrl.abort(new Error("done"));
     await gen.return(undefined);
-    await waitFor(() => sandbox.calls === 0, 3000, "the call to settle");
+    await waitFor(() => host.calls === 0, 3000, "the call to settle");
   } finally {
-    sandbox.close();
+    host.close();
   }
 });
 
-Deno.test("sandbox: each worker's memory is measured and shown by `plugins`", async () => {
+Deno.test("plugin host: each host's memory and pid are shown by `plugins`", async () => {
   await using tmp = await tempDir();
   const files: Record<string, string> = {};
   for (let i = 0; i < 4; i++) {
@@ -289,23 +289,36 @@ Deno.test("sandbox: each worker's memory is measured and shown by `plugins`", as
   await using server = await pluginServer(tmp.dir, files);
   const client = await connect(server.path);
   try {
-    const list = await client.call("plugins", ["--json"]).result as { memoryBytes?: number; state: string }[];
+    type Status = { memoryBytes?: number; state: string; pid?: number };
+    let list: Status[] = [];
+    await waitFor(
+      async () => {
+        list = await client.call("plugins", ["--json"]).result as Status[];
+        return list.every((p) => p.memoryBytes !== undefined);
+      },
+      5000,
+      "every host to report its memory",
+    );
     assertEquals(list.length, 4);
+    const pids = new Set(list.map((p) => p.pid));
+    assertEquals(pids.size, 4, "one host process per plugin file");
     for (const p of list) {
       assertEquals(p.state, "loaded");
+      const ps = await new Deno.Command("ps", { args: ["-o", "args=", "-p", String(p.pid)] }).output();
+      assertIncludes(new TextDecoder().decode(ps.stdout), "host_main.ts", "pid is the plugin's host");
       assert(
-        typeof p.memoryBytes === "number" && p.memoryBytes < 64 * 1024 * 1024,
+        typeof p.memoryBytes === "number" && p.memoryBytes > 1 << 20 && p.memoryBytes < 512 * 1024 * 1024,
         `memory ${p.memoryBytes}`,
       );
     }
     const text = await client.call("plugins").result as string;
-    assertIncludes(text, "p0.js  loaded v1  sandbox  p0  no grants");
+    assertIncludes(text, "p0.js  loaded v1  process  p0  no grants");
   } finally {
     client.close();
   }
 });
 
-Deno.test("sandbox: a plugin's static import of a helper file needs no read grant", async () => {
+Deno.test("plugin host: a plugin's static import of a helper file needs no read grant", async () => {
   await using tmp = await tempDir();
   await using server = await pluginServer(tmp.dir, {
     "_lib.js": `export const greeting = (who) => "hello " + who;`,
@@ -316,6 +329,42 @@ Deno.test("sandbox: a plugin's static import of a helper file needs no read gran
   try {
     assertEquals(await client.call("uses").result, "hello helper");
     assertEquals(server.plugins().length, 1, "_lib.js is not a plugin");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("plugin host: a host that keeps failing is restarted with backoff, then disabled until a reload", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "quit", summary: "Ends its host", run() { Deno.exit(3); } },
+    { name: "ok", summary: "Answers", run: () => "ok" },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "flaky.js": plugin }, {
+    sandbox: { maxFailures: 3, restartBackoffMs: 10 },
+  });
+  const client = await connect(server.path);
+  try {
+    for (let i = 1; i <= 2; i++) {
+      assertIncludes(
+        (await caught(client.call("quit").result)).message,
+        "The plugin ended its host (Deno.exit())",
+      );
+      assertEquals(await client.call("ok").result, "ok", `restarted after failure ${i}`);
+    }
+    await caught(client.call("quit").result);
+    const [status] = server.plugins();
+    assertEquals(status!.state, "disabled");
+    assertIncludes(status!.error!, "Plugin flaky.js is disabled: its host failed 3 times within 60 s");
+    assertEquals(status!.pid, undefined, "no host runs");
+    const off = await caught(client.call("ok").result);
+    assertStatus(off, Status.HANDLER_ERROR);
+    assertIncludes(off.message, "is disabled");
+    assertEquals(await client.call("ping").result, "pong");
+
+    const report = await server.reload();
+    assertEquals(report.loaded.length, 1, "a disabled plugin loads again on reload, changed or not");
+    assertEquals(await client.call("ok").result, "ok");
   } finally {
     client.close();
   }

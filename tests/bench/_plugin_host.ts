@@ -1,0 +1,179 @@
+/**
+ * The plugin-host figures: a plugin call through its host process against
+ * the same command inline, how long a host takes to start, and what hosts
+ * cost in memory (RSS, and PSS, which shares the runtime's pages fairly
+ * among the processes that map them).
+ *
+ * Another process's /proc files need `--allow-all` in Deno 2.9, so memory is
+ * read with `ps` (RSS) and `cat /proc/PID/smaps_rollup` (PSS).
+ *
+ * @module
+ */
+import { connect } from "../../lib/client.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { DEFAULT_SANDBOX_OPTIONS } from "../../lib/runner/host_options.ts";
+import { PluginHost } from "../../lib/runner/plugin_host.ts";
+import { PluginState } from "../../lib/runner/state.ts";
+import { type Env, socketPath, spawnSockd } from "./_env.ts";
+import { interleave, sockdClients, unaryStep } from "./_figures.ts";
+import { throughput } from "./_measure.ts";
+import { ROOT, runOutput, Scope, timeRun } from "./_processes.ts";
+import { makeRow, type Row } from "./_row.ts";
+import { median } from "./_stats.ts";
+
+/** Starts a server whose bench plugin runs in a host process (the default). */
+async function hostServer(env: Env, scope: Scope): Promise<string> {
+  const dir = `${env.dir}/plugins-host`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.copyFile(`${ROOT}tests/bench/fixtures/bench_commands.ts`, `${dir}/bench_commands.ts`);
+  const path = socketPath(env.dir, "sockd-host");
+  await spawnSockd({ scope, profileDir: env.profileDir }, "plugin-host", path, ["--plugins", dir]);
+  return path;
+}
+
+/** A plugin command through its host against the same command inline, on 1 and on 16 connections. */
+export async function pluginHostCalls(env: Env): Promise<Row[]> {
+  await using scope = new Scope();
+  const { window, reps } = env.config;
+  const hosted = await hostServer(env, scope);
+  const rows: Row[] = [];
+  for (const conns of [1, 16]) {
+    const inline = await sockdClients(env.sockd, conns, scope);
+    const host = await sockdClients(hosted, conns, scope);
+    const s = await interleave(reps, [
+      { name: "inline", sample: () => throughput(window, inline.map((c) => unaryStep(c, "bench-ping"))) },
+      { name: "host", sample: () => throughput(window, host.map((c) => unaryStep(c, "bench-ping"))) },
+    ]);
+    rows.push(makeRow({
+      id: `plugin-host-${conns}`,
+      figure: `unary call to a plugin in its host process, ${conns} connection${conns > 1 ? "s" : ""}`,
+      unit: "calls/s",
+      samples: s.get("host")!,
+      baseline: 'the same plugin command inline ("sandbox": "inline")',
+      baselineSamples: s.get("inline")!,
+      target: { kind: "ratio-at-least", value: 0.5 },
+    }));
+  }
+  return rows;
+}
+
+/** Time from starting a host to its plugin answering `loaded`, against `deno run` of an empty script. */
+export async function hostStart(env: Env): Promise<Row[]> {
+  const { coldRuns } = env.config;
+  const dir = `${env.dir}/plugins-start`;
+  await Deno.mkdir(dir, { recursive: true });
+  const file = `${dir}/bench_commands.ts`;
+  await Deno.copyFile(`${ROOT}tests/bench/fixtures/bench_commands.ts`, file);
+  const start = async () => {
+    const t0 = performance.now();
+    const host = await PluginHost.load({
+      file,
+      grants: {},
+      configFile: `${dir}/sockd.json`,
+      state: new PluginState(),
+      view: () => ({ name: "sockd", version: "bench", commands: [] }),
+      logger: silentLogger,
+      options: DEFAULT_SANDBOX_OPTIONS,
+    });
+    const ms = performance.now() - t0;
+    host.close();
+    return ms;
+  };
+  const empty = ["run", "-q", `${ROOT}tests/bench/fixtures/empty.ts`];
+  for (let i = 0; i < 2; i++) {
+    await start();
+    await timeRun("deno", empty);
+  }
+  const s = await interleave(coldRuns, [
+    { name: "empty", sample: () => timeRun("deno", empty) },
+    { name: "host", sample: start },
+  ]);
+  return [makeRow({
+    id: "host-start",
+    figure: "plugin host start: spawn to plugin loaded (import check, process, worker, plugin)",
+    unit: "ms",
+    samples: s.get("host")!,
+    baseline: "`deno run` of an empty script",
+    baselineSamples: s.get("empty")!,
+    target: { kind: "at-most", value: 100 },
+  })];
+}
+
+async function rssOf(pid: number): Promise<number> {
+  return Number((await runOutput("ps", ["-o", "rss=", "-p", String(pid)])).trim()) * 1024;
+}
+
+async function pssOf(pid: number): Promise<number> {
+  const text = await runOutput("cat", [`/proc/${pid}/smaps_rollup`]);
+  const kb = /^Pss:\s+(\d+) kB/m.exec(text);
+  return kb ? Number(kb[1]) * 1024 : NaN;
+}
+
+/**
+ * Memory of an idle server with the example plugins (5 hosts): per host
+ * (RSS, PSS) and in all (server + hosts), against the same server with no
+ * plugins.
+ */
+export async function hostMemory(env: Env): Promise<Row[]> {
+  const { memoryReps } = env.config;
+  const sample = async (withPlugins: boolean) => {
+    await using scope = new Scope();
+    const path = socketPath(env.dir, withPlugins ? "mem-examples" : "mem-bare");
+    const args = withPlugins ? ["--plugins", `${ROOT}examples/cmds`] : [];
+    const server = await spawnSockd({ scope, profileDir: undefined }, "memory", path, args);
+    const client = await connect(path);
+    scope.defer(() => client.close());
+    const hosts = withPlugins
+      ? (await client.call("plugins", ["--json"]).result as { pid?: number }[]).map((p) => p.pid!).filter(
+        Boolean,
+      )
+      : [];
+    await new Promise((r) => setTimeout(r, 500));
+    const serverPid = server.pid;
+    const hostRss = await Promise.all(hosts.map(rssOf));
+    const hostPss = await Promise.all(hosts.map(pssOf));
+    const total = (await rssOf(serverPid)) + hostRss.reduce((a, b) => a + b, 0);
+    const totalPss = (await pssOf(serverPid)) + hostPss.reduce((a, b) => a + b, 0);
+    const per = (v: number[]) => v.length > 0 ? median(v) : NaN;
+    return { hosts: hosts.length, rss: per(hostRss), pss: per(hostPss), total, totalPss };
+  };
+  const bare: number[] = [],
+    rss: number[] = [],
+    pss: number[] = [],
+    total: number[] = [],
+    totalPss: number[] = [];
+  let hosts = 0;
+  for (let i = 0; i < memoryReps; i++) {
+    bare.push((await sample(false)).total);
+    const m = await sample(true);
+    hosts = m.hosts;
+    rss.push(m.rss);
+    pss.push(m.pss);
+    total.push(m.total);
+    totalPss.push(m.totalPss);
+  }
+  const base = {
+    baseline: "idle server, no plugins (RSS)",
+    baselineSamples: bare,
+    target: { kind: "none" as const },
+  };
+  return [
+    makeRow({ id: "host-rss", figure: "RSS of one idle plugin host", unit: "B", samples: rss, ...base }),
+    makeRow({ id: "host-pss", figure: "PSS of one idle plugin host", unit: "B", samples: pss, ...base }),
+    makeRow({
+      id: "examples-rss",
+      figure: `idle server with the ${hosts} example plugins: server + hosts, RSS`,
+      unit: "B",
+      samples: total,
+      ...base,
+    }),
+    makeRow({
+      id: "examples-pss",
+      figure: `idle server with the ${hosts} example plugins: server + hosts, PSS`,
+      unit: "B",
+      samples: totalPss,
+      ...base,
+      note: "PSS divides pages shared between the processes (the deno binary, its snapshot) among them.",
+    }),
+  ];
+}
