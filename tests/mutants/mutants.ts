@@ -59,7 +59,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "maxConnections never enforced",
-    file: "lib/server.ts",
+    file: "lib/_connections.ts",
     find: "if (listening.sessions.size >= own.maxConnections) {",
     replace: "if (false) {",
     tests: ["tests/session_limits_test.ts", "tests/listener_limits_test.ts"],
@@ -126,7 +126,7 @@ export const mutants: Mutant[] = [
   {
     name: "a second signal waits out the drain",
     file: "lib/server.ts",
-    find: "for (const s of this.#sessions) s.shutdown(options.drainMs).catch(() => {});",
+    find: "for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});",
     replace: "",
     tests: ["tests/e2e/serve_lifecycle_test.ts"],
   },
@@ -277,7 +277,7 @@ export const mutants: Mutant[] = [
   {
     name: "a plugin's log fields pass for the server's",
     file: "lib/runner/host_log.ts",
-    find: "    if (fields && Object.keys(fields).length > 0) out.fields = fields;",
+    find: "    if (fields && Object.keys(fields).length > 0) out.fields = bounded(fields);",
     replace: "    if (fields) Object.assign(out, fields);",
     tests: ["tests/runner/host_log_test.ts"],
   },
@@ -344,5 +344,33 @@ export const mutants: Mutant[] = [
     find: "if (s.used + c > s.max && s.queue.length > 0) {",
     replace: "if (false) {",
     tests: ["tests/supervise/log_ring_test.ts"],
+  },
+  {
+    name: "plugins keep Worker and the Web Cache API",
+    file: "lib/runner/_host_worker.ts",
+    find: 'for (const name of ["Worker", "caches", "localStorage", "sessionStorage"]) {',
+    replace: "for (const name of [] as string[]) {",
+    tests: ["tests/plugins/attacks/bgspin_test.ts", "tests/plugins/attacks/storage_test.ts"],
+  },
+  {
+    name: "plugin hosts may download at run time",
+    file: "lib/runner/host_process.ts",
+    find: '"--no-prompt", "--cached-only"]',
+    replace: '"--no-prompt"]',
+    tests: ["tests/plugins/attacks/modules_test.ts"],
+  },
+  {
+    name: "WebAssembly imports pass the import check",
+    file: "lib/plugins/import_policy.ts",
+    find: 'if (ext === ".wasm") refuse(',
+    replace: "if (false) refuse(",
+    tests: ["tests/plugins/import_policy_test.ts"],
+  },
+  {
+    name: "a host that stops answering between calls is never killed",
+    file: "lib/runner/plugin_host.ts",
+    find: "if (silent > unresponsiveMs && !governed) {",
+    replace: "if (false) {",
+    tests: ["tests/runner/plugin_host_test.ts"],
   },
 ];
