@@ -341,7 +341,10 @@ export class Session {
     };
     const calls = this.#calls ??= new Map();
     if (calls.has(req.id)) {
-      return refuse(Status.BAD_REQUEST, `Call id ${JSON.stringify(req.id)} is already in flight`);
+      // With no id: an end for this id would read as the end of the call still running under it.
+      const error = `Call id ${JSON.stringify(req.id)} is already in flight (the new call was not run)`;
+      this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });
+      return undefined;
     }
     if (calls.size >= this.#o.limits.maxCallsPerConnection) {
       return refuse(

@@ -302,4 +302,20 @@ export const mutants: Mutant[] = [
     replace: 'write(JSON.stringify({ ts, level: lvl, msg, ...fields }) + "\\n");',
     tests: ["tests/runner/host_log_test.ts"],
   },
+  // Protocol edges (issue 14): each fix, put back.
+  {
+    name: "a 0xc1 msgpack body reads as a frame of unknown type",
+    file: "lib/codec.ts",
+    find: "if (value === NEVER_USED) throw",
+    replace: "if (false) throw",
+    tests: ["tests/dialects/msgpack_test.ts", "tests/protocol_edges_test.ts"],
+  },
+  {
+    name: "a reused id in flight is refused under that id (two ends for one id)",
+    file: "lib/session.ts",
+    find:
+      'this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });',
+    replace: 'this.#send({ type: "end", id: req.id, status: Status.BAD_REQUEST, error });',
+    tests: ["tests/protocol_edges_test.ts"],
+  },
 ];
