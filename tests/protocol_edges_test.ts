@@ -103,3 +103,53 @@ Deno.test("protocol: reusing an id still in flight is refused with a nil id; the
     assertEquals(lines.filter((l) => l.id === 2), [{ id: 2, status: 0, result: "ok" }]);
   });
 });
+
+/** Sends `lines` over a text connection, half-closes, and returns all it answers. */
+async function text(path: string, lines: string): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  await conn.write(new TextEncoder().encode(lines));
+  await conn.closeWrite();
+  return new TextDecoder().decode(await readAll(conn));
+}
+
+Deno.test("protocol: text runs `cmd1; cmd2` on one line in order; a quoted or escaped ; is a word", async () => {
+  await withServer(async (path) => {
+    assertEquals(await text(path, "echo a; echo b;; echo c;\n"), "a\nb\nc\n");
+    assertEquals(await text(path, `echo "x;y" x\\;y 'x;y'\n`), "x;y x;y x;y\n");
+    // In prompt mode the line's answers share one prompt, after the last.
+    assertEquals(await text(path, "prompt on\necho a; echo b\n"), "sockd> a\nb\n\nsockd> ");
+  });
+});
+
+/** What a script reads from `prompt framed` answers: each answer's lines and its end line. */
+function readFramed(out: string): { lines: string[]; end: string }[] {
+  const answers: { lines: string[]; end: string }[] = [];
+  let lines: string[] = [];
+  for (const line of out.split("\n").slice(0, -1)) {
+    if (line === "." || line.startsWith(".error ")) {
+      answers.push({ lines, end: line });
+      lines = [];
+    } else {
+      lines.push(line.startsWith("..") ? line.slice(1) : line);
+    }
+  }
+  assertEquals(lines, [], "output after the last end line");
+  return answers;
+}
+
+Deno.test("protocol: in `prompt framed` mode, output that looks like a prompt, an error or an end line cannot end an answer", async () => {
+  await withServer(async (path) => {
+    const out = await text(
+      path,
+      'prompt framed\necho "sockd> x"\necho "error 105: y"\necho .\necho .error 1: z\npnig\n',
+    );
+    assertEquals(readFramed(out), [
+      { lines: [], end: "." }, // prompt framed itself
+      { lines: ["sockd> x"], end: "." },
+      { lines: ["error 105: y"], end: "." },
+      { lines: ["."], end: "." },
+      { lines: [".error 1: z"], end: "." },
+      { lines: [], end: '.error 101: Unknown command "pnig" (did you mean "ping"?)' },
+    ]);
+  });
+});

@@ -318,4 +318,18 @@ export const mutants: Mutant[] = [
     replace: 'this.#send({ type: "end", id: req.id, status: Status.BAD_REQUEST, error });',
     tests: ["tests/protocol_edges_test.ts"],
   },
+  {
+    name: "text framed output is not dot-stuffed",
+    file: "lib/dialects/text.ts",
+    find: "if (bytes[i] === DOT && (i === 0 ? this.#atLineStart : bytes[i - 1] === LF)) at.push(i);",
+    replace: "if (false) at.push(i);",
+    tests: ["tests/protocol_edges_test.ts"],
+  },
+  {
+    name: "text does not split a line at ;",
+    file: "lib/dialects/_tokenize.ts",
+    find: 'if (c === ";" && atSemicolons) {',
+    replace: "if (false) {",
+    tests: ["tests/protocol_edges_test.ts"],
+  },
 ];
