@@ -5,6 +5,7 @@ export default {
   name: "plugins",
   summary: "List plugin files: commands, loaded or failed (and why), grants, memory",
   access: "admin",
+  args: [],
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
   run(ctx) {
     if (!ctx.server.plugins) throw new Error("This server has no plugin list");

@@ -44,7 +44,8 @@ function compile(cmd: Command): Compiled {
     flagSpecs: Object.values(specs),
     required: declared.filter((a) => !a.optional && !a.variadic).length,
     declared: declared.length,
-    variadic: declared.at(-1)?.variadic ?? false,
+    // No args declared: any number of words.
+    variadic: cmd.args === undefined || (declared.at(-1)?.variadic ?? false),
   };
   compiled.set(cmd, c);
   return c;
@@ -55,6 +56,8 @@ function compile(cmd: Command): Compiled {
  * a BAD_ARGS (110) {@linkcode SockdError} carrying the usage line.
  */
 export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArgs {
+  // Nothing declared: the words as they are, flag-like ones too.
+  if (cmd.args === undefined && cmd.flags === undefined) return { args: words.slice(), flags: {} };
   const c = compile(cmd);
   let positionals: string[] | undefined;
   let values: Record<string, unknown> | undefined;

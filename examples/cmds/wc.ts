@@ -5,6 +5,8 @@ export default {
   name: "wc",
   summary: "Count the lines, words and bytes of the input",
   access: "read",
+  args: [],
+  input: true,
   async run(ctx) {
     let bytes = 0, lines = 0, words = 0, inWord = false;
     for await (const chunk of ctx.input) {

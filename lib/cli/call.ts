@@ -17,7 +17,10 @@ export interface CallCliOptions {
   socket: string;
   json: boolean;
   timeoutMs?: number;
-  /** Send stdin as the command's input (default: when stdin is not a terminal). */
+  /**
+   * Offer stdin as the command's input (default: when stdin is not a
+   * terminal); it is sent only to a command that declares `input`.
+   */
   stdin?: boolean;
   /** One more uid trusted to own the socket, besides this user and root. */
   trustOwner?: number;
@@ -57,20 +60,33 @@ export async function runCall(
     return await fail(err, options.json, io);
   }
   try {
+    const input = options.stdin && io.stdin && await takesInput(client, command) ? io.stdin : undefined;
     return await callOn(
       client,
       command,
       args,
-      {
-        json: options.json,
-        timeoutMs: options.timeoutMs,
-        input: options.stdin && io.stdin ? io.stdin : undefined,
-      },
+      { json: options.json, timeoutMs: options.timeoutMs, input },
       io,
       interrupt,
     );
   } finally {
     client.close();
+  }
+}
+
+/**
+ * Whether `command` reads its input, as `help COMMAND --json` says. A server
+ * that does not say (older than `input`) gets stdin, as it always did; stdin
+ * left unsent is never read, so `while read` loops keep their lines.
+ */
+export async function takesInput(client: Client, command: string): Promise<boolean> {
+  try {
+    const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
+    return info?.input !== false;
+  } catch (err) {
+    // Unknown (101) or not allowed: the call itself will say so.
+    return !(err instanceof SockdError &&
+      (err.status === Status.NOT_FOUND || err.status === Status.FORBIDDEN));
   }
 }
 

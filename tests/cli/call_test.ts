@@ -6,7 +6,8 @@ import type { Command } from "../../lib/command.ts";
 import { Exit } from "../../lib/cli/exit_codes.ts";
 import { serve, type ServeOptions } from "../../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
-import { runSockd, spawnSockd, tempDir } from "../_helpers.ts";
+import { ROOT, runSockd, spawnSockd, tempDir } from "../_helpers.ts";
+import { Tmux } from "./_tmux.ts";
 
 /** How each `stream` call ended, as the server saw it. */
 const endings: string[] = [];
@@ -55,6 +56,7 @@ const COMMANDS: Command[] = [
   {
     name: "cat",
     summary: "Streams its input back",
+    input: true,
     async *run(ctx) {
       for await (const chunk of ctx.input) yield chunk;
     },
@@ -67,6 +69,11 @@ const COMMANDS: Command[] = [
       slowEnded.push(ctx.signal.aborted ? `aborted: ${(ctx.signal.reason as Error).message}` : "finished");
       return "too late";
     },
+  },
+  {
+    name: "words",
+    summary: "Answers the words it got, as JSON (declares no args)",
+    run: (ctx) => JSON.stringify(ctx.args),
   },
   { name: "fail", summary: "Throws", run: () => Promise.reject(new Error("Disk on fire")) },
   { name: "danger", summary: "Admin only", access: "admin", run: () => "done" },
@@ -165,7 +172,7 @@ Deno.test("call: every documented exit code, each error one line on stderr", asy
     assertFails(
       await runSockd(["call", "-s", admin.path, "stream", "--count", "many"]),
       Exit.USAGE,
-      /--count needs a number, got "many" \(usage: stream \[--count N\]\)/,
+      /--count needs a number, got "many" \(usage: stream \[--count N\] \[WORDS\.\.\.\]\)/,
     );
     assertFails(
       await runSockd(["call", "-s", admin.path, "--timeout", "soon", "ping"]),
@@ -246,4 +253,21 @@ Deno.test("call: a closed stdout (| head) cancels the remote call and exits 141 
   assertEquals(await p.exitCode(), Exit.BROKEN_PIPE);
   assertEquals(p.stderr(), "");
   assertEquals(endings, ["106 Cancelled by the client"]);
+});
+
+Deno.test("call: a `while read` loop over three lines prints three answers (stdin goes only to commands that take input)", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const sockd = `deno run -q -P=sockd ${ROOT}main.ts call -s ${s.path}`;
+  const loop = `printf 'a b\\nc\\nd\\n' | while read h; do ${sockd} words "$h"; done; echo "loop done"`;
+  await using tmux = await Tmux.start(tmp.dir, ["sh", "-c", loop], { width: 200 });
+  const screen = await tmux.waitFor("loop done", 20_000);
+  assertEquals(screen.trim().split("\n").slice(0, 4), ['["a b"]', '["c"]', '["d"]', "loop done"]);
+});
+
+Deno.test("call: a command that declares no args gets its words as they are, flag-like ones too", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const r = await runSockd(["call", "-s", s.path, "words", "world", "--loud", "-x", "a b"]);
+  assertEquals([r.code, r.stdout], [0, '["world","--loud","-x","a b"]\n']);
 });

@@ -332,4 +332,19 @@ export const mutants: Mutant[] = [
     replace: "if (false) {",
     tests: ["tests/protocol_edges_test.ts"],
   },
+  // The one-shot client (issue 14).
+  {
+    name: "sockd call sends stdin to every command",
+    file: "lib/cli/call.ts",
+    find: "return info?.input !== false;",
+    replace: "return true;",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
+    name: "a command without declared args refuses every word",
+    file: "lib/args.ts",
+    find: "if (cmd.args === undefined && cmd.flags === undefined) return { args: words.slice(), flags: {} };",
+    replace: "",
+    tests: ["tests/args_test.ts", "tests/cli/call_test.ts"],
+  },
 ];
