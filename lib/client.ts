@@ -511,6 +511,9 @@ function trustedPath(path: string, trustOwner: number | undefined): string {
   const trusted = new Set([uid, 0, ...(trustOwner === undefined ? [] : [trustOwner])]);
   const check = socketOwnerProblem(path, trusted);
   if (check.ok) return check.path;
+  if (check.notSocket) {
+    throw new SockdError(Status.CONN_ERROR, `${check.problem} (no server listens there; is the path right?)`);
+  }
   throw new SockdError(
     Status.CONN_ERROR,
     `${check.problem}; refusing to send anything. If that account runs the server, trust it with --trust-owner ${

@@ -24,6 +24,8 @@ export interface CallCliOptions {
   stdin?: boolean;
   /** One more uid trusted to own the socket, besides this user and root. */
   trustOwner?: number;
+  /** More to say about an error the call ended with, added to its line. */
+  hint?: (error: SockdError) => string | undefined;
 }
 
 /** Streams for the CLI (stdout/stderr/stdin by default; tests pass their own). */
@@ -65,7 +67,7 @@ export async function runCall(
       client,
       command,
       args,
-      { json: options.json, timeoutMs: options.timeoutMs, input },
+      { json: options.json, timeoutMs: options.timeoutMs, input, hint: options.hint },
       io,
       interrupt,
     );
@@ -98,6 +100,8 @@ export interface CallOnOptions {
   timeoutMs?: number;
   /** The command's input stream. */
   input?: ReadableStream<Uint8Array>;
+  /** More to say about an error the call ended with. */
+  hint?: (error: SockdError) => string | undefined;
 }
 
 /**
@@ -190,7 +194,7 @@ export async function callOn(
         io,
       );
     }
-    return await fail(err, options.json, io);
+    return await fail(err, options.json, io, options.hint);
   } finally {
     clearTimeout(guard);
     clearTimeout(grace);
@@ -198,7 +202,12 @@ export async function callOn(
   }
 }
 
-async function fail(err: unknown, json: boolean, io: CliIO): Promise<number> {
+async function fail(
+  err: unknown,
+  json: boolean,
+  io: CliIO,
+  hint?: (error: SockdError) => string | undefined,
+): Promise<number> {
   const e = err instanceof SockdError
     ? err
     : new SockdError(Status.CONN_ERROR, String((err as Error)?.message ?? err));
@@ -206,7 +215,8 @@ async function fail(err: unknown, json: boolean, io: CliIO): Promise<number> {
     // The error is still an event of the call; the exit code tells its kind.
     await Promise.resolve(io.stdout.write(jsonEnd(undefined, e))).catch(() => {});
   }
-  io.stderr(errorLine(e.message));
+  const more = hint?.(e);
+  io.stderr(errorLine(more ? `${e.message}; ${more}` : e.message));
   return exitCodeFor(e.status);
 }
 

@@ -3,7 +3,7 @@
  * set) against in-process servers whose commands record what the server saw.
  */
 import type { Command } from "../../lib/command.ts";
-import { Exit } from "../../lib/cli/exit_codes.ts";
+import { Exit, EXIT_CODE_MEANINGS } from "../../lib/cli/exit_codes.ts";
 import { serve, type ServeOptions } from "../../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
 import { ROOT, runSockd, spawnSockd, tempDir } from "../_helpers.ts";
@@ -270,4 +270,53 @@ Deno.test("call: a command that declares no args gets its words as they are, fla
   await using s = await server(tmp.dir, "s");
   const r = await runSockd(["call", "-s", s.path, "words", "world", "--loud", "-x", "a b"]);
   assertEquals([r.code, r.stdout], [0, '["world","--loud","-x","a b"]\n']);
+});
+
+Deno.test("call: sockd's own option after the command is refused with the corrected command line", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const r = await runSockd(["call", "-s", s.path, "stream", "--count", "1", "--json"]);
+  assertFails(
+    r,
+    Exit.USAGE,
+    new RegExp(
+      `^sockd: unknown option '--json' \\(usage: stream \\[--count N\\] \\[WORDS\\.\\.\\.\\]\\); --json is an option of sockd call, which goes before the command: sockd call --socket ${s.path} --json stream --count 1$`,
+    ),
+  );
+});
+
+Deno.test("call: --interval repeats the call, --count N times", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const started = performance.now();
+  const r = await runSockd(["call", "-s", s.path, "--interval", "150ms", "--count", "3", "peek"]);
+  const ms = performance.now() - started;
+  assertEquals([r.code, r.stdout], [0, "peeked\npeeked\npeeked\n"]);
+  assert(ms >= 300, `two intervals of 150 ms between three calls, took ${ms} ms`);
+  assertFails(await runSockd(["call", "-s", s.path, "--count", "0", "peek"]), Exit.USAGE, /--count needs/);
+  assertFails(await runSockd(["call", "-s", s.path, "-i", "soon", "peek"]), Exit.USAGE, /Invalid duration/i);
+});
+
+Deno.test("call: --help prints the exit code table", async () => {
+  const r = await runSockd(["call", "--help"]);
+  assertEquals(r.code, 0);
+  const table = r.stdout.slice(r.stdout.indexOf("Exit codes:"));
+  for (const [code, meaning] of EXIT_CODE_MEANINGS) {
+    assertIncludes(table, `${String(code).padStart(3)}  ${meaning}\n`);
+  }
+});
+
+Deno.test("sockd: every usage error is one `sockd:` line; a mistyped subcommand gets did you mean; a file that is no socket says so", async () => {
+  assertFails(
+    await runSockd(["verison"]),
+    Exit.USAGE,
+    /^sockd: unknown command 'verison' \(did you mean "version"\?\)$/,
+  );
+  assertFails(await runSockd(["call", "--bogus", "x"]), Exit.USAGE, /^sockd: unknown option '--bogus'$/);
+  assertFails(await runSockd(["call"]), Exit.USAGE, /^sockd: missing required argument 'command'$/);
+  assertFails(
+    await runSockd(["call", "--socket", "/etc/passwd", "ping"]),
+    Exit.CONNECTION,
+    /^sockd: \/etc\/passwd is not a socket \(no server listens there; is the path right\?\)$/,
+  );
 });

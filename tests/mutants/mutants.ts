@@ -347,4 +347,25 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/args_test.ts", "tests/cli/call_test.ts"],
   },
+  {
+    name: "commander's errors keep their own wording (no sockd: prefix, no did you mean)",
+    file: "lib/cli/main.ts",
+    find: "outputError: (text, write) => write(commanderError(text)),",
+    replace: "",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
+    name: "sockd call --interval does not repeat",
+    file: "lib/cli/call_cli.ts",
+    find: "for (let n = 0; n < count && !interrupt.signal.aborted; n++) {",
+    replace: "for (let n = 0; n < 1; n++) {",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
+    name: "an option of sockd call after the command gets no corrected line",
+    file: "lib/cli/call_cli.ts",
+    find: "hint: (e) => misplacedOption(e, command, args, opts),",
+    replace: "",
+    tests: ["tests/cli/call_test.ts"],
+  },
 ];
