@@ -7,7 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { SockdError, Status } from "../errors.ts";
+import { type SockdError, Status } from "../errors.ts";
 import { quote } from "../dialects/_tokenize.ts";
 import { runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
