@@ -10,7 +10,7 @@
 import { type Client, connect } from "../client.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
-import { errorLine, jsonData, jsonEnd, renderChunk, renderResult } from "./render.ts";
+import { errorLine, jsonData, jsonEnd, renderChunk, renderForPeople, renderResult } from "./render.ts";
 
 /** Options of {@linkcode runCall}. */
 export interface CallCliOptions {
@@ -26,6 +26,8 @@ export interface CallCliOptions {
   trustOwner?: number;
   /** More to say about an error the call ended with, added to its line. */
   hint?: (error: SockdError) => string | undefined;
+  /** Show a structured result as tables and `key: value` lines (stdout is a terminal). */
+  human?: boolean;
 }
 
 /** Streams for the CLI (stdout/stderr/stdin by default; tests pass their own). */
@@ -67,7 +69,7 @@ export async function runCall(
       client,
       command,
       args,
-      { json: options.json, timeoutMs: options.timeoutMs, input, hint: options.hint },
+      { json: options.json, timeoutMs: options.timeoutMs, input, hint: options.hint, human: options.human },
       io,
       interrupt,
     );
@@ -102,6 +104,8 @@ export interface CallOnOptions {
   input?: ReadableStream<Uint8Array>;
   /** More to say about an error the call ended with. */
   hint?: (error: SockdError) => string | undefined;
+  /** Show a structured result for people. */
+  human?: boolean;
 }
 
 /**
@@ -175,7 +179,9 @@ export async function callOn(
       return Exit.BROKEN_PIPE;
     }
     const result = await call.result;
-    await write(options.json ? jsonEnd(result) : renderResult(result));
+    await write(
+      options.json ? jsonEnd(result) : options.human ? await renderForPeople(result) : renderResult(result),
+    );
     return brokenPipe ? Exit.BROKEN_PIPE : Exit.OK;
   } catch (err) {
     if (interrupted) {

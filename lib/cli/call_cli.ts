@@ -205,6 +205,8 @@ export async function callAction(
           stdin: count === 1 && opts.stdin !== false && !Deno.stdin.isTerminal(),
           trustOwner,
           hint: (e) => misplacedOption(e, command, args, opts),
+          // People get tables; a pipe or a file gets JSON, as before.
+          human: opts.json !== true && Deno.stdout.isTerminal(),
         },
         { stdout, stderr: err, stdin: Deno.stdin.readable },
         interrupt.signal,

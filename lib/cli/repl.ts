@@ -17,7 +17,7 @@ import { SockdError, Status } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { callOn } from "./call.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
-import { colorWanted, errorLine, renderChunk, renderResult, type Styles, styles } from "./render.ts";
+import { colorWanted, errorLine, renderChunk, renderForPeople, type Styles, styles } from "./render.ts";
 import { commonPrefix, complete, formatColumns, ServerCatalog } from "./_completion.ts";
 import { defaultHistoryPath, History } from "./_history.ts";
 import { inputLines } from "./_input_lines.ts";
@@ -390,7 +390,7 @@ class InteractiveRepl {
         if (step.done) break;
         this.#out(renderChunk(step.value));
       }
-      this.#out(renderResult(await call.result));
+      this.#out(await renderForPeople(await call.result));
       return { outcome: "ok" };
     } catch (err) {
       const e = err instanceof SockdError ? err : new SockdError(Status.CONN_ERROR, String(err));

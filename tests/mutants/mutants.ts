@@ -368,4 +368,19 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/cli/call_test.ts"],
   },
+  // Output for people and plugin reload (issue 14).
+  {
+    name: "a plugin fixed back to its serving content stays failed",
+    file: "lib/plugins/manager.ts",
+    find: "          if (rec.error !== undefined) {\n            rec.error = undefined;",
+    replace: "          if (false) {\n            rec.error = undefined;",
+    tests: ["tests/plugins/reload_test.ts"],
+  },
+  {
+    name: "sockd call prints indented JSON on a terminal",
+    file: "lib/cli/call_cli.ts",
+    find: "human: opts.json !== true && Deno.stdout.isTerminal(),",
+    replace: "human: false,",
+    tests: ["tests/cli/human_test.ts"],
+  },
 ];
