@@ -229,6 +229,8 @@ export interface StatsSnapshot {
     open: number;
     total: number;
     refused: number;
+    /** Connections the client dropped abruptly (a reset, a broken pipe) rather than closed after its answers. */
+    dropped: number;
     byDialect: Record<string, number>;
     byListener: Record<string, number>;
   };

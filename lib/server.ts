@@ -561,6 +561,7 @@ class RunningServer implements Server {
       calls: listening.calls,
       logger: this.#logger,
       hello: { name: NAME, version: VERSION },
+      onDropped: () => this.#stats.dropped(),
     });
     this.#sessions.add(session);
     listening.sessions.add(session);

@@ -61,6 +61,8 @@ export interface SessionOptions {
   logger: Logger;
   hello: ServerHello;
   dialects?: readonly DialectFactory[];
+  /** Told once if the client drops the connection (a reset, a broken pipe): normal, logged at debug. */
+  onDropped?: () => void;
 }
 
 interface CallState {
@@ -131,6 +133,7 @@ export class Session {
   /** Resolves when the writer has written everything (for close). */
   #flushed: PromiseWithResolvers<void> | undefined;
   #lostError: SockdError | undefined;
+  #wentAway = false;
 
   constructor(transport: Transport, options: SessionOptions) {
     this.id = options.id;
@@ -180,7 +183,8 @@ export class Session {
       // On shutdown, shutdown() decides when the rest are cancelled.
       if (finish || this.#stopping) await this.#allDone();
     } catch (err) {
-      this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
+      if (isDrop(err)) this.#dropped(err);
+      else this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
     } finally {
       this.#halt();
       this.#cancelAll(new SockdError(Status.CANCELLED, "Connection closed"));
@@ -543,11 +547,18 @@ export class Session {
     if (this.#broken) return;
     this.#broken = true;
     this.#lostError = new SockdError(Status.CONN_ERROR, "Connection lost", { cause: err });
-    this.#o.logger.debug("Client went away", { conn: this.id, error: String(err) });
+    this.#dropped(err);
     this.#cancelAll(new SockdError(Status.CANCELLED, "Client disconnected"));
     this.#taken?.reject(this.#lostError);
     this.#taken = undefined;
     this.#halt();
+  }
+
+  #dropped(err: unknown) {
+    if (this.#wentAway) return;
+    this.#wentAway = true;
+    this.#o.logger.debug("Client went away", { conn: this.id, error: String(err) });
+    this.#o.onDropped?.();
   }
 
   #cancelAll(reason: SockdError) {
@@ -601,4 +612,10 @@ export class Session {
       this.#t.close();
     } catch { /* already closed */ }
   }
+}
+
+/** A client that reset or closed its end under us: it went away, which is its right. */
+function isDrop(err: unknown): boolean {
+  return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected;
 }

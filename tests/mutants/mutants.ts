@@ -383,4 +383,11 @@ export const mutants: Mutant[] = [
     replace: "human: false,",
     tests: ["tests/cli/human_test.ts"],
   },
+  {
+    name: "a client that resets its connection is logged at WARN and not counted",
+    file: "lib/session.ts",
+    find: "      if (isDrop(err)) this.#dropped(err);\n      else this.#o.logger.warn(",
+    replace: "      this.#o.logger.warn(",
+    tests: ["tests/stats_test.ts"],
+  },
 ];
