@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Command, Flags, FlagSpec } from "./command.ts";
 import { usageLine } from "./command.ts";
 import { SockdError, Status } from "./errors.ts";
+import { suggest } from "./_suggest.ts";
 
 /** Positional arguments and flags, parsed. */
 export interface ParsedArgs {
@@ -69,7 +70,7 @@ export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArg
     try {
       parsed = parseArgs({ args: [...words], options: c.options, allowPositionals: true, strict: true });
     } catch (err) {
-      throw badArgs(cmd, cleanParseError(err));
+      throw badArgs(cmd, withSuggestion(cleanParseError(err), c.flagNames));
     }
     positionals = parsed.positionals;
     values = parsed.values as Record<string, unknown>;
@@ -112,6 +113,13 @@ function badArgs(cmd: Command, message: string): SockdError {
   return new SockdError(Status.BAD_ARGS, `${message} (usage: ${usage})`, {
     details: { usage },
   });
+}
+
+/** `Unknown option '--shuot'` gains ` (did you mean --shout?)` when a declared flag is close. */
+function withSuggestion(message: string, flagNames: string[]): string {
+  const word = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+  const close = word === undefined ? undefined : suggest(word, flagNames);
+  return close === undefined ? message : `${message} (did you mean --${close}?)`;
 }
 
 function cleanParseError(err: unknown): string {

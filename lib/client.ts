@@ -45,6 +45,8 @@ export interface ServerHello {
   server: string;
   version: string;
   maxFrame: number;
+  /** The socket's access level (`read`, `operate`, `admin`); servers before it was added do not say. */
+  access?: string;
 }
 
 /** Chunks pending in one call before the client stops reading the connection. */

@@ -34,11 +34,33 @@ import { type CallPool, Session } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
 import { connTransport } from "./_conn_transport.ts";
 import { NAME, VERSION } from "./version.ts";
+import type { ServerHello } from "./dialects/dialect.ts";
+
+/** The name and version the server reports: the embedding program's, or sockd's. */
+function serverHello(options: ServeOptions): ServerHello {
+  const check = (what: string, value: string | undefined) => {
+    if (value !== undefined && (typeof value !== "string" || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(value))) {
+      throw new TypeError(
+        `serve: ${what} must be 1-64 printable ASCII characters, got ${JSON.stringify(value)}`,
+      );
+    }
+  };
+  check("name", options.name);
+  check("version", options.version);
+  return { name: options.name ?? NAME, version: options.version ?? VERSION };
+}
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
   /** Socket path to listen on. */
   path: string;
+  /**
+   * The name the server gives itself: in msgpack's hello, `version`, `status`
+   * and the REPL's banner and prompt (1-64 printable characters). @default {"sockd"}
+   */
+  name?: string;
+  /** The version it reports with the name. @default sockd's own */
+  version?: string;
   /** Commands of the embedding program, run inline. */
   commands?: readonly Command[];
   /** Plugin directories to load `*.ts`/`*.js` command files from. */
@@ -151,6 +173,7 @@ export interface Server {
  */
 export async function serve(options: ServeOptions): Promise<Server> {
   const logger = options.logger ?? silentLogger;
+  const hello = serverHello(options);
   const limits = resolveLimits(options.limits);
   const registry = new Registry();
   checkLibraryNames(options.commands ?? [], options.builtins !== false);
@@ -194,7 +217,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const plugins = new PluginManager(options.plugins ?? [], {
     logger,
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox },
-    view: () => ({ name: NAME, version: VERSION, commands: registry.list() }),
+    view: () => ({ name: hello.name, version: hello.version, commands: registry.list() }),
     commit,
   });
   const report = await plugins.reload({ all: true });
@@ -212,8 +235,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     return ref.server;
   };
   const view: ServerView = {
-    name: NAME,
-    version: VERSION,
+    name: hello.name,
+    version: hello.version,
     commands: (access) => registry.list(access),
     reload: (o) => ref.server ? ref.server.reload(o) : plugins.reload(o),
     plugins: () => plugins.status(),
@@ -267,6 +290,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     throw err;
   }
   ref.server = new RunningServer(bound, dispatcher, registry, limits, logger, {
+    hello,
     plugins,
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
@@ -347,6 +371,7 @@ interface Listening {
 }
 
 interface PluginParts {
+  hello: ServerHello;
   plugins: PluginManager;
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
@@ -368,6 +393,7 @@ class RunningServer implements Server {
   #limits: Limits;
   #logger: Logger & { level?: LogLevel };
   #sessions = new Set<Session>();
+  #hello: ServerHello;
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #accepting: Promise<void>;
@@ -381,7 +407,8 @@ class RunningServer implements Server {
     parts: PluginParts,
   ) {
     this.path = bound[0]!.socket.path;
-    this.#refusals = new Refusals(limits, { name: NAME, version: VERSION });
+    this.#hello = parts.hello;
+    this.#refusals = new Refusals(limits, parts.hello);
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
     this.#ownSkipped = parts.ownSkipped;
@@ -440,8 +467,8 @@ class RunningServer implements Server {
   status(): ServerStatus {
     const plugins = this.#plugins.status();
     return {
-      name: NAME,
-      version: VERSION,
+      name: this.#hello.name,
+      version: this.#hello.version,
       pid: Deno.pid,
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
       listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({
@@ -560,7 +587,7 @@ class RunningServer implements Server {
       limits: listening.sessionLimits,
       calls: listening.calls,
       logger: this.#logger,
-      hello: { name: NAME, version: VERSION },
+      hello: { ...this.#hello, access: bound.access },
       onDropped: () => this.#stats.dropped(),
     });
     this.#sessions.add(session);

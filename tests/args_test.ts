@@ -88,3 +88,19 @@ function badArgsOf(cmd: Command, words: string[]): unknown {
   }
   throw new Error(`Expected ${JSON.stringify(words)} to be refused`);
 }
+
+Deno.test("args: a mistyped flag gets did you mean, naming the declared flag", () => {
+  const greet: Command = {
+    name: "greet",
+    summary: "x",
+    args: [],
+    flags: { shout: { type: "boolean" }, lines: { type: "number" } },
+    run: () => {},
+  };
+  const err = badArgsOf(greet, ["--shuot"]) as Error;
+  assertEquals(
+    err.message,
+    "Unknown option '--shuot' (did you mean --shout?) (usage: greet [--shout] [--lines N])",
+  );
+  assertEquals((badArgsOf(greet, ["--zzzzzz"]) as Error).message.includes("did you mean"), false);
+});

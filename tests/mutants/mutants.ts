@@ -390,4 +390,25 @@ export const mutants: Mutant[] = [
     replace: "      this.#o.logger.warn(",
     tests: ["tests/stats_test.ts"],
   },
+  {
+    name: "serve ignores the embedding program's name",
+    file: "lib/server.ts",
+    find: "return { name: options.name ?? NAME, version: options.version ?? VERSION };",
+    replace: "return { name: NAME, version: VERSION };",
+    tests: ["tests/operations_test.ts"],
+  },
+  {
+    name: "help @group lists every command",
+    file: "commands/help.ts",
+    find: "visible = visible.filter((c) => c.access === level);",
+    replace: "",
+    tests: ["tests/operations_test.ts"],
+  },
+  {
+    name: "a mistyped flag gets no did you mean",
+    file: "lib/args.ts",
+    find: "throw badArgs(cmd, withSuggestion(cleanParseError(err), c.flagNames));",
+    replace: "throw badArgs(cmd, cleanParseError(err));",
+    tests: ["tests/args_test.ts"],
+  },
 ];
