@@ -9,7 +9,7 @@ export default {
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
   run(ctx) {
     let visible = ctx.server.commands(ctx.caller.access);
-    let name = ctx.args[0];
+    let name: string | undefined = ctx.args[0];
     if (name?.startsWith("@")) {
       const level = name.slice(1);
       if (!(ACCESS_LEVELS as readonly string[]).includes(level)) {

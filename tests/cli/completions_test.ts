@@ -92,7 +92,7 @@ Deno.test({
       `sockd call -s ${s} ti => tick tick-endings`,
       `sockd call --socket ${s} tick --e => --every`,
       `sockd call -s ${s} help f => follow`,
-      `sockd call -- => --socket --json --timeout --no-stdin --trust-owner --help`,
+      `sockd call -- => --socket --json --timeout --no-stdin --interval --count --trust-owner --help`,
       `sockd repl --no => --no-history`,
       `sockd completions  => bash zsh fish`,
       "",

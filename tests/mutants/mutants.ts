@@ -411,4 +411,33 @@ export const mutants: Mutant[] = [
     replace: "throw badArgs(cmd, cleanParseError(err));",
     tests: ["tests/args_test.ts"],
   },
+  // The REPL (issue 14).
+  {
+    name: "the REPL shows no argument hints",
+    file: "lib/cli/_hints.ts",
+    find: 'if (!text.endsWith(" ")) return "";',
+    replace: 'return "";',
+    tests: ["tests/cli/repl_operator_test.ts"],
+  },
+  {
+    name: "Ctrl-R does not search history",
+    file: "lib/cli/repl.ts",
+    find: 'if (key.type === "key" && key.name === "ctrl-r") {',
+    replace: "if (false) {",
+    tests: ["tests/cli/repl_operator_test.ts"],
+  },
+  {
+    name: "the REPL exits when the server is not up yet",
+    file: "lib/cli/_link.ts",
+    find: "if (!absent || signal.aborted) throw err;",
+    replace: "throw err;",
+    tests: ["tests/cli/repl_operator_test.ts"],
+  },
+  {
+    name: "the REPL prompt hides a read-only socket",
+    file: "lib/cli/repl.ts",
+    find: 'access === "admin" ? "" :',
+    replace: 'true ? "" :',
+    tests: ["tests/cli/repl_operator_test.ts"],
+  },
 ];
