@@ -17,3 +17,9 @@ import type { Transport } from "./session.ts";
 export function connTransport(conn: Deno.Conn): Transport {
   return conn;
 }
+
+/** A client that reset or closed its end under us: it went away, which is its right. */
+export function isDrop(err: unknown): boolean {
+  return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected;
+}

@@ -33,22 +33,8 @@ import { type Entry, Registry } from "./registry.ts";
 import { type CallPool, Session } from "./session.ts";
 import { Refusals } from "./_refusal.ts";
 import { connTransport } from "./_conn_transport.ts";
-import { NAME, VERSION } from "./version.ts";
+import { serverHello } from "./version.ts";
 import type { ServerHello } from "./dialects/dialect.ts";
-
-/** The name and version the server reports: the embedding program's, or sockd's. */
-function serverHello(options: ServeOptions): ServerHello {
-  const check = (what: string, value: string | undefined) => {
-    if (value !== undefined && (typeof value !== "string" || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(value))) {
-      throw new TypeError(
-        `serve: ${what} must be 1-64 printable ASCII characters, got ${JSON.stringify(value)}`,
-      );
-    }
-  };
-  check("name", options.name);
-  check("version", options.version);
-  return { name: options.name ?? NAME, version: options.version ?? VERSION };
-}
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {

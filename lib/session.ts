@@ -25,6 +25,7 @@ import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { InputQueue } from "./_input_queue.ts";
 import { Deadlines } from "./_deadlines.ts";
+import { isDrop } from "./_conn_transport.ts";
 
 /**
  * A byte stream: a `Deno.Conn` (see `connTransport`), or an in-memory pair
@@ -612,10 +613,4 @@ export class Session {
       this.#t.close();
     } catch { /* already closed */ }
   }
-}
-
-/** A client that reset or closed its end under us: it went away, which is its right. */
-function isDrop(err: unknown): boolean {
-  return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected;
 }

@@ -392,7 +392,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "serve ignores the embedding program's name",
-    file: "lib/server.ts",
+    file: "lib/version.ts",
     find: "return { name: options.name ?? NAME, version: options.version ?? VERSION };",
     replace: "return { name: NAME, version: VERSION };",
     tests: ["tests/operations_test.ts"],
