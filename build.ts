@@ -7,6 +7,7 @@
  *     deno task build                        # dist/sockd for this machine
  *     deno task build --target aarch64-apple-darwin
  *     deno task build --include extra/dir/   # another file or directory to compile in
+ *     deno task build --supervise node       # may also run node, kill, ps (serve --supervise)
  *     deno task build --dry-run              # print the command only
  *
  * `deno compile` needs the `denort` runtime of this very Deno version. It
@@ -41,6 +42,12 @@ export interface BuildOptions {
   output?: string;
   /** More files or directories to compile in, after {@linkcode RUNTIME_FILES}. */
   include?: readonly string[];
+  /**
+   * Programs the binary may supervise (`serve --supervise`): compiled in as
+   * `--allow-run=/proc/self/exe,kill,ps,PROGRAMS`, since a compiled binary
+   * has only the permissions it was built with.
+   */
+  supervise?: readonly string[];
 }
 
 /** Where the binary goes unless `--output` says otherwise. */
@@ -57,12 +64,22 @@ export function compileArgs(options: BuildOptions = {}): string[] {
     "compile",
     "-q",
     "-P=sockd",
+    ...superviseGrant(options.supervise ?? []),
     ...[...RUNTIME_FILES, ...options.include ?? []].flatMap((f) => ["--include", f]),
     ...(options.target ? ["--target", options.target] : []),
     "--output",
     options.output ?? defaultOutput(options.target),
     "main.ts",
   ];
+}
+
+/** The `run` grant of a supervising binary: plugin hosts, `kill` and `ps` (group stop, memory), the programs. */
+function superviseGrant(programs: readonly string[]): string[] {
+  if (programs.length === 0) return [];
+  for (const p of programs) {
+    if (p === "" || p.includes(",")) throw new Error(`Bad program for --supervise: ${JSON.stringify(p)}`);
+  }
+  return [`--allow-run=${["/proc/self/exe", "kill", "ps", ...programs].join(",")}`];
 }
 
 /** Where `deno compile` looks for the denort archive of `target` in Deno's cache (`denoDir`). */
@@ -158,6 +175,7 @@ async function build(argv: string[]): Promise<number> {
         target: { type: "string" },
         output: { type: "string", short: "o" },
         include: { type: "string", multiple: true },
+        supervise: { type: "string", multiple: true },
         "dry-run": { type: "boolean" },
       },
     }));
@@ -167,7 +185,12 @@ async function build(argv: string[]): Promise<number> {
   }
   let args: string[];
   try {
-    args = compileArgs({ target: values.target, output: values.output, include: values.include });
+    args = compileArgs({
+      target: values.target,
+      output: values.output,
+      include: values.include,
+      supervise: values.supervise,
+    });
   } catch (err) {
     console.error(`build: ${(err as Error).message}`);
     return 2;

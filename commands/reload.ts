@@ -8,7 +8,7 @@ import type { Command, ReloadReport } from "../lib/command.ts";
  */
 export default {
   name: "reload",
-  summary: "Reload the plugin directories (changed files; --all for every file)",
+  summary: "Reload the plugin directories (changed files; --all for every file) and the process config",
   description: "New calls go to the new versions; calls in flight finish on the old ones.\n" +
     "A plugin that fails to load keeps its old version serving; see `plugins`.",
   access: "admin",
@@ -37,6 +37,15 @@ function name(file: string): string {
 
 function summary(r: ReloadReport): string {
   const files = (list: string[]) => list.length ? ` (${list.map(name).join(", ")})` : "";
+  const p = r.processes;
+  const procs = (label: string, list: string[]) => list.length ? `${label} ${list.join(",")}` : "";
+  const processes = p
+    ? "; processes: " + ([
+      procs("added", p.added),
+      procs("changed", p.changed),
+      procs("removed", p.removed),
+    ].filter(Boolean).join(", ") || "no change") + ` (${p.unchanged.length} unchanged)`
+    : "";
   return `reloaded ${r.loaded.length}${files(r.loaded)}, unchanged ${r.unchanged.length}, ` +
-    `removed ${r.removed.length}${files(r.removed)}; ${r.commands} commands (${r.durationMs} ms)`;
+    `removed ${r.removed.length}${files(r.removed)}; ${r.commands} commands${processes} (${r.durationMs} ms)`;
 }

@@ -20,6 +20,11 @@ export function connTransport(conn: Deno.Conn): Transport {
 
 /** A client that reset or closed its end under us: it went away, which is its right. */
 export function isDrop(err: unknown): boolean {
-  return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected;
+  if (
+    err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected
+  ) return true;
+  // A socket systemd passed is read through node:net, whose errors carry a code instead.
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "EPIPE" || code === "ECONNABORTED";
 }

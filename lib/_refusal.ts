@@ -11,6 +11,7 @@ import { detectDialect, DIALECTS } from "./dialects/detect.ts";
 import type { ServerHello } from "./dialects/dialect.ts";
 import { Status } from "./errors.ts";
 import type { Limits } from "./limits.ts";
+import type { Transport } from "./session.ts";
 
 /** How long a refused connection is given to send its first bytes, in ms. */
 export const REFUSAL_READ_MS = 250;
@@ -36,7 +37,7 @@ export class Refusals {
   }
 
   /** Answers `conn` with 109 and `message`, then closes it; never throws. */
-  async refuse(conn: Deno.Conn, message: string): Promise<void> {
+  async refuse(conn: Transport, message: string): Promise<void> {
     let first: Uint8Array | undefined;
     if (this.#pending < MAX_PENDING_REFUSALS) {
       this.#pending++;
@@ -72,7 +73,7 @@ export class Refusals {
  * also keeps the close clean: a UNIX socket closed with unread bytes makes
  * the peer's next read fail with ECONNRESET after the answer.
  */
-async function firstBytes(conn: Deno.Conn, ms: number): Promise<Uint8Array | undefined> {
+async function firstBytes(conn: Transport, ms: number): Promise<Uint8Array | undefined> {
   const buf = new Uint8Array(1024);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const read = conn.read(buf).then((n) => n === null ? undefined : buf.subarray(0, n), () => undefined);

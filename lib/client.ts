@@ -4,10 +4,15 @@
  * @module
  */
 import type { Chunk } from "./command.ts";
-import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
-import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
+import type { ByteChannel } from "./byte_channel.ts";
+import { Call } from "./client_call.ts";
+import { decodeFrameBody, encodeFrame } from "./dialects/msgpack.ts";
+import { FRAME_HEADER_BYTES, type FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
 import { SockdError, Status } from "./errors.ts";
-import { ownUid, socketOwnerProblem } from "./socket_trust.ts";
+import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
+
+export { Call };
+export type { ServerHello };
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions {
@@ -39,18 +44,6 @@ export interface CallOptions {
   input?: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array | string;
 }
 
-/** What the server said about itself on connect. */
-export interface ServerHello {
-  protocol: number;
-  server: string;
-  version: string;
-  maxFrame: number;
-  /** The socket's access level (`read`, `operate`, `admin`); servers before it was added do not say. */
-  access?: string;
-}
-
-/** Chunks pending in one call before the client stops reading the connection. */
-const PENDING_CHUNKS = 256;
 const INPUT_PIECE = 64 * 1024;
 /** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
 const READ_BYTES = 64 * 1024;
@@ -64,110 +57,17 @@ const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
 
 /**
- * One call in progress: iterate it for its chunks, await `result` for its
- * result. A server error rejects `result` (and ends iteration by throwing)
- * with a {@linkcode SockdError} whose `remote` is true; a dead connection
- * rejects with CONN_ERROR (103) and `remote` false.
- */
-export class Call implements AsyncIterable<Chunk> {
-  /** The call's id on its connection. */
-  readonly id: number;
-  /** Resolves with the command's result (undefined when it returns none). */
-  readonly result: Promise<unknown>;
-  /** Chunks not yet read (made on the first: a unary call has none). */
-  #queue: Chunk[] | undefined;
-  #wake: (() => void) | undefined;
-  #room: (() => void) | undefined;
-  #ended = false;
-  #error: SockdError | undefined;
-  #resolve!: (v: unknown) => void;
-  #reject!: (e: SockdError) => void;
-  #cancel: () => void;
-
-  /** @internal */
-  constructor(id: number, cancel: () => void) {
-    this.id = id;
-    this.#cancel = cancel;
-    this.result = new Promise((res, rej) => {
-      this.#resolve = res;
-      this.#reject = rej;
-    });
-    // Iterating callers learn of errors there; an unawaited result must not crash the program.
-    this.result.catch(() => {});
-  }
-
-  /** Asks the server to cancel the call. */
-  cancel(): void {
-    if (!this.#ended) this.#cancel();
-  }
-
-  /** Whether the call has ended. */
-  get ended(): boolean {
-    return this.#ended;
-  }
-
-  /** @internal a data chunk arrived; resolves when there is room for more. */
-  _data(chunk: Chunk): Promise<void> | undefined {
-    const queue = this.#queue ??= [];
-    queue.push(chunk);
-    this.#notify();
-    if (queue.length < PENDING_CHUNKS) return undefined;
-    return new Promise((r) => this.#room = r);
-  }
-
-  /** @internal the call ended. */
-  _end(error: SockdError | undefined, result?: unknown) {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    if (error) this.#reject(error);
-    else this.#resolve(result);
-    this.#notify();
-    this.#freeRoom();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Chunk, void, undefined> {
-    while (true) {
-      const queue = this.#queue;
-      if (queue && queue.length > 0) {
-        const chunk = queue.shift()!;
-        if (queue.length < PENDING_CHUNKS / 2) this.#freeRoom();
-        yield chunk;
-        continue;
-      }
-      if (this.#ended) {
-        if (this.#error) throw this.#error;
-        return;
-      }
-      await new Promise<void>((r) => this.#wake = r);
-    }
-  }
-
-  #notify() {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  #freeRoom() {
-    const r = this.#room;
-    this.#room = undefined;
-    r?.();
-  }
-}
-
-/**
  * A connection to a sockd server, speaking the framed msgpack dialect.
  * Several calls may run at once.
  */
 export class Client {
-  /** The socket path. */
+  /** The socket path (or, over another channel, the name given to {@linkcode connectChannel}). */
   readonly path: string;
   /** The server's hello. */
   readonly server: ServerHello;
   /** Resolves when the connection has closed, for whatever reason. */
   readonly closed: Promise<void>;
-  #conn: Deno.UnixConn;
+  #conn: ByteChannel;
   #calls = new Map<number, Call>();
   #pings = new Map<number, () => void>();
   #nextId = 1;
@@ -183,7 +83,7 @@ export class Client {
   /** @internal use {@linkcode connect}. */
   constructor(
     path: string,
-    conn: Deno.UnixConn,
+    conn: ByteChannel,
     hello: ServerHello,
     frames: FrameDecoder,
     pending: Record<string, unknown>[],
@@ -422,107 +322,51 @@ export class Client {
  * ```
  */
 export async function connect(path: string, options: ConnectOptions = {}): Promise<Client> {
-  const timeoutMs = options.timeoutMs ?? 5000;
-  let conn: Deno.UnixConn;
-  try {
-    // The checked path, symlinks resolved: a link swapped after the check changes nothing.
-    const target = options.checkOwner === false ? path : trustedPath(path, options.trustOwner);
-    conn = await Deno.connect({ transport: "unix", path: target });
-  } catch (err) {
-    if (err instanceof SockdError) throw err;
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
-      throw new SockdError(Status.CONN_ERROR, `No server at ${path} (is sockd serve running?)`, {
-        cause: err,
-      });
-    }
-    if (err instanceof Deno.errors.PermissionDenied) {
-      throw new SockdError(
-        Status.CONN_ERROR,
-        `Permission denied connecting to ${path} (check the socket's owner and mode)`,
-        {
-          cause: err,
-        },
-      );
-    }
-    throw new SockdError(Status.CONN_ERROR, `Cannot connect to ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const frames = new FrameDecoder(options.maxFrameBytes ?? 16 * 1024 * 1024);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await conn.write(MSGPACK_PREFACE);
-    const greeting = (async () => {
-      const buf = new Uint8Array(4096);
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) {
-          throw new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection before greeting`);
-        }
-        const bodies = frames.push(buf.subarray(0, n));
-        const msgs = bodies.map((body) => decodeFrameBody(body));
-        if (msgs.length === 0) {
-          // A server refusing before it knows the dialect answers a text line.
-          const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(buf.subarray(0, n)));
-          if (line) throw new SockdError(Number(line[1]), line[2]!, { remote: true });
-          continue;
-        }
-        const hello = msgs.shift()!;
-        if (hello.type === "end" && typeof hello.status === "number" && hello.status !== Status.OK) {
-          // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
-          throw new SockdError(hello.status, String(hello.error ?? "Refused"), { remote: true });
-        }
-        if (hello.type !== "hello") {
-          const why = hello.type === "end" ? `: ${hello.error}` : "";
-          throw new SockdError(Status.CONN_ERROR, `Server at ${path} did not greet${why}`);
-        }
-        return { hello: hello as unknown as ServerHello, rest: msgs };
-      }
-    })();
-    const deadline = new Promise<never>((_, rej) => {
-      timer = setTimeout(
-        () => rej(new SockdError(Status.TIMEOUT, `Server at ${path} did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    const { hello, rest } = await Promise.race([greeting, deadline]);
-    return new Client(path, conn, hello, frames, rest);
-  } catch (err) {
-    conn.close();
-    if (err instanceof SockdError) throw err;
-    throw new SockdError(Status.CONN_ERROR, `Connection to ${path} failed: ${(err as Error).message}`, {
-      cause: err,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
+  const conn = await dialUnix(path, options);
+  return await handshake(conn, path, options);
+}
+
+/** Options of {@linkcode connectChannel}. */
+export interface ChannelConnectOptions {
+  /** Names the far end in error messages and as `Client.path` (e.g. `host:/run/app.sock`). */
+  name: string;
+  /** Time to receive the server's hello, in ms. @default {5000} */
+  timeoutMs?: number;
+  /** Largest frame accepted from the server. @default {16777216} */
+  maxFrameBytes?: number;
 }
 
 /**
- * `path` with symlinks resolved, once the socket and its directory are
- * found to belong to this process's uid, root, or `trustOwner`.
+ * Speaks the msgpack dialect over any {@linkcode ByteChannel}: a child
+ * process's pipes (`ssh HOST sockd bridge`), or an in-memory pair. The
+ * channel is closed when the greeting fails and when the client closes.
+ *
+ * @example
+ * ```ts
+ * import { connectChannel, serve, streamChannel } from "sockd";
+ * const path = `${await Deno.makeTempDir()}/s.sock`;
+ * const server = await serve({ path });
+ * const conn = await Deno.connect({ transport: "unix", path });
+ * const client = await connectChannel(streamChannel(conn), { name: "over streams" });
+ * console.assert(await client.call("ping").result === "pong");
+ * client.close();
+ * await server.close();
+ * ```
  */
-function trustedPath(path: string, trustOwner: number | undefined): string {
-  let uid: number | undefined;
-  try {
-    uid = ownUid();
-  } catch (err) {
-    throw new SockdError(Status.CONN_ERROR, `${(err as Error).message}, or pass checkOwner: false`);
-  }
-  if (uid === undefined) return path; // no owners on this platform
-  const trusted = new Set([uid, 0, ...(trustOwner === undefined ? [] : [trustOwner])]);
-  const check = socketOwnerProblem(path, trusted);
-  if (check.ok) return check.path;
-  if (check.notSocket) {
-    throw new SockdError(Status.CONN_ERROR, `${check.problem} (no server listens there; is the path right?)`);
-  }
-  throw new SockdError(
-    Status.CONN_ERROR,
-    `${check.problem}; refusing to send anything. If that account runs the server, trust it with --trust-owner ${
-      check.owner ?? "UID"
-    } (or SOCKD_TRUST_OWNER)`,
-    { details: { owner: check.owner } },
-  );
+export async function connectChannel(channel: ByteChannel, options: ChannelConnectOptions): Promise<Client> {
+  return await handshake(channel, options.name, options);
+}
+
+async function handshake(
+  channel: ByteChannel,
+  name: string,
+  options: { timeoutMs?: number; maxFrameBytes?: number },
+): Promise<Client> {
+  const greeted = await greet(channel, name, {
+    timeoutMs: options.timeoutMs ?? 5000,
+    maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024,
+  });
+  return new Client(name, channel, greeted.hello, greeted.frames, greeted.rest);
 }
 
 async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {
@@ -535,7 +379,7 @@ async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerat
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: ByteChannel, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
 }
 

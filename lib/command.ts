@@ -178,6 +178,8 @@ export interface ServerView {
   status?(): ServerStatus;
   /** Stops accepting, lets calls finish for up to `drainMs`, then closes (the `shutdown` built-in). */
   shutdown?(drainMs?: number): void;
+  /** Starts a successor process and hands it the sockets (the `upgrade` built-in); what it says. */
+  upgrade?(): Promise<unknown>;
 }
 
 /** One connection, as the `connections` built-in shows it. */
@@ -197,10 +199,15 @@ export interface ConnectionInfo {
 
 /** One listening socket. */
 export interface ListenerInfo {
+  /** Socket path, or `fd:NAME` for a socket systemd passed. */
   path: string;
   access: AccessLevel;
-  /** File mode, e.g. `"0600"`. */
+  /** File mode, e.g. `"0600"`; for a socket from systemd, `"set by the .socket unit"`. */
   mode: string;
+  /** `"systemd"` when the socket was passed by systemd (socket activation). */
+  activation?: "systemd";
+  /** The name systemd gave the socket (`FileDescriptorName=`). */
+  fdName?: string;
   /** Its open connections. */
   connections: number;
   /** Its own limits: connections, calls in flight, idle timeout. */
@@ -321,6 +328,8 @@ export interface ReloadReport {
   commands: number;
   /** How long the reload took, in ms. */
   durationMs: number;
+  /** What re-reading the supervisor's config did, when the server supervises processes. */
+  processes?: { added: string[]; changed: string[]; removed: string[]; unchanged: string[] };
 }
 
 /** A command's public description (no code): what `help` and completion use. */

@@ -21,8 +21,14 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Where and how a server listens. */
 export interface ListenOptions {
-  /** Socket path. */
+  /** Socket path (for a socket from systemd, `fd:NAME`, as `status` shows it). */
   path: string;
+  /**
+   * Adopt the descriptors systemd passed under this name (`LISTEN_FDNAMES`)
+   * instead of binding `path`; their file mode and owner are the .socket
+   * unit's, so `mode`, `group` and `takeover` do not apply.
+   */
+  fdName?: string;
   /** File mode of the socket. @default {0o600} */
   mode?: number;
   /** What a connection on this socket may call. @default {"admin"} */

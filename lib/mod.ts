@@ -30,8 +30,9 @@
 export { serve } from "./server.ts";
 export type { ListenerView, ServeOptions, Server } from "./server.ts";
 export type { SandboxOptions } from "./runner/host_options.ts";
-export { Call, Client, connect } from "./client.ts";
-export type { CallOptions, ConnectOptions, ServerHello } from "./client.ts";
+export { Call, Client, connect, connectChannel } from "./client.ts";
+export { type ByteChannel, streamChannel, type StreamPair } from "./byte_channel.ts";
+export type { CallOptions, ChannelConnectOptions, ConnectOptions, ServerHello } from "./client.ts";
 export { ACCESS_LEVELS, validateCommand } from "./command.ts";
 export type {
   AccessLevel,
@@ -50,6 +51,13 @@ export type {
   RunResult,
   ServerView,
 } from "./command.ts";
+export type {
+  ProcessEvent,
+  ProcessInfo,
+  ProcessState,
+  SuperviseReport,
+  SupervisorView,
+} from "./supervise/types.ts";
 export { SockdError, Status, statusName } from "./errors.ts";
 export type { SockdErrorOptions, StatusName } from "./errors.ts";
 export { DEFAULT_LIMITS } from "./limits.ts";

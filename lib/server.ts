@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BUILTINS, PLUGIN_BUILTINS } from "../commands/mod.ts";
+import { builtinsFor } from "../commands/mod.ts";
 import {
   type AccessLevel,
   type Command,
@@ -16,87 +16,41 @@ import {
   type PluginStatus,
   type ReloadReport,
   type ServerStatus,
-  type ServerView,
   validateCommand,
 } from "./command.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { type Limits, type ListenerLimits, listenerLimits, resolveLimits } from "./limits.ts";
-import { bindSocket, type BoundSocket, type ListenOptions } from "./listener.ts";
-import { LOG_LEVELS, type Logger, type LogLevel, silentLogger } from "./log.ts";
+import { type Limits, type ListenerLimits, resolveLimits } from "./limits.ts";
+import type { ListenOptions } from "./listener.ts";
+import { type Logger, type LogLevel, silentLogger } from "./log.ts";
 import { Stats } from "./stats.ts";
 import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
 import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
 import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
-import { DEFAULT_SANDBOX_OPTIONS, type SandboxOptions } from "./runner/host_options.ts";
+import { DEFAULT_SANDBOX_OPTIONS } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
-import { type CallPool, Session } from "./session.ts";
+import { Supervisor } from "./supervise/supervisor.ts";
+import type { SupervisingServerView } from "./supervise/types.ts";
 import { Refusals } from "./_refusal.ts";
-import { connTransport } from "./_conn_transport.ts";
+import { type Listening, openListeners } from "./_listener_set.ts";
+import type { HandedOver, ServeOptions } from "./serve_options.ts";
+import type { StateOp } from "./runner/host_protocol.ts";
+import { Connections } from "./_connections.ts";
+import { logCall, setLogLevel } from "./_call_log.ts";
 import { serverHello } from "./version.ts";
 import type { ServerHello } from "./dialects/dialect.ts";
 
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /** Socket path to listen on. */
-  path: string;
-  /**
-   * The name the server gives itself: in msgpack's hello, `version`, `status`
-   * and the REPL's banner and prompt (1-64 printable characters). @default {"sockd"}
-   */
-  name?: string;
-  /** The version it reports with the name. @default sockd's own */
-  version?: string;
-  /** Commands of the embedding program, run inline. */
-  commands?: readonly Command[];
-  /** Plugin directories to load `*.ts`/`*.js` command files from. */
-  plugins?: readonly string[];
-  /**
-   * Include the built-in commands (help, ping, echo, version; and reload,
-   * plugins when there are plugin directories). @default {true}
-   */
-  builtins?: boolean;
-  /** Socket file mode. @default {0o600} */
-  mode?: number;
-  /** What connections on this socket may call. @default {"admin"} */
-  access?: AccessLevel;
-  /** Group owning the socket file (name or gid), for modes like 0660. */
-  group?: string | number;
-  /**
-   * Replace a live server on `path` instead of refusing to start: the new
-   * socket is renamed over the old one, so new connections come here while
-   * the old server's connections carry on. Telling the old server to drain
-   * is the caller's part (`sockd serve --takeover` calls its `shutdown`).
-   * @default {false}
-   */
-  takeover?: boolean;
-  /**
-   * More sockets, each with its own path, mode, group, access level and
-   * limits, e.g. a world-connectable read-only socket beside the admin one.
-   */
-  listeners?: readonly Omit<ListenOptions, "takeover">[];
-  /** Bounds and deadlines; see {@linkcode Limits}. */
-  limits?: Partial<Limits>;
-  /**
-   * Where the server logs. @default silent. A logger with a writable `level`
-   * property (as the CLI's) can be changed at run time by `log-level`.
-   */
-  logger?: Logger & { level?: LogLevel };
-  /**
-   * Bounds, deadlines and restart policy of plugin host processes; see
-   * {@linkcode SandboxOptions}. Plugins need the `run` permission for
-   * `/proc/self/exe` (the host is the running executable).
-   */
-  sandbox?: Partial<SandboxOptions>;
-  /** Reload plugins when their directories change (debounced). @default {true} */
-  watch?: boolean;
-}
+export type { HandedOver, ServeOptions } from "./serve_options.ts";
 
 /** One socket of a running server. */
 export interface ListenerView {
+  /** Its path, or `fd:NAME` for a socket systemd passed. */
   path: string;
   access: AccessLevel;
-  mode: number;
+  /** The file mode sockd gave it; undefined when systemd made the socket. */
+  mode: number | undefined;
+  /** "path": bound by this server; "systemd": passed by systemd (socket activation). */
+  origin: "path" | "systemd";
   tookOver: boolean;
   /** Its own limits (connections, calls, idle timeout). */
   limits: ListenerLimits;
@@ -126,6 +80,10 @@ export interface Server {
   reload(options?: { all?: boolean }): Promise<ReloadReport>;
   /** The plugin files: commands, state (loaded, failed with its error), grants. */
   plugins(): PluginStatus[];
+  /** What a successor process takes over: the listening sockets it can adopt, the plugin state. */
+  handover(): HandedOver;
+  /** Applies a plugin state change the process this one replaced made after handing its state over. */
+  applyPluginState(file: string, op: StateOp): void;
   /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
@@ -159,18 +117,23 @@ export interface Server {
  */
 export async function serve(options: ServeOptions): Promise<Server> {
   const logger = options.logger ?? silentLogger;
-  const hello = serverHello(options);
   const limits = resolveLimits(options.limits);
   const registry = new Registry();
-  checkLibraryNames(options.commands ?? [], options.builtins !== false);
+  const hello = serverHello(options);
+  // `reload`, `plugins`, `upgrade` and the process commands only where there is something they act on.
+  const builtins = options.builtins === false ? [] : builtinsFor({
+    plugins: !!options.plugins?.length,
+    supervise: options.supervise !== undefined,
+    upgrade: options.upgrade !== undefined,
+  });
+  checkLibraryNames(options.commands ?? [], builtins);
   const own = [
-    ...(options.builtins === false ? [] : BUILTINS.map((c) => [c, "builtin"] as const)),
-    // `reload` and `plugins` only where there are plugins to reload and list.
-    ...(options.builtins === false || !options.plugins?.length
-      ? []
-      : PLUGIN_BUILTINS.map((c) => [c, "builtin"] as const)),
+    ...builtins.map((c) => [c, "builtin"] as const),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
+  const supervisor = options.supervise === undefined
+    ? undefined
+    : new Supervisor(options.supervise, { logger });
   const builtinState = new Map<string, unknown>();
   let ownSkipped: SkippedCommand[] = [];
   // Builds the whole name → entry map and swaps it in at once.
@@ -205,6 +168,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox },
     view: () => ({ name: hello.name, version: hello.version, commands: registry.list() }),
     commit,
+    initialState: options.handed?.pluginState,
   });
   const report = await plugins.reload({ all: true });
   for (const f of ownSkipped) logger.error("Command skipped", { source: f.file, error: f.error });
@@ -220,7 +184,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (!ref.server) throw new SockdError(Status.BUSY, "Server is starting");
     return ref.server;
   };
-  const view: ServerView = {
+  const view: SupervisingServerView = {
     name: hello.name,
     version: hello.version,
     commands: (access) => registry.list(access),
@@ -231,6 +195,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     logLevel: (level) => setLogLevel(logger, level),
     status: () => running().status(),
     shutdown: (drainMs) => void running().close({ drainMs }),
+    ...(options.upgrade ? { upgrade: options.upgrade } : {}),
   };
   const dispatcher = new Dispatcher(registry, {
     limits,
@@ -243,41 +208,36 @@ export async function serve(options: ServeOptions): Promise<Server> {
     },
   });
   const wanted: ListenOptions[] = [
-    {
+    ...(options.path === undefined ? [] : [{
       path: options.path,
       mode: options.mode,
       access: options.access,
       group: options.group,
       takeover: options.takeover,
-    },
+    }]),
     ...(options.listeners ?? []),
   ];
-  const bound: Listening[] = [];
+  if (wanted.length === 0) throw new TypeError("serve() needs a path, or listeners");
+  let bound: Listening[];
   try {
-    for (const l of wanted) {
-      // Computed first: nonsense limits are refused before anything is bound.
-      const own = listenerLimits(limits, l.access ?? "admin", l.limits);
-      const socket = await bindSocket(l, logger);
-      bound.push({
-        socket,
-        limits: own,
-        sessionLimits: {
-          ...limits,
-          maxCallsPerConnection: own.maxCallsPerConnection,
-          idleTimeoutMs: own.idleTimeoutMs,
-        },
-        sessions: new Set(),
-        calls: { inFlight: 0, max: own.maxCalls },
-      });
-    }
+    bound = await openListeners(wanted, options.activated ?? [], limits, logger, options.handed?.listeners);
+  } catch (err) {
+    plugins.close();
+    throw err;
+  }
+  try {
+    // Children start once the sockets are ours: a second server on the path starts none.
+    await supervisor?.load();
   } catch (err) {
     for (const b of bound) b.socket.close();
     plugins.close();
+    await supervisor?.close();
     throw err;
   }
   ref.server = new RunningServer(bound, dispatcher, registry, limits, logger, {
     hello,
     plugins,
+    supervisor,
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
     stats,
@@ -290,8 +250,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
  * with a built-in: that is a programmer error, reported at once rather than
  * as a skipped command in a log nobody reads.
  */
-function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
-  const taken = new Set(builtins ? [...BUILTINS, ...PLUGIN_BUILTINS].map((c) => c.name) : []);
+function checkLibraryNames(commands: readonly Command[], builtins: readonly Command[]) {
+  const taken = new Set(builtins.map((c) => c.name));
   const seen = new Set<string>();
   for (const c of commands) {
     const name = (c as Partial<Command>)?.name;
@@ -304,61 +264,10 @@ function checkLibraryNames(commands: readonly Command[], builtins: boolean) {
   }
 }
 
-/**
- * Logs a finished call: as an audit trail at info for commands that change
- * things (operate, admin), at debug for read-only ones, and at warn when a
- * command failed.
- */
-function logCall(
-  logger: Logger & { level?: LogLevel },
-  registry: Registry,
-  r: import("./dispatcher.ts").CallRecord,
-) {
-  // On the hot path: skip the work when the logger would drop the line anyway.
-  const floor = logger.level === undefined ? 0 : LOG_LEVELS.indexOf(logger.level);
-  const failed = r.status === Status.HANDLER_ERROR;
-  if (floor > LOG_LEVELS.indexOf(failed ? "warn" : "info")) return;
-  const fields = {
-    command: r.command,
-    status: r.status,
-    ms: Math.round(r.durationMs * 1000) / 1000,
-    conn: r.caller.connection,
-    access: r.caller.access,
-  };
-  if (failed) return logger.warn("Call failed", fields);
-  const needs = registry.get(r.command)?.info.access;
-  if (needs === "operate" || needs === "admin") logger.info("Call", fields);
-  else if (floor === 0) logger.debug("Call", fields);
-}
-
-function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | undefined): string {
-  if (logger.level === undefined) {
-    throw new SockdError(Status.HANDLER_ERROR, "This server's logger has no level to change");
-  }
-  if (level !== undefined) {
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-      throw new SockdError(Status.BAD_ARGS, `Unknown log level "${level}" (use ${LOG_LEVELS.join(", ")})`);
-    }
-    const before = logger.level;
-    logger.level = level as LogLevel;
-    logger.info("Log level changed", { from: before, to: level });
-  }
-  return logger.level;
-}
-
-/** A bound socket and what its connections share: their own limits and counts. */
-interface Listening {
-  socket: BoundSocket;
-  limits: ListenerLimits;
-  /** The server's limits with this listener's own in place, as its sessions apply them. */
-  sessionLimits: Limits;
-  sessions: Set<Session>;
-  calls: CallPool;
-}
-
 interface PluginParts {
   hello: ServerHello;
   plugins: PluginManager;
+  supervisor: Supervisor | undefined;
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
   stats: Stats;
@@ -368,19 +277,18 @@ class RunningServer implements Server {
   readonly path: string;
   readonly finished: Promise<void>;
   #plugins: PluginManager;
+  #hello: ServerHello;
+  #supervisor: Supervisor | undefined;
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
   #bound: Listening[];
-  #refusals: Refusals;
   #stats: Stats;
   #started = Date.now();
   #dispatcher: Dispatcher;
   #registry: Registry;
   #limits: Limits;
   #logger: Logger & { level?: LogLevel };
-  #sessions = new Set<Session>();
-  #hello: ServerHello;
-  #nextId = 1;
+  #connections: Connections;
   #closing: Promise<void> | undefined;
   #accepting: Promise<void>;
 
@@ -393,10 +301,10 @@ class RunningServer implements Server {
     parts: PluginParts,
   ) {
     this.path = bound[0]!.socket.path;
-    this.#hello = parts.hello;
-    this.#refusals = new Refusals(limits, parts.hello);
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
+    this.#hello = parts.hello;
+    this.#supervisor = parts.supervisor;
     this.#ownSkipped = parts.ownSkipped;
     this.#bound = bound;
     this.#dispatcher = dispatcher;
@@ -409,14 +317,22 @@ class RunningServer implements Server {
         this.reload().catch((err) => logger.error("Reload failed", { error: String(err) }));
       }, { logger });
     }
-    this.#accepting = Promise.all(bound.map((b) => this.#accept(b))).then(() => {});
+    this.#connections = new Connections({
+      dispatcher,
+      stats: parts.stats,
+      logger,
+      refusals: new Refusals(limits, parts.hello),
+      hello: parts.hello,
+      closing: () => this.#closing !== undefined,
+    });
+    this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
     let done!: () => void;
     this.finished = new Promise((r) => done = r);
     this.#accepting.finally(() => this.close().then(done, done));
   }
 
   get connections(): number {
-    return this.#sessions.size;
+    return this.#connections.sessions.size;
   }
 
   get listeners(): ListenerView[] {
@@ -424,6 +340,7 @@ class RunningServer implements Server {
       path: b.path,
       access: b.access,
       mode: b.mode,
+      origin: b.origin,
       tookOver: b.tookOver,
       limits: { ...limits },
       connections: sessions.size,
@@ -432,22 +349,12 @@ class RunningServer implements Server {
 
   /** Calls running on every connection. */
   get callsInFlight(): number {
-    let n = 0;
-    for (const s of this.#sessions) n += s.callsInFlight;
-    return n;
+    return this.#connections.callsInFlight;
   }
 
   /** The open connections, oldest first. */
   connectionList(): ConnectionInfo[] {
-    return [...this.#sessions].map((s) => ({
-      id: s.id,
-      listener: s.listener,
-      access: s.access,
-      dialect: s.dialect,
-      since: s.since.toISOString(),
-      calls: s.callsInFlight,
-      running: s.running(),
-    }));
+    return this.#connections.list();
   }
 
   status(): ServerStatus {
@@ -460,11 +367,13 @@ class RunningServer implements Server {
       listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({
         path: b.path,
         access: b.access,
-        mode: "0" + b.mode.toString(8),
+        // A socket from systemd has the mode and owner its .socket unit gave it.
+        mode: b.mode === undefined ? "set by the .socket unit" : "0" + b.mode.toString(8),
+        ...(b.origin === "systemd" ? { activation: "systemd", fdName: b.fdName } : {}),
         connections: sessions.size,
         limits: { ...limits },
       })),
-      connections: this.#sessions.size,
+      connections: this.#connections.sessions.size,
       commands: this.#registry.size,
       plugins: {
         loaded: plugins.filter((p) => p.state === "loaded").length,
@@ -491,6 +400,17 @@ class RunningServer implements Server {
   async reload(options: { all?: boolean } = {}): Promise<ReloadReport> {
     if (this.#closing) throw new SockdError(Status.BUSY, "Server is shutting down");
     const report = await this.#plugins.reload(options);
+    if (this.#supervisor) {
+      // A config that does not load changes nothing: the processes carry on as they were.
+      report.processes = await this.#supervisor.load().catch((err) => {
+        report.failed.push({
+          file: this.#supervisor!.file ?? "supervise config",
+          error: (err as Error).message,
+        });
+        return undefined;
+      });
+      if (report.processes === undefined) delete report.processes;
+    }
     this.#logger.info("Plugins reloaded", {
       loaded: report.loaded.length,
       unchanged: report.unchanged.length,
@@ -506,87 +426,40 @@ class RunningServer implements Server {
     return this.#plugins.status();
   }
 
+  handover(): HandedOver {
+    return {
+      listeners: this.#bound.flatMap(({ socket }) =>
+        socket.server ? [{ path: socket.path, server: socket.server }] : []
+      ),
+      pluginState: this.#plugins.states(),
+      follow: (listener) => this.#plugins.followStates(listener),
+    };
+  }
+
+  applyPluginState(file: string, op: StateOp): void {
+    this.#plugins.applyState(file, op);
+  }
+
   close(options: { drainMs?: number } = {}): Promise<void> {
     if (this.#closing && options.drainMs !== undefined) {
       // Closing again with a drain time (a second signal: 0) cuts the drain under way short.
-      for (const s of this.#sessions) s.shutdown(options.drainMs).catch(() => {});
+      for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});
     }
     this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs);
     return this.#closing;
   }
 
   async #shutdown(drainMs: number) {
-    this.#logger.info("Shutting down", { connections: this.#sessions.size, drainMs });
+    this.#logger.info("Shutting down", { connections: this.#connections.sessions.size, drainMs });
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
-    await Promise.allSettled([...this.#sessions].map((s) => s.shutdown(drainMs)));
+    this.#supervisor?.endStreams();
+    // Children stop (or are left) while calls drain: a successor taking over starts its own at once.
+    const children = this.#supervisor?.close();
+    await Promise.allSettled([...this.#connections.sessions].map((s) => s.shutdown(drainMs)));
     this.#plugins.close();
+    await children;
     await this.#accepting.catch(() => {});
     this.#logger.info("Stopped");
-  }
-
-  async #accept(bound: Listening) {
-    const listener = bound.socket.listener;
-    while (true) {
-      let conn: Deno.UnixConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (this.#closing || err instanceof Deno.errors.BadResource) return;
-        this.#logger.warn("Accept failed", { error: String(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closing) {
-        conn.close();
-        continue;
-      }
-      this.#start(conn, bound);
-    }
-  }
-
-  #start(conn: Deno.UnixConn, listening: Listening) {
-    const id = this.#nextId++;
-    const bound = listening.socket;
-    const own = listening.limits;
-    this.#stats.connected();
-    // Each listener has its own pool: a flood on one socket never takes another's capacity.
-    if (listening.sessions.size >= own.maxConnections) {
-      this.#stats.refused();
-      this.#logger.warn("Connection refused: limit reached", {
-        conn: id,
-        listener: bound.path,
-        limit: own.maxConnections,
-      });
-      this.#refusals.refuse(conn, `too many connections (limit ${own.maxConnections})`);
-      return;
-    }
-    const session = new Session(connTransport(conn), {
-      id,
-      listener: bound.path,
-      access: bound.access,
-      onDialect: (dialect) => {
-        this.#stats.dialect(bound.path, dialect, 1);
-        this.#logger.debug("Connected", { conn: id, listener: bound.path, dialect });
-      },
-      dispatcher: this.#dispatcher,
-      limits: listening.sessionLimits,
-      calls: listening.calls,
-      logger: this.#logger,
-      hello: { ...this.#hello, access: bound.access },
-      onDropped: () => this.#stats.dropped(),
-    });
-    this.#sessions.add(session);
-    listening.sessions.add(session);
-    session.run().finally(() => {
-      this.#sessions.delete(session);
-      listening.sessions.delete(session);
-      if (session.dialect !== "?") this.#stats.dialect(bound.path, session.dialect, -1);
-      this.#logger.debug("Disconnected", {
-        conn: id,
-        dialect: session.dialect,
-        seconds: Math.round((Date.now() - session.since.getTime()) / 100) / 10,
-      });
-    });
   }
 }

@@ -51,9 +51,11 @@ export async function startServer(
   path: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  /** Deno flags added after the permission set, e.g. `--allow-run=...` for a supervisor. */
+  denoFlags: string[] = [],
 ): Promise<ServerProcess> {
   const process = new Deno.Command(DENO, {
-    args: [...SOCKD_ARGS, "serve", "--socket", path, ...args],
+    args: [...SOCKD_ARGS.slice(0, -1), ...denoFlags, SOCKD_ARGS.at(-1)!, "serve", "--socket", path, ...args],
     cwd: ROOT,
     env,
     stdin: "null",

@@ -36,6 +36,12 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "assets/",
   ]);
   assertThrows(() => compileArgs({ target: "pdp11" }), /Unknown target "pdp11"/);
+  // A supervising binary carries the run grant for its programs, kill and ps; the sockd set stays as it is.
+  assertEquals(compileArgs({ supervise: ["node", "/srv/worker/run"] }).slice(2, 4), [
+    "-P=sockd",
+    "--allow-run=/proc/self/exe,kill,ps,node,/srv/worker/run",
+  ]);
+  assertThrows(() => compileArgs({ supervise: ["a,b"] }), /Bad program for --supervise: "a,b"/);
 });
 
 Deno.test("build: every permission the binary gets comes from the sockd set, never -A; tasks run quietly", async () => {

@@ -49,6 +49,8 @@ export interface LinkOptions {
   onEvent?: (event: LinkEvent) => void;
   /** One more uid trusted to own the socket (see `ConnectOptions.trustOwner`). */
   trustOwner?: number;
+  /** Connects some other way than to the socket at `path` (e.g. through ssh); `path` then only names it. */
+  dial?: (timeoutMs: number) => Promise<Client>;
 }
 
 /** A connection to one socket path that reconnects when it is lost. */
@@ -59,8 +61,8 @@ export class Link {
   #reconnecting: Promise<Client | undefined> | undefined;
   #stop = new AbortController();
   #o:
-    & Required<Omit<LinkOptions, "backoff" | "onEvent" | "trustOwner">>
-    & Pick<LinkOptions, "onEvent" | "trustOwner">
+    & Required<Omit<LinkOptions, "backoff" | "onEvent" | "trustOwner" | "dial">>
+    & Pick<LinkOptions, "onEvent" | "trustOwner" | "dial">
     & {
       backoff: Backoff;
     };
@@ -72,6 +74,7 @@ export class Link {
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       onEvent: options.onEvent,
       trustOwner: options.trustOwner,
+      dial: options.dial,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
   }
@@ -136,10 +139,9 @@ export class Link {
   }
 
   async #connectOnce(): Promise<Client> {
-    const client = await connect(this.path, {
-      timeoutMs: this.#o.connectTimeoutMs,
-      trustOwner: this.#o.trustOwner,
-    });
+    const client = this.#o.dial
+      ? await this.#o.dial(this.#o.connectTimeoutMs)
+      : await connect(this.path, { timeoutMs: this.#o.connectTimeoutMs, trustOwner: this.#o.trustOwner });
     if (this.#stop.signal.aborted) {
       client.close();
       throw new SockdError(Status.CANCELLED, "Closed");

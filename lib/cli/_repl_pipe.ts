@@ -29,7 +29,11 @@ const encoder = new TextEncoder();
 export async function runPlain(options: ReplOptions): Promise<number> {
   const stdout = Deno.stdout.writable.getWriter();
   const stderr = (text: string) => void writeAllSync(Deno.stderr, encoder.encode(text));
-  const link = new Link(options.socket, { autoReconnect: false, trustOwner: options.trustOwner });
+  const link = new Link(options.socket, {
+    autoReconnect: false,
+    trustOwner: options.trustOwner,
+    dial: options.dial,
+  });
   const interrupt = new AbortController();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);

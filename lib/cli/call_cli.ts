@@ -14,6 +14,13 @@ import { parseDuration } from "./duration.ts";
 import { Exit } from "./exit_codes.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
+import {
+  FLEET_OPTIONS,
+  fleetCallAction,
+  type FleetCliOptions,
+  fleetValues,
+  isFleetCall,
+} from "./fleet_call_cli.ts";
 
 /** One option of `sockd call`. */
 export interface CallOptionSpec {
@@ -21,6 +28,8 @@ export interface CallOptionSpec {
   short?: string;
   /** Placeholder of the value, for options that take one. */
   value?: string;
+  /** May be given more than once (the values are collected). */
+  multiple?: boolean;
   description: string;
 }
 
@@ -52,6 +61,7 @@ export const CALL_OPTIONS: readonly CallOptionSpec[] = [
     value: "user",
     description: "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
   },
+  ...FLEET_OPTIONS,
 ];
 
 /** Parsed options of `sockd call`, as commander also produces them. */
@@ -69,6 +79,9 @@ export interface CallCliOptions {
   count?: string;
 }
 
+/** The parsed options of `sockd call`, the fleet ones included. */
+export type AllCallOptions = CallCliOptions & FleetCliOptions;
+
 /**
  * Parses `sockd call` argv (after "call") without commander: options up to
  * the command name, then everything after it is the command's own. Returns
@@ -77,7 +90,7 @@ export interface CallCliOptions {
  */
 export function parseCallArgv(
   argv: readonly string[],
-): { command: string; args: string[]; options: CallCliOptions } | undefined {
+): { command: string; args: string[]; options: AllCallOptions } | undefined {
   const takesValue = new Set<string>();
   for (const o of CALL_OPTIONS) {
     if (o.value) {
@@ -91,13 +104,17 @@ export function parseCallArgv(
     i += takesValue.has(argv[i]!) ? 2 : 1;
   }
   if (i >= argv.length) return undefined;
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const o of CALL_OPTIONS) {
-    options[o.long] = { type: o.value ? "string" : "boolean", ...(o.short ? { short: o.short } : {}) };
+    options[o.long] = {
+      type: o.value ? "string" : "boolean",
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
   }
   try {
     const { values } = parseArgs({ args: argv.slice(0, i) as string[], options, strict: true });
-    const v = values as Record<string, string | boolean | undefined>;
+    const v = values as Record<string, string | boolean | string[] | undefined>;
     return {
       command: argv[i]!,
       args: argv.slice(i + 1) as string[],
@@ -109,6 +126,7 @@ export function parseCallArgv(
         trustOwner: v["trust-owner"] as string | undefined,
         interval: v.interval as string | undefined,
         count: v.count as string | undefined,
+        ...fleetValues(v),
       },
     };
   } catch {
@@ -169,9 +187,10 @@ export function misplacedOption(
 export async function callAction(
   command: string,
   args: string[],
-  opts: CallCliOptions,
+  opts: AllCallOptions,
   err: (line: string) => void,
 ): Promise<number> {
+  if (isFleetCall(opts)) return await fleetCallAction(command, args, opts, err);
   let timeoutMs: number | undefined;
   let trustOwner: number | undefined;
   let intervalMs: number | undefined;

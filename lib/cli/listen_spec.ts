@@ -26,19 +26,30 @@ export function parseAccess(text: string): AccessLevel {
 
 /**
  * Parses `PATH[,access=LEVEL][,mode=OCTAL][,group=NAME]` and the socket's own
- * limits: `maxConnections=N`, `maxCalls=N`, `maxCallsPerConnection=N`,
+ * limits; `fd:NAME` instead of a path configures the sockets systemd passed
+ * under that name (their mode and group are the .socket unit's). Limits: `maxConnections=N`, `maxCalls=N`, `maxCallsPerConnection=N`,
  * `idleTimeoutMs=DURATION`.
  */
 export function parseListenSpec(spec: string): ListenOptions {
   const [path, ...opts] = spec.split(",");
   if (!path) throw new Error(`--listen needs a path, e.g. /run/app/ro.sock,access=read,mode=666`);
   const out: ListenOptions = { path };
+  if (path.startsWith("fd:")) {
+    // A socket systemd passed, by its name (FileDescriptorName= of the .socket unit).
+    const name = path.slice(3);
+    if (!/^[A-Za-z0-9_.@-]{1,255}$/.test(name)) {
+      throw new Error(`Invalid socket name "${name}" in --listen ${path} (letters, digits, _ . @ -)`);
+    }
+    out.fdName = name;
+  }
   for (const opt of opts) {
     const eq = opt.indexOf("=");
     const key = eq < 0 ? opt : opt.slice(0, eq);
     const value = eq < 0 ? "" : opt.slice(eq + 1);
     if (key === "access") out.access = parseAccess(value);
-    else if (key === "mode") out.mode = parseMode(value);
+    else if ((key === "mode" || key === "group") && out.fdName !== undefined) {
+      throw new Error(`--listen ${path}: ${key}= belongs to the .socket unit (SocketMode=, SocketGroup=)`);
+    } else if (key === "mode") out.mode = parseMode(value);
     else if (key === "group" && value) out.group = value;
     else if ((LISTENER_LIMIT_KEYS as readonly string[]).includes(key)) {
       out.limits = parseLimit(opt, out.limits ?? {}) as Partial<ListenerLimits>;

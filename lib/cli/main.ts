@@ -9,6 +9,7 @@ import { LOG_LEVELS } from "../log.ts";
 import { ACCESS_LEVELS } from "../command.ts";
 import { VERSION } from "../version.ts";
 import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
+import { REPL_REMOTE_OPTIONS } from "./fleet_call_cli.ts";
 import { Exit, exitCodeHelp } from "./exit_codes.ts";
 import { SHELLS } from "./completions.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
@@ -71,11 +72,14 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .option(
       "--listen <spec>",
       "Another socket: PATH[,access=read|operate|admin][,mode=OCTAL][,group=NAME][,maxConnections=N]" +
-        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable)",
+        "[,maxCalls=N][,maxCallsPerConnection=N][,idleTimeoutMs=DURATION] (repeatable); " +
+        "fd:NAME instead of PATH: the sockets systemd passed under that name",
       collect,
       [],
     )
     .option("--takeover", "Replace a running server on --socket without downtime; it drains its calls")
+    .option("--supervise <file>", "Supervise the processes of this JSON config (README: Supervise a program)")
+    .addOption(new Option("--successor", "Started by `upgrade` (internal)").hideHelp())
     .option(
       "--limit <name=value>",
       "Change a limit, e.g. maxConnections=100, idleTimeoutMs=5m (repeatable)",
@@ -105,6 +109,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         logFormat: opts.logFormat,
         group: opts.group,
         takeover: opts.takeover === true,
+        supervise: opts.supervise,
+        successor: opts.successor === true,
         ...parsed,
       }, io.err);
     });
@@ -119,14 +125,52 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     });
   for (const o of CALL_OPTIONS) {
     const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
-    call.addOption(new Option(flags, o.description));
+    const option = new Option(flags, o.description);
+    call.addOption(o.multiple ? option.argParser(collect) : option);
   }
   call.addHelpText("after", exitCodeHelp());
 
-  program.command("repl")
+  const repl = program.command("repl")
     .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
     .addOption(socketOption())
     .option("--no-history", "Neither read nor write the history file")
+    .option(
+      "--trust-owner <user>",
+      "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
+    )
+    .action(async (opts) => {
+      let trustOwner;
+      let remote;
+      try {
+        trustOwner = trustedOwner(opts.trustOwner);
+        const { replRemote } = await import("./fleet_call_cli.ts");
+        remote = await replRemote(opts);
+      } catch (err) {
+        io.err(errorLine((err as Error).message));
+        code = Exit.USAGE;
+        return;
+      }
+      const { runRepl } = await import("./repl.ts");
+      code = await runRepl({
+        socket: remote?.name ?? opts.socket ?? defaultSocketPath(),
+        historyPath: opts.history === false ? null : undefined,
+        trustOwner,
+        dial: remote?.dial,
+      });
+    });
+  // One host: the options of `sockd call --host` that make sense for a single one.
+  for (const o of CALL_OPTIONS.filter((o) => REPL_REMOTE_OPTIONS.has(o.long))) {
+    const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
+    const option = new Option(
+      flags,
+      o.long === "host" ? "Type at the server on this host, through ssh" : o.description,
+    );
+    repl.addOption(o.multiple && o.long !== "host" ? option.argParser(collect) : option);
+  }
+
+  program.command("bridge")
+    .description("Join stdin/stdout to the socket, for `ssh HOST sockd bridge` (any dialect)")
+    .addOption(socketOption())
     .option(
       "--trust-owner <user>",
       "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
@@ -140,12 +184,8 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
         code = Exit.USAGE;
         return;
       }
-      const { runRepl } = await import("./repl.ts");
-      code = await runRepl({
-        socket: opts.socket ?? defaultSocketPath(),
-        historyPath: opts.history === false ? null : undefined,
-        trustOwner,
-      });
+      const { runBridge } = await import("./bridge.ts");
+      code = await runBridge({ socket: opts.socket ?? defaultSocketPath(), trustOwner });
     });
 
   program.command("completions")
@@ -205,6 +245,6 @@ export function commanderError(text: string): string {
   return errorLine(message);
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -35,6 +35,8 @@ export interface ReplOptions {
   backoff?: Partial<Backoff>;
   /** One more uid trusted to own the socket, besides this user and root. */
   trustOwner?: number;
+  /** Reach the server another way (`sockd repl --host`: through ssh); `socket` then names it. */
+  dial?: (timeoutMs: number) => Promise<Client>;
 }
 
 /** Words that end the REPL instead of being sent to the server. */
@@ -80,6 +82,7 @@ class InteractiveRepl {
     this.#link = new Link(options.socket, {
       backoff: options.backoff,
       trustOwner: options.trustOwner,
+      dial: options.dial,
       onEvent: (e) => this.#onLinkEvent(e),
     });
     this.#catalog = new ServerCatalog(() => this.#link.client);

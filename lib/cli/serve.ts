@@ -9,8 +9,10 @@ import type { AccessLevel } from "../command.ts";
 import type { Limits } from "../limits.ts";
 import type { ListenOptions } from "../listener.ts";
 import type { LogLevel } from "../log.ts";
+import { systemdSockets } from "../activation.ts";
 import { grantsNet } from "../runner/grants.ts";
-import { serve } from "../server.ts";
+import { type HandedOver, serve, type Server } from "../server.ts";
+import { followOldState, receiveHandover, report } from "./successor.ts";
 import { Exit } from "./exit_codes.ts";
 import { type LogFormat, stderrLogger } from "./logger.ts";
 import { errorLine } from "./render.ts";
@@ -29,38 +31,77 @@ export interface ServeCliOptions {
   listen?: ListenOptions[];
   /** Replace a live server on the socket path, and tell it to drain. */
   takeover?: boolean;
+  /** Started by `upgrade`: take the sockets and plugin state the parent process hands over. */
+  successor?: boolean;
   limits?: Partial<Limits>;
+  /** A supervisor config file: the processes to keep running. */
+  supervise?: string;
 }
 
 /** Runs a server until a signal stops it; returns the exit code. */
 export async function runServe(options: ServeCliOptions, stderr: (line: string) => void): Promise<number> {
   const logger = stderrLogger(options.logLevel, options.logFormat);
-  const fallback = options.socket === undefined ? defaultSocket() : undefined;
-  const path = options.socket ?? fallback!.path;
   let server;
   let old: Client | undefined;
+  let activated;
+  let handed: HandedOver | undefined;
+  try {
+    // Sockets systemd passed replace the default one; an explicit --socket is bound beside them.
+    activated = systemdSockets();
+    if (options.successor) handed = await receiveHandover();
+  } catch (err) {
+    if (options.successor) report({ t: "failed", error: (err as Error).message });
+    stderr(errorLine((err as Error).message));
+    return Exit.FAILED;
+  }
+  const adopted = activated.length > 0 || (handed?.listeners.length ?? 0) > 0;
+  const fallback = options.socket === undefined && !adopted ? defaultSocket() : undefined;
+  const path = options.socket ?? fallback?.path;
+  const ref: { server?: Server } = {};
+  const upgrade = async () => {
+    const { startSuccessor } = await import("./upgrade.ts");
+    const next = await startSuccessor(ref.server!, Deno.args, logger);
+    logger.info("Upgrade: the successor serves; draining and stopping", { pid: next.pid });
+    // After this answer is written: the successor has the sockets; this process drains and ends.
+    setTimeout(() => ref.server!.close(), 0);
+    return { upgraded: true, pid: next.pid };
+  };
   try {
     // The default directory must be ours alone; explicit paths are checked by the listener.
     if (fallback?.privateDir) await ensurePrivateDir(fallback.privateDir, fallback.create);
     // Takeover: reach the old server before its path is renamed away from it.
-    if (options.takeover) old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
-    server = await serve({
+    if (options.takeover && path && !options.successor) {
+      old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
+    }
+    server = ref.server = await serve({
       path,
+      activated,
+      handed,
+      upgrade,
       plugins: options.plugins,
       logger,
       mode: options.mode,
       access: options.access,
       group: options.group,
       listeners: options.listen,
-      takeover: options.takeover,
+      // A successor's path sockets are still its parent's: replace them as --takeover does.
+      takeover: options.takeover || options.successor,
       limits: options.limits,
+      supervise: options.supervise,
     });
   } catch (err) {
+    if (options.successor) report({ t: "failed", error: (err as Error).message });
     old?.close();
     stderr(errorLine((err as Error).message));
     return Exit.FAILED;
   }
   if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
+  if (options.successor) {
+    const running = server;
+    followOldState((file, op) => running.applyPluginState(file, op));
+    report({ t: "ready", pid: Deno.pid });
+    logger.info("Took over from the server it replaces", { listeners: handed?.listeners.length ?? 0 });
+  }
   // Least privilege: the listener is bound and accepting needs no permission,
   // so the network permission (granted broadly because the path is chosen at
   // run time) is dropped for the rest of the process's life. Plugin hosts are
@@ -79,10 +120,15 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   }
 
   const reload = () => {
-    logger.info("SIGHUP: reloading plugins");
+    logger.info(options.supervise ? "SIGHUP: reloading plugins and processes" : "SIGHUP: reloading plugins");
     server.reload().catch((err) => logger.error("Reload failed", { error: (err as Error).message }));
   };
   Deno.addSignalListener("SIGHUP", reload);
+  const upgradeOnSignal = () => {
+    logger.info("SIGUSR2: upgrading");
+    upgrade().catch((err) => logger.error("Upgrade failed", { error: (err as Error).message }));
+  };
+  Deno.addSignalListener("SIGUSR2", upgradeOnSignal);
 
   let signals = 0;
   const stop = (signal: Deno.Signal) => () => {
@@ -96,6 +142,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   await server.finished;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   Deno.removeSignalListener("SIGHUP", reload);
+  Deno.removeSignalListener("SIGUSR2", upgradeOnSignal);
   return Exit.OK;
 }
 

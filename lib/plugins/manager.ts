@@ -13,6 +13,7 @@ import type { Runner } from "../runner/runner.ts";
 import type { SandboxOptions } from "../runner/host_options.ts";
 import { PluginHost } from "../runner/plugin_host.ts";
 import { PluginState } from "../runner/state.ts";
+import type { StateOp } from "../runner/host_protocol.ts";
 import type { ViewSnapshot } from "../runner/host_protocol.ts";
 import { CONFIG_FILE, type DirConfig, readDirConfig } from "./config.ts";
 import { listPluginFiles, loadPluginFile } from "./loader.ts";
@@ -44,6 +45,8 @@ export interface PluginManagerOptions {
    * atomically; returns the commands it skipped.
    */
   commit: (commands: PluginCommand[]) => { skipped: SkippedCommand[]; size: number };
+  /** State to start each plugin file with, by file (what the process this one replaced held). */
+  initialState?: ReadonlyMap<string, readonly [string, unknown][]>;
 }
 
 interface Version {
@@ -79,6 +82,26 @@ export class PluginManager {
   #closed = false;
   /** Versions of removed files still finishing calls (closed with the rest on shutdown). */
   #orphans = new Set<Version>();
+
+  /**
+   * Follows the state changes of every plugin file in a host process (inline
+   * plugins change the map directly): a successor process keeps up with them
+   * while this process still serves. Returns the unsubscribe function.
+   */
+  followStates(listener: (file: string, op: StateOp) => void): () => void {
+    const offs = [...this.#records].map(([file, rec]) => rec.state.subscribe((op) => listener(file, op)));
+    return () => offs.forEach((off) => off());
+  }
+
+  /** Applies a change to a plugin file's state (made by the process this one replaces). */
+  applyState(file: string, op: StateOp): void {
+    this.#records.get(file)?.state.apply(op);
+  }
+
+  /** Every plugin file's state, by file: what a successor process starts with. */
+  states(): Map<string, [string, unknown][]> {
+    return new Map([...this.#records].map(([file, rec]) => [file, rec.state.snapshot()]));
+  }
 
   constructor(dirs: readonly string[], options: PluginManagerOptions) {
     this.#dirs = dirs.map((d) => resolve(d));
@@ -244,10 +267,12 @@ export class PluginManager {
         seen.add(file);
         let rec = this.#records.get(file);
         if (!rec) {
+          const state = new PluginState();
+          for (const [k, v] of this.#opts.initialState?.get(file) ?? []) state.map.set(k, v);
           rec = {
             file,
             dirIndex,
-            state: new PluginState(),
+            state,
             loads: 0,
             grants: {},
             config,

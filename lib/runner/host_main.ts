@@ -15,6 +15,7 @@
 import { pathToFileURL } from "node:url";
 import type { PluginGrants } from "../command.ts";
 import { grantsNotHeld, workerPermissions } from "./grants.ts";
+import { closeInheritedFds } from "../_inherited_fds.ts";
 
 /** The argument the server passes to a host. */
 export interface HostSpec {
@@ -23,6 +24,8 @@ export interface HostSpec {
   grants: PluginGrants;
   /** Resident memory, in MiB, past which the host ends itself. */
   rssLimitMiB: number;
+  /** The server's sockets this process inherited (see lib/_inherited_fds.ts): closed before the plugin starts. */
+  closeFds?: number[];
 }
 
 /** The exit code of a host that went over its memory cap. */
@@ -36,7 +39,8 @@ const KINDS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as 
 
 /** Runs a host for `spec` (JSON); resolves once the worker is started. */
 export async function hostMain(spec: string): Promise<void> {
-  const { file, grants, rssLimitMiB } = JSON.parse(spec) as HostSpec;
+  const { file, grants, rssLimitMiB, closeFds } = JSON.parse(spec) as HostSpec;
+  if (closeFds?.length) await closeInheritedFds(closeFds);
   const missing = await grantsNotHeld(grants);
   if (missing.length > 0) {
     fatal(`it is granted ${missing.join(", ")}, which sockd itself does not hold (its permission set)`, 78);

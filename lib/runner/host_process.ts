@@ -17,6 +17,7 @@ import { SockdError, Status } from "../errors.ts";
 import { FrameChannel } from "./frame_channel.ts";
 import { type FromHost, parseHostMessage, ProtocolError, type ToHost } from "./host_protocol.ts";
 import { HOST_SUBCOMMAND, type HostSpec, MEMORY_EXIT } from "./host_main.ts";
+import { inheritedFds } from "../_inherited_fds.ts";
 
 /** What a host is started for. */
 export interface HostStart {
@@ -72,7 +73,12 @@ export class HostProcess {
   constructor(start: HostStart) {
     this.#start = start;
     this.#child = new Deno.Command(EXE, {
-      args: hostCommand({ file: start.file, grants: start.grants, rssLimitMiB: start.rssLimitMiB }),
+      args: hostCommand({
+        file: start.file,
+        grants: start.grants,
+        rssLimitMiB: start.rssLimitMiB,
+        ...(inheritedFds().length ? { closeFds: inheritedFds() } : {}),
+      }),
       env: { DENO_V8_FLAGS: `--max-old-space-size=${start.memoryMiB}`, NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",

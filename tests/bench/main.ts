@@ -26,6 +26,8 @@ import {
 } from "./_figures.ts";
 import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
+import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
+import { adoptedSocket } from "./_adopted.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -46,6 +48,8 @@ const FIGURES: readonly Figure[] = [
   { ids: ["stream"], run: streaming },
   { ids: ["idle-memory"], run: idleMemory },
   { ids: ["cold-call"], run: coldCall },
+  { ids: [...FLEET_IDS], run: fleetFanOut },
+  { ids: ["adopted-1", "adopted-16", "adopted-stream"], run: adoptedSocket },
 ];
 
 /** Table order: the figures first, then the node peer. */
@@ -66,6 +70,10 @@ const ORDER = [
   "stream",
   "idle-memory",
   "cold-call",
+  ...FLEET_IDS,
+  "adopted-1",
+  "adopted-16",
+  "adopted-stream",
   "node-jsonl-1",
   "node-jsonl-16",
 ];

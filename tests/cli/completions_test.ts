@@ -88,11 +88,12 @@ Deno.test({
     const expected = [
       `sockd  => serve call repl completions --help --version`,
       `sockd c => call completions`,
-      `sockd call -s ${s}  => conn connections echo follow help log-level ping plugins reload shutdown stats status tick tick-endings version`,
+      `sockd call -s ${s}  => conn connections echo follow help log-level ping plugins reload shutdown stats status tick tick-endings upgrade version`,
       `sockd call -s ${s} ti => tick tick-endings`,
       `sockd call --socket ${s} tick --e => --every`,
       `sockd call -s ${s} help f => follow`,
-      `sockd call -- => --socket --json --timeout --no-stdin --interval --count --trust-owner --help`,
+      "sockd call -- => --socket --json --timeout --no-stdin --interval --count --trust-owner --host --hosts-file " +
+      "--concurrency --host-timeout --remote-socket --remote-sockd --ssh-config --ssh-option --help",
       `sockd repl --no => --no-history`,
       `sockd completions  => bash zsh fish`,
       "",

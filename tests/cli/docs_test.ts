@@ -40,7 +40,7 @@ Deno.test("docs: the README's exit code table lists the same codes, each with it
 });
 
 Deno.test("docs: OPERATIONS.md names each built-in at the access level its code declares", async () => {
-  const { BUILTINS, PLUGIN_BUILTINS } = await import("../../commands/mod.ts");
+  const { BUILTINS, PLUGIN_BUILTINS, UPGRADE_BUILTIN } = await import("../../commands/mod.ts");
   const doc = await Deno.readTextFile(`${ROOT}docs/OPERATIONS.md`);
   const levels = doc.slice(doc.indexOf("**Access levels**"), doc.indexOf("A command declares the level"));
   const documented = new Map<string, string>();
@@ -50,7 +50,9 @@ Deno.test("docs: OPERATIONS.md names each built-in at the access level its code 
     if (!level) continue;
     for (const m of cells[3]!.matchAll(/`([a-z-]+)`/g)) documented.set(m[1]!, level);
   }
-  const declared = new Map([...BUILTINS, ...PLUGIN_BUILTINS].map((c) => [c.name, c.access ?? "operate"]));
+  const declared = new Map(
+    [...BUILTINS, ...PLUGIN_BUILTINS, UPGRADE_BUILTIN].map((c) => [c.name, c.access ?? "operate"]),
+  );
   assertEquals(new Map([...documented].sort()), new Map([...declared].sort()));
   // The observing table agrees too.
   const observing = doc.slice(doc.indexOf("## Observing it"));

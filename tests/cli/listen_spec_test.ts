@@ -45,3 +45,18 @@ Deno.test("serve options: --limit NAME=VALUE, durations for the ...Ms limits", (
   assertThrows(() => parseLimit("maxWidgets=3", {}), /Unknown limit "maxWidgets=3"/);
   assertThrows(() => parseLimit("maxConnections=lots", {}), /Invalid value for maxConnections/);
 });
+
+Deno.test("serve options: --listen fd:NAME configures the sockets systemd passed under that name", () => {
+  assertEquals(parseListenSpec("fd:ro,access=read,maxConnections=5"), {
+    path: "fd:ro",
+    fdName: "ro",
+    access: "read",
+    limits: { maxConnections: 5 },
+  });
+  assertEquals(parseListenSpec("fd:sockd.socket"), { path: "fd:sockd.socket", fdName: "sockd.socket" });
+  // The socket file's mode and group are the .socket unit's, not sockd's to set.
+  assertThrows(() => parseListenSpec("fd:ro,mode=666"), /mode= belongs to the \.socket unit/);
+  assertThrows(() => parseListenSpec("fd:ro,group=adm"), /group= belongs to the \.socket unit/);
+  assertThrows(() => parseListenSpec("fd:"), /Invalid socket name ""/);
+  assertThrows(() => parseListenSpec("fd:a b"), /Invalid socket name "a b"/);
+});

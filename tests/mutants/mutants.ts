@@ -440,4 +440,47 @@ export const mutants: Mutant[] = [
     replace: 'true ? "" :',
     tests: ["tests/cli/repl_operator_test.ts"],
   },
+  // The supervisor (issue 15): each of its promises, broken on purpose.
+  {
+    name: "supervisor: stop kills only the main process, not its group",
+    file: "lib/supervise/supervised_process.ts",
+    find: '        await signalGroup(pgid, "SIGKILL");',
+    replace: '        child.kill("SIGKILL");',
+    tests: ["tests/supervise/processes_test.ts"],
+  },
+  {
+    name: "supervisor: backoff does not grow",
+    file: "lib/supervise/supervised_process.ts",
+    find: "spec.backoffMs * 2 ** Math.max(0, failures - 1)",
+    replace: "spec.backoffMs",
+    tests: ["tests/supervise/processes_test.ts"],
+  },
+  {
+    name: "supervisor: reload restarts unchanged processes",
+    file: "lib/supervise/supervisor.ts",
+    find: "return JSON.stringify(a) === JSON.stringify(b);",
+    replace: "return false;",
+    tests: ["tests/supervise/processes_test.ts", "tests/e2e/supervise_test.ts"],
+  },
+  {
+    name: "supervisor: stop, start and restart need only read access",
+    file: "commands/processes.ts",
+    find: '    summary,\n    access: "operate",',
+    replace: '    summary,\n    access: "read",',
+    tests: ["tests/supervise/processes_test.ts"],
+  },
+  {
+    name: "supervisor: a child's log ring is as big as its flood",
+    file: "lib/supervise/supervised_process.ts",
+    find: "this.stdout = new LogRing(spec.logBytes);",
+    replace: "this.stdout = new LogRing(256 << 20);",
+    tests: ["tests/e2e/supervise_test.ts"],
+  },
+  {
+    name: "supervisor: a slow follower's queue is unbounded",
+    file: "lib/supervise/event_bus.ts",
+    find: "if (s.used + c > s.max && s.queue.length > 0) {",
+    replace: "if (false) {",
+    tests: ["tests/supervise/log_ring_test.ts"],
+  },
 ];

@@ -1,0 +1,123 @@
+/**
+ * A listening socket this process did not bind: a descriptor systemd passed
+ * (socket activation), adopted with `node:net` (`listen({ fd })`), whose
+ * connections are `node:net` sockets read through
+ * {@linkcode NodeSocketTransport}. The socket file (if any) belongs to whoever
+ * made it: its mode and owner are the .socket unit's, and closing only stops
+ * accepting here.
+ *
+ * @module
+ */
+import net from "node:net";
+import type { AccessLevel } from "./command.ts";
+import { NodeSocketTransport } from "./_node_transport.ts";
+import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
+
+/** Where an adopted listener came from. */
+export type ListenerOrigin = "systemd";
+
+/** A listener adopted from a descriptor. */
+export interface AdoptedListener {
+  /** What it is called in `status` and logs: `fd:NAME`. */
+  path: string;
+  access: AccessLevel;
+  origin: ListenerOrigin;
+  /** The descriptor's name (`LISTEN_FDNAMES`). */
+  fdName: string;
+  fd: number;
+  /** The `node:net` server accepting on it: what is handed to a successor process. */
+  server: net.Server;
+  /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
+  accept(): Promise<NodeSocketTransport>;
+  /** Stops accepting (the socket file, if any, is left to its owner). */
+  close(): void;
+}
+
+/** Thrown when a descriptor cannot be adopted as a listening socket. */
+export class AdoptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AdoptError";
+  }
+}
+
+/** How long adopting one descriptor may take. */
+const ADOPT_TIMEOUT_MS = 5000;
+
+/**
+ * Starts accepting on listening socket `fd`, or on `server`: a listening
+ * `node:net` server the process this one replaced handed over.
+ */
+export async function adoptListener(
+  source: number | net.Server,
+  fdName: string,
+  access: AccessLevel,
+  origin: ListenerOrigin,
+): Promise<AdoptedListener> {
+  const queue: NodeSocketTransport[] = [];
+  let waiting: { resolve: (t: NodeSocketTransport) => void; reject: (e: Error) => void } | undefined;
+  let closed = false;
+  const onConnection = (socket: net.Socket) => {
+    const transport = new NodeSocketTransport(socket);
+    if (closed) return transport.close();
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w.resolve(transport);
+    } else queue.push(transport);
+  };
+  const handed = typeof source !== "number";
+  const server = handed ? source : net.createServer({ allowHalfOpen: true });
+  // A handed-over server's connections are read half-open too.
+  (server as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+  server.on("connection", onConnection);
+  const fd = handed ? ((server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : source;
+  if (!handed) await listenOn(server, fd, fdName);
+  // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
+  server.on("error", () => {});
+  // Inherited without close-on-exec: plugin hosts are told to close it (lib/_inherited_fds.ts).
+  if (!handed) noteInherited(fd);
+  return {
+    path: `fd:${fdName}`,
+    access,
+    origin,
+    fdName,
+    fd,
+    server,
+    accept() {
+      const next = queue.shift();
+      if (next) return Promise.resolve(next);
+      if (closed) return Promise.reject(new Deno.errors.BadResource("Listener is closed"));
+      return new Promise((resolve, reject) => waiting = { resolve, reject });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      server.close();
+      forgetInherited(fd);
+      for (const t of queue.splice(0)) t.close();
+      waiting?.reject(new Deno.errors.BadResource("Listener is closed"));
+      waiting = undefined;
+    },
+  };
+}
+
+/** Listens on descriptor `fd`, within a deadline. */
+function listenOn(server: net.Server, fd: number, fdName: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.close();
+      reject(
+        new AdoptError(`Descriptor ${fd} (${fdName}) did not start listening within ${ADOPT_TIMEOUT_MS} ms`),
+      );
+    }, ADOPT_TIMEOUT_MS);
+    server.once("error", (err: Error) => {
+      clearTimeout(timer);
+      reject(new AdoptError(`Cannot listen on descriptor ${fd} (${fdName}): ${err.message}`));
+    });
+    server.listen({ fd }, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

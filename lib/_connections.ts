@@ -1,0 +1,123 @@
+/**
+ * The server's connections: the accept loop of each listening socket, the
+ * refusal of connections past a socket's limit, and the sessions open now.
+ *
+ * @module
+ */
+import type { ConnectionInfo } from "./command.ts";
+import type { ServerHello } from "./dialects/dialect.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import type { Logger } from "./log.ts";
+import type { Refusals } from "./_refusal.ts";
+import { Session, type Transport } from "./session.ts";
+import type { Stats } from "./stats.ts";
+import type { Listening } from "./_listener_set.ts";
+
+/** What the connections share with their server. */
+export interface ConnectionsOptions {
+  dispatcher: Dispatcher;
+  stats: Stats;
+  logger: Logger;
+  refusals: Refusals;
+  hello: ServerHello;
+  /** Whether the server is shutting down (new connections are closed at once). */
+  closing: () => boolean;
+}
+
+/** Every open connection of a server, and how they are accepted. */
+export class Connections {
+  /** The open sessions. */
+  readonly sessions: Set<Session> = new Set();
+  #o: ConnectionsOptions;
+  #nextId = 1;
+
+  constructor(options: ConnectionsOptions) {
+    this.#o = options;
+  }
+
+  /** Calls running on every connection. */
+  get callsInFlight(): number {
+    let n = 0;
+    for (const s of this.sessions) n += s.callsInFlight;
+    return n;
+  }
+
+  /** The open connections, oldest first. */
+  list(): ConnectionInfo[] {
+    return [...this.sessions].map((s) => ({
+      id: s.id,
+      listener: s.listener,
+      access: s.access,
+      dialect: s.dialect,
+      since: s.since.toISOString(),
+      calls: s.callsInFlight,
+      running: s.running(),
+    }));
+  }
+
+  /** Accepts on `bound` until it is closed. */
+  async accept(bound: Listening): Promise<void> {
+    const listener = bound.socket;
+    while (true) {
+      let conn: Transport;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#o.closing() || err instanceof Deno.errors.BadResource) return;
+        this.#o.logger.warn("Accept failed", { error: String(err) });
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (this.#o.closing()) {
+        conn.close();
+        continue;
+      }
+      this.#start(conn, bound);
+    }
+  }
+
+  #start(conn: Transport, listening: Listening) {
+    const id = this.#nextId++;
+    const bound = listening.socket;
+    const own = listening.limits;
+    this.#o.stats.connected();
+    // Each listener has its own pool: a flood on one socket never takes another's capacity.
+    if (listening.sessions.size >= own.maxConnections) {
+      this.#o.stats.refused();
+      this.#o.logger.warn("Connection refused: limit reached", {
+        conn: id,
+        listener: bound.path,
+        limit: own.maxConnections,
+      });
+      this.#o.refusals.refuse(conn, `too many connections (limit ${own.maxConnections})`);
+      return;
+    }
+    const session = new Session(conn, {
+      id,
+      listener: bound.path,
+      access: bound.access,
+      onDialect: (dialect) => {
+        this.#o.stats.dialect(bound.path, dialect, 1);
+        this.#o.logger.debug("Connected", { conn: id, listener: bound.path, dialect });
+      },
+      dispatcher: this.#o.dispatcher,
+      limits: listening.sessionLimits,
+      calls: listening.calls,
+      logger: this.#o.logger,
+      hello: { ...this.#o.hello, access: bound.access },
+      onDropped: () => this.#o.stats.dropped(),
+    });
+    this.sessions.add(session);
+    listening.sessions.add(session);
+    session.run().finally(() => {
+      this.sessions.delete(session);
+      listening.sessions.delete(session);
+      if (session.dialect !== "?") this.#o.stats.dialect(bound.path, session.dialect, -1);
+      this.#o.logger.debug("Disconnected", {
+        conn: id,
+        dialect: session.dialect,
+        seconds: Math.round((Date.now() - session.since.getTime()) / 100) / 10,
+      });
+    });
+  }
+}

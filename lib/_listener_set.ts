@@ -1,0 +1,146 @@
+/**
+ * The server's listening sockets: each one bound to a path (lib/listener.ts)
+ * or adopted from a descriptor systemd passed (lib/_adopted_listener.ts),
+ * with its own limits and the sessions and calls it counts. A path socket's
+ * connections are `Deno.Conn`s (the fast path); an adopted socket's are
+ * `node:net` sockets behind the same session transport.
+ *
+ * An adopted descriptor is matched to its configuration by name: `--listen
+ * fd:NAME,access=read` configures every descriptor systemd named NAME
+ * (`FileDescriptorName=`; a .socket unit with several `ListenStream=` gives
+ * them all the unit's name). A descriptor no entry names is refused rather
+ * than given a default level of access, and so is an entry no descriptor
+ * matches: the .socket and .service units disagree.
+ *
+ * @module
+ */
+import type { Server } from "node:net";
+import type { ActivatedSocket } from "./activation.ts";
+import type { AccessLevel } from "./command.ts";
+import { type Limits, type ListenerLimits, listenerLimits } from "./limits.ts";
+import { bindSocket, ListenError, type ListenOptions } from "./listener.ts";
+import type { Logger } from "./log.ts";
+import type { CallPool, Session, Transport } from "./session.ts";
+import { adoptListener } from "./_adopted_listener.ts";
+import { connTransport } from "./_conn_transport.ts";
+
+/** One listening socket, whatever made it. */
+export interface ListenerSocket {
+  /** The socket path, or `fd:NAME` for an adopted descriptor. */
+  path: string;
+  access: AccessLevel;
+  /** The file mode sockd gave it; undefined when the socket is systemd's. */
+  mode: number | undefined;
+  tookOver: boolean;
+  /** "path": bound by this server; "systemd": passed by systemd. */
+  origin: "path" | "systemd";
+  /** The descriptor's name, for an adopted socket. */
+  fdName?: string;
+  /** The `node:net` server of an adopted socket: what a successor process can take over. */
+  server?: Server;
+  /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
+  accept(): Promise<Transport>;
+  close(): void;
+}
+
+/** A listening socket and what its connections share: their own limits and counts. */
+export interface Listening {
+  socket: ListenerSocket;
+  limits: ListenerLimits;
+  /** The server's limits with this listener's own in place, as its sessions apply them. */
+  sessionLimits: Limits;
+  sessions: Set<Session>;
+  calls: CallPool;
+}
+
+/**
+ * Binds or adopts every wanted socket; on any failure closes those already
+ * open and throws (a {@linkcode ListenError} saying which and why).
+ */
+export async function openListeners(
+  wanted: readonly ListenOptions[],
+  activated: readonly ActivatedSocket[],
+  limits: Limits,
+  logger: Logger,
+  handed: readonly { path: string; server: Server }[] = [],
+): Promise<Listening[]> {
+  const open: Listening[] = [];
+  const add = (socket: ListenerSocket, own: ListenerLimits) =>
+    open.push({
+      socket,
+      limits: own,
+      sessionLimits: {
+        ...limits,
+        maxCallsPerConnection: own.maxCallsPerConnection,
+        idleTimeoutMs: own.idleTimeoutMs,
+      },
+      sessions: new Set(),
+      calls: { inFlight: 0, max: own.maxCalls },
+    });
+  try {
+    // A successor takes its predecessor's sockets instead of systemd's (which it was not passed).
+    if (handed.length === 0) checkNames(wanted, activated);
+    for (const l of wanted) {
+      const access = l.access ?? "admin";
+      // Computed first: nonsense limits are refused before anything is bound.
+      const own = listenerLimits(limits, access, l.limits);
+      if (l.fdName !== undefined && handed.length > 0) {
+        const mine = handed.filter((h) => h.path === `fd:${l.fdName}`);
+        if (mine.length === 0) {
+          throw new ListenError(`--listen fd:${l.fdName}: the server replaced had no such socket`);
+        }
+        for (const h of mine) {
+          const adopted = await adoptListener(h.server, l.fdName, access, "systemd");
+          logger.info("Took over a socket from systemd", { name: l.fdName, access });
+          add({ ...adopted, mode: undefined, tookOver: true }, own);
+        }
+        continue;
+      }
+      if (l.fdName !== undefined) {
+        for (const a of activated.filter((a) => a.name === l.fdName)) {
+          const adopted = await adoptListener(a.fd, a.name, access, "systemd");
+          logger.info("Listening on a socket from systemd", { name: a.name, fd: a.fd, access });
+          add({ ...adopted, mode: undefined, tookOver: false }, own);
+        }
+        continue;
+      }
+      const b = await bindSocket(l, logger);
+      add({
+        path: b.path,
+        access: b.access,
+        mode: b.mode,
+        tookOver: b.tookOver,
+        origin: "path",
+        accept: async () => connTransport(await b.listener.accept()),
+        close: () => b.close(),
+      }, own);
+    }
+  } catch (err) {
+    for (const l of open) l.socket.close();
+    throw err;
+  }
+  return open;
+}
+
+/** Every passed descriptor is configured by name, and every `fd:NAME` entry has a descriptor. */
+function checkNames(wanted: readonly ListenOptions[], activated: readonly ActivatedSocket[]) {
+  const names = new Set(wanted.flatMap((l) => l.fdName === undefined ? [] : [l.fdName]));
+  const passed = [...new Set(activated.map((a) => a.name))];
+  for (const name of names) {
+    if (!passed.includes(name)) {
+      throw new ListenError(
+        passed.length === 0
+          ? `--listen fd:${name}: no sockets were passed by systemd (LISTEN_FDS is not set for this process)`
+          : `--listen fd:${name}: systemd passed no socket named "${name}" (it passed: ${passed.join(", ")})`,
+      );
+    }
+  }
+  for (const a of activated) {
+    if (!names.has(a.name)) {
+      throw new ListenError(
+        `systemd passed socket "${a.name}" (descriptor ${a.fd}) but no --listen fd:${a.name} says what it may call; ` +
+          `add e.g. --listen fd:${a.name},access=read`,
+      );
+    }
+  }
+}

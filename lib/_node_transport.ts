@@ -1,0 +1,102 @@
+/**
+ * A session transport over a `node:net` socket: the connections of a
+ * listener that was adopted from a descriptor (systemd socket activation,
+ * or handed over by the process this one replaced), and connections handed
+ * over themselves. Deno cannot make a `Deno.Conn` of a descriptor; `node:net`
+ * can, so these sockets are read and written through this adapter, which
+ * gives the session the same pull-style `read`/`write` it uses on a
+ * `Deno.Conn` (see lib/_conn_transport.ts).
+ *
+ * Reading: chunks the socket emits are queued and copied out by `read`; the
+ * socket is paused while more than `HIGH_WATER` bytes wait, so a client
+ * cannot fill the server's memory faster than its requests are handled.
+ * Writing resolves once the socket has taken the bytes (the session reuses
+ * its buffers after that). End-of-file leaves the write side open
+ * (`allowHalfOpen`), as the session expects.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import type { Transport } from "./session.ts";
+
+/** Bytes queued from the socket before it is paused until `read` catches up. */
+const HIGH_WATER = 256 * 1024;
+
+/** A {@linkcode Transport} over a `node:net` socket (created with `allowHalfOpen: true`). */
+export class NodeSocketTransport implements Transport {
+  readonly socket: Socket;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #closed = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued > HIGH_WATER) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (err: Error) => {
+      this.#error ??= err;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#notify();
+    });
+  }
+
+  /** Bytes received but not yet read: the session must have none left when a connection is handed over. */
+  get pending(): number {
+    return this.#queued;
+  }
+
+  #notify() {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async read(buf: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#ended || this.#closed) return null;
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    let n = 0;
+    while (n < buf.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length, buf.length - n);
+      buf.set(take === chunk.length ? chunk : chunk.subarray(0, take), n);
+      n += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    this.#queued -= n;
+    if (this.#queued <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    if (this.#closed || this.socket.destroyed) {
+      return Promise.reject(this.#error ?? new Deno.errors.BrokenPipe("Socket is closed"));
+    }
+    return new Promise((resolve, reject) => {
+      this.socket.write(bytes, (err) => err ? reject(err) : resolve(bytes.length));
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.socket.destroy();
+    this.#notify();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * `sockd call upgrade` and SIGUSR2, the old process's side: start the
+ * successor (this executable again, through `/proc/self/exe` as plugin
+ * hosts are started, with this process's own arguments and `--successor`),
+ * hand it the listening sockets it can adopt and the plugin state over a
+ * `node:child_process` IPC channel, and wait for it to say it serves. Only
+ * then does this process stop accepting and drain; if the successor exits,
+ * says it failed, or stays silent past the deadline, it is killed and this
+ * process goes on serving everything, and the command answers 105 with the
+ * reason.
+ *
+ * Sockets this process bound to a path (Deno listeners, no descriptor to
+ * hand over) are taken over by the successor as `--takeover` does: renamed
+ * over, so new connections go there while this process finishes its calls.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { encode } from "../codec.ts";
+import { SockdError, Status } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Server } from "../server.ts";
+import { selfCommand } from "./self_command.ts";
+import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor } from "./successor.ts";
+
+/** How long the successor has to load its plugins, take the sockets and say it serves. */
+export const UPGRADE_TIMEOUT_MS = 20_000;
+/** The running executable: the only program the sockd permission set may run. */
+const EXE = "/proc/self/exe";
+
+/**
+ * The environment the successor gets: the variables this process may read
+ * (its permission set names them; `node:child_process` cannot pass on the
+ * rest without reading them), plus those Deno itself needs when readable.
+ */
+const PASSED_ENV = [
+  "SOCKD_SOCKET",
+  "SOCKD_LOG_LEVEL",
+  "SOCKD_TRUST_OWNER",
+  "XDG_RUNTIME_DIR",
+  "XDG_STATE_HOME",
+  "XDG_CACHE_HOME",
+  "HOME",
+  "TMPDIR",
+  "NO_COLOR",
+  "TERM",
+  "PATH",
+  "DENO_DIR",
+];
+
+function successorEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PASSED_ENV) {
+    try {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    } catch { /* not this process's to read */ }
+  }
+  return env;
+}
+
+/** The arguments that start this server again as a successor: the same `serve` options. */
+export function successorArgs(args: readonly string[]): string[] {
+  const self = selfCommand();
+  if (!self) {
+    throw new SockdError(Status.HANDLER_ERROR, "sockd is not running from files on disk; cannot restart it");
+  }
+  const serveAt = args.indexOf("serve");
+  if (serveAt < 0) throw new SockdError(Status.HANDLER_ERROR, "This process is not `sockd serve`");
+  const rest = args.slice(serveAt + 1).filter((a) => a !== SUCCESSOR_FLAG);
+  return [...self.slice(1), ...args.slice(0, serveAt + 1), SUCCESSOR_FLAG, ...rest];
+}
+
+/**
+ * Starts the successor and hands over; resolves with its pid once it
+ * serves (this server should then close), rejects with a 105 saying why not.
+ */
+export function startSuccessor(
+  server: Server,
+  args: readonly string[],
+  logger: Logger,
+  timeoutMs = UPGRADE_TIMEOUT_MS,
+): Promise<{ pid: number }> {
+  const argv = successorArgs(args);
+  const fail = (why: string) =>
+    new SockdError(Status.HANDLER_ERROR, `Upgrade failed: ${why}; this server goes on`);
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(EXE, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"], env: successorEnv() });
+    } catch (err) {
+      reject(fail(`cannot start the successor: ${(err as Error).message}`));
+      return;
+    }
+    let settled = false;
+    const settle = (err?: SockdError, pid?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.removeAllListeners("exit");
+      if (err) {
+        unfollow?.();
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+        try {
+          child.disconnect?.();
+        } catch { /* not connected */ }
+        reject(err);
+      } else {
+        // State changes of the calls this process still finishes keep following until it exits.
+        // The successor outlives this process: do not keep this one alive for it.
+        child.unref();
+        resolve({ pid: pid! });
+      }
+    };
+    const timer = setTimeout(
+      () => settle(fail(`the successor did not report ready within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.on("error", (err) => settle(fail(`cannot start the successor: ${err.message}`)));
+    child.on(
+      "exit",
+      (code, signal) =>
+        settle(
+          fail(`the successor exited (${signal ? `signal ${signal}` : `code ${code}`}) before it served`),
+        ),
+    );
+    child.on("message", (msg: FromSuccessor) => {
+      // Only the successor itself may say it serves (not a process it started).
+      if (msg?.t === "ready" && msg.pid === child.pid) settle(undefined, msg.pid);
+      else if (msg?.t === "failed") settle(fail(`the successor could not start: ${String(msg.error)}`));
+    });
+    // Changes made from now on (this process serves until the successor does) follow the snapshot.
+    const handover = server.handover();
+    const unfollow = handover.follow?.((file, op) => {
+      try {
+        if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
+      } catch { /* the channel is gone: the successor has what it has */ }
+    });
+    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
+      child.send(msg, handle as never, (err: Error | null) => {
+        if (err) settle(fail(`cannot hand over to the successor: ${err.message}`));
+      });
+    for (const l of handover.listeners) send({ t: "listener", path: l.path }, l.server);
+    const state: [string, string][] = [];
+    for (const [file, entries] of handover.pluginState) {
+      try {
+        state.push([file, encodeBase64(encode(entries))]);
+      } catch (err) {
+        logger.warn("Plugin state cannot be handed over; the successor starts without it", {
+          file,
+          error: (err as Error).message,
+        });
+      }
+    }
+    send({ t: "state", plugins: state });
+    send({ t: "done" });
+    logger.info("Upgrade: successor started", { pid: child.pid, listeners: handover.listeners.length });
+  });
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
