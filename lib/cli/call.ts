@@ -88,7 +88,9 @@ export async function takesInput(client: Client, command: string): Promise<boole
     const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
     return info?.input !== false;
   } catch (err) {
-    // Unknown (101) or not allowed: the call itself will say so.
+    // A server without `help` (builtins: false) cannot say: send stdin, as before.
+    if (err instanceof SockdError && err.message.startsWith('Unknown command "help"')) return true;
+    // The command is unknown or not allowed: the call itself will say so.
     return !(err instanceof SockdError &&
       (err.status === Status.NOT_FOUND || err.status === Status.FORBIDDEN));
   }

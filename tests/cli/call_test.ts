@@ -320,3 +320,10 @@ Deno.test("sockd: every usage error is one `sockd:` line; a mistyped subcommand 
     /^sockd: \/etc\/passwd is not a socket \(no server listens there; is the path right\?\)$/,
   );
 });
+
+Deno.test("call: a server without the help built-in still gets stdin, as before input was declared", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "bare", { builtins: false });
+  const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: "kept\n" });
+  assertEquals([r.code, r.stdout], [0, "kept\n"]);
+});
