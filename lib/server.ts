@@ -196,6 +196,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     status: () => running().status(),
     shutdown: (drainMs) => void running().close({ drainMs }),
     ...(options.upgrade ? { upgrade: options.upgrade } : {}),
+    ...(supervisor ? { processes: supervisor } : {}),
   };
   const dispatcher = new Dispatcher(registry, {
     limits,

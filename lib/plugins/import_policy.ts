@@ -46,16 +46,22 @@ export interface ImportPolicyOptions {
    */
   maxModules?: number;
   /**
-   * Size of one module's source, in bytes.
-   * @default {4194304}
+   * Size of one module's source, in bytes (parsing happens in the server).
+   * @default {1048576}
    */
   maxModuleBytes?: number;
 }
 
 /** Extensions of modules whose imports are followed. */
 const CODE_EXT = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
-/** Specifiers always allowed: the runtime's own modules and sockd's types. */
-const ALWAYS = [/^node:/, /^sockd(\/|$)/, /^jsr:@sockd\/sockd(@|\/|$)/];
+/** Specifiers always allowed: the runtime's own modules and sockd's types (resolved by the host's import map). */
+const ALWAYS = [/^node:/, /^sockd(\/|$)/];
+/**
+ * Built-ins that are a way around the checks: `node:worker_threads` starts
+ * threads the server cannot stop between calls (as `Worker`, which the host
+ * removes before the plugin runs).
+ */
+const REFUSED_BUILTINS = new Set(["node:worker_threads", "worker_threads"]);
 
 /**
  * Checks the module graph of plugin `file` and returns the files in it;
@@ -79,7 +85,7 @@ const ALWAYS = [/^node:/, /^sockd(\/|$)/, /^jsr:@sockd\/sockd(@|\/|$)/];
 export async function checkPluginImports(file: string, options: ImportPolicyOptions): Promise<string[]> {
   const plugin = basename(file);
   const maxModules = options.maxModules ?? 256;
-  const maxBytes = options.maxModuleBytes ?? 4 * 1024 * 1024;
+  const maxBytes = options.maxModuleBytes ?? 1024 * 1024;
   const allow = options.allow ?? [];
   const roots = [await Deno.realPath(options.dir)];
   for (const a of allow) {
@@ -114,6 +120,8 @@ export async function checkPluginImports(file: string, options: ImportPolicyOpti
     }
     const ext = extname(real);
     if (ext === ".tsx" || ext === ".jsx") refuse(spec, from, "JSX modules are not supported in plugins");
+    // Deno loads a WebAssembly module's own imports without any check, and they cannot be read here.
+    if (ext === ".wasm") refuse(spec, from, "WebAssembly modules import without any check");
     if (!CODE_EXT.has(ext)) continue; // JSON, text, bytes: data, no imports of their own
     const info = await Deno.stat(real);
     if (info.size > maxBytes) {
@@ -121,8 +129,11 @@ export async function checkPluginImports(file: string, options: ImportPolicyOpti
     }
     const name = relative(roots[0]!, real) || basename(real);
     for (const s of moduleImports(await Deno.readTextFile(real), real, name)) {
+      if (REFUSED_BUILTINS.has(s) && !allow.includes(s)) {
+        refuse(s, name, "it starts threads sockd cannot stop");
+      }
       if (ALWAYS.some((re) => re.test(s))) continue;
-      if (allow.some((a) => s === a || s.startsWith(a))) {
+      if (allow.some((a) => granted(a, s))) {
         if (!isLocal(s)) continue; // a granted remote or package specifier: trusted as granted
       }
       if (!isLocal(s)) refuse(s, name, "it is not a file in the plugin directory");
@@ -136,6 +147,18 @@ export async function checkPluginImports(file: string, options: ImportPolicyOpti
     }
   }
   return [...seen];
+}
+
+/**
+ * Whether grant `a` covers specifier `s`: the same; or `a` names a directory
+ * or package and `s` is inside it (`/srv/shared/` covers `/srv/shared/x.ts`,
+ * `npm:zod@3` covers `npm:zod@3/locales`); or, for `npm:` and `jsr:`, `s`
+ * is a more precise version (`npm:zod@3` covers `npm:zod@3.23.8`, not
+ * `npm:zod@30`).
+ */
+function granted(a: string, s: string): boolean {
+  if (s === a || s.startsWith(a.endsWith("/") ? a : `${a}/`)) return true;
+  return /^(npm|jsr):/.test(a) && s.startsWith(`${a}.`);
 }
 
 function isLocal(spec: string): boolean {

@@ -157,10 +157,15 @@ async function crash(err: unknown): Promise<void> {
 
 function logger(id: number | undefined): Logger {
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    // Only what is there: msgpack has no undefined.
+    const line: Out = { t: "log", level, msg: String(msg) };
+    if (id !== undefined) line.id = id;
     try {
-      send({ t: "log", id, level, msg: String(msg), fields });
+      if (fields !== undefined) line.fields = fields;
+      send(line);
     } catch {
-      send({ t: "log", id, level, msg: String(msg), fields: { unencodable: String(fields) } });
+      line.fields = { unencodable: String(fields) };
+      send(line);
     }
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
@@ -180,6 +185,13 @@ function logger(id: number | undefined): Logger {
       "error",
     ], ["trace", "debug"]] as const
   ) c[name] = route(level);
+  // Ways around the host's limits that need no permission: threads that run on between calls, and
+  // storage shared by every host (the Web Cache API and localStorage live in Deno's directory).
+  for (const name of ["Worker", "caches", "localStorage", "sessionStorage"]) {
+    try {
+      delete (globalThis as Record<string, unknown>)[name];
+    } catch { /* not there */ }
+  }
   const ended = (what: string) => () => void crash(new Error(`The plugin ended its host (${what})`));
   Object.defineProperty(globalThis, "close", { value: ended("close()"), configurable: true, writable: true });
   Object.defineProperty(Deno, "exit", { value: ended("Deno.exit()"), configurable: true, writable: true });

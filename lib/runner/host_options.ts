@@ -60,6 +60,13 @@ export interface SandboxOptions {
    */
   memoryCheckMs: number;
   /**
+   * Time a host may go without answering the server's pings before it is
+   * killed: its plugin is spinning where no call deadline reaches (between
+   * calls, or in a persistent call), in ms.
+   * @default {15000}
+   */
+  unresponsiveMs: number;
+  /**
    * Failures (crash, kill, memory cap, broken protocol) within
    * `failureWindowMs` after which a plugin is disabled until it changes or
    * is reloaded.
@@ -100,6 +107,7 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   memoryMiB: 256,
   memorySlackMiB: 128,
   memoryCheckMs: 2000,
+  unresponsiveMs: 15_000,
   maxFailures: 3,
   failureWindowMs: 60_000,
   restartBackoffMs: 100,

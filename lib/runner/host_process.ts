@@ -47,7 +47,9 @@ export function hostCommand(spec: HostSpec): string[] {
   const arg = JSON.stringify(spec);
   if (Deno.build.standalone) return [HOST_SUBCOMMAND, arg];
   const main = new URL("lib/runner/host_main.ts", ROOT).href;
-  const args = ["run", "-q", "--no-prompt"];
+  // --cached-only: a plugin's import built at run time (`import("npm:" + name)`) is not checked by
+  // any permission, so the host never downloads: what is not in Deno's cache fails to load.
+  const args = ["run", "-q", "--no-prompt", "--cached-only"];
   if (ROOT.protocol === "file:") {
     // The same permission set as the server: what a compiled binary bakes in.
     args.push(`--config=${fileURLToPath(new URL("deno.json", ROOT))}`, "-P=sockd");

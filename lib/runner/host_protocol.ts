@@ -119,6 +119,18 @@ function fail(what: string): never {
   throw new ProtocolError(what);
 }
 
+/** An optional value: msgpack has no `undefined`, so a nil stands for "absent" too. */
+function opt(v: unknown): unknown {
+  return v === null ? undefined : v;
+}
+
+/** A copy of `o` without its nil values (msgpack writes `undefined` as nil). */
+function present(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
@@ -144,8 +156,9 @@ function id(v: unknown, where: string): number {
 }
 
 /** Validates a command definition a host reported. */
-export function parseCommandMeta(v: unknown, where: string): CommandMeta {
-  if (!isObject(v)) fail(`${where} must be an object`);
+export function parseCommandMeta(raw: unknown, where: string): CommandMeta {
+  if (!isObject(raw)) fail(`${where} must be an object`);
+  const v = present(raw);
   onlyKeys(
     v,
     ["name", "summary", "description", "args", "flags", "access", "timeout", "persistent", "input"],
@@ -180,9 +193,10 @@ export function parseCommandMeta(v: unknown, where: string): CommandMeta {
     if (!Array.isArray(v.args) || v.args.length > HOST_BOUNDS.specs) {
       fail(`${where}.args must be a short array`);
     }
-    meta.args = v.args.map((a, i) => {
+    meta.args = v.args.map((rawArg, i) => {
       const w = `${where}.args[${i}]`;
-      if (!isObject(a)) fail(`${w} must be an object`);
+      if (!isObject(rawArg)) fail(`${w} must be an object`);
+      const a = present(rawArg);
       onlyKeys(a, ["name", "description", "optional", "variadic"], w);
       const argName = text(a.name, 64, `${w}.name`)!;
       if (!ARG_RE.test(argName)) fail(`${w}.name is not an argument name`);
@@ -205,10 +219,11 @@ export function parseCommandMeta(v: unknown, where: string): CommandMeta {
     const entries = Object.entries(v.flags);
     if (entries.length > HOST_BOUNDS.specs) fail(`${where}.flags has too many flags`);
     const flags: NonNullable<CommandMeta["flags"]> = {};
-    for (const [flag, f] of entries) {
+    for (const [flag, rawFlag] of entries) {
       const w = `${where}.flags.${flag}`;
       if (!FLAG_RE.test(flag)) fail(`${w}: not a flag name`);
-      if (!isObject(f)) fail(`${w} must be an object`);
+      if (!isObject(rawFlag)) fail(`${w} must be an object`);
+      const f = present(rawFlag);
       onlyKeys(f, ["type", "short", "description", "default"], w);
       if (f.type !== "boolean" && f.type !== "string" && f.type !== "number") {
         fail(`${w}.type is not a flag type`);
@@ -229,8 +244,9 @@ export function parseCommandMeta(v: unknown, where: string): CommandMeta {
   return meta;
 }
 
-function wireError(v: unknown, where: string): WireError {
-  if (!isObject(v)) fail(`${where} must be an error object`);
+function wireError(raw: unknown, where: string): WireError {
+  if (!isObject(raw)) fail(`${where} must be an error object`);
+  const v = present(raw);
   const err: WireError = {
     name: text(v.name, 128, `${where}.name`)!,
     message: String(v.message ?? "").slice(0, HOST_BOUNDS.message),
@@ -303,20 +319,22 @@ export function parseHostMessage(v: unknown): FromHost {
       return { t: "state", op: stateOp(v.op) };
     case "log": {
       if (!(LOG_LEVELS as readonly unknown[]).includes(v.level)) fail("log.level is not a log level");
-      if (v.fields !== undefined && !isObject(v.fields)) fail("log.fields must be a map");
+      const fields = opt(v.fields);
+      const logId = opt(v.id);
+      if (fields !== undefined && !isObject(fields)) fail("log.fields must be a map");
       const msg: FromHost = {
         t: "log",
         level: v.level as LogLevel,
         msg: String(v.msg ?? "").slice(0, HOST_BOUNDS.message),
       };
-      if (v.id !== undefined) msg.id = id(v.id, "log");
-      if (v.fields !== undefined) msg.fields = v.fields as LogFields;
+      if (logId !== undefined) msg.id = id(logId, "log");
+      if (fields !== undefined) msg.fields = fields as LogFields;
       return msg;
     }
     case "pong":
       if (typeof v.n !== "number") fail("pong.n must be a number");
-      if (v.rss !== undefined && typeof v.rss !== "number") fail("pong.rss must be a number");
-      return v.rss === undefined ? { t: "pong", n: v.n } : { t: "pong", n: v.n, rss: v.rss };
+      if (opt(v.rss) !== undefined && typeof v.rss !== "number") fail("pong.rss must be a number");
+      return typeof v.rss === "number" ? { t: "pong", n: v.n, rss: v.rss } : { t: "pong", n: v.n };
     default:
       return fail(`unknown message type ${JSON.stringify(String(v.t).slice(0, 32))}`);
   }

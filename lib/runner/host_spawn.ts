@@ -41,6 +41,8 @@ export class LiveHost {
   expected = false;
   rss: number | undefined;
   memoryMiB = 0;
+  /** When the host last answered a ping (ms since the epoch). */
+  lastPong = 0;
   unsubscribe: () => void = () => {};
   timer: ReturnType<typeof setInterval> | undefined;
   #nextId = 1;

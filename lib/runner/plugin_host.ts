@@ -358,6 +358,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
         );
         return;
       case "pong":
+        live.lastPong = Date.now();
         live.rss = msg.rss;
         return;
       case "loaded":
@@ -378,11 +379,34 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#died(live, why);
   }
 
-  /** Asks the host for its memory now and then (it keeps its own cap: see host_main.ts). */
+  /**
+   * Pings the host now and then: its answer carries its memory (it keeps its
+   * own cap: see host_main.ts), and a host that has not answered for
+   * `unresponsiveMs` is spinning where no deadline reaches it (between calls,
+   * or in a persistent one): it is killed.
+   */
   #watchMemory(live: LiveHost) {
     let n = 0;
+    live.lastPong = Date.now();
+    const { memoryCheckMs, unresponsiveMs } = this.#spec.options;
     this.#send(live, { t: "ping", n: ++n });
-    live.timer = setInterval(() => this.#send(live, { t: "ping", n: ++n }), this.#spec.options.memoryCheckMs);
+    live.timer = setInterval(() => {
+      const silent = Date.now() - live.lastPong;
+      if (silent > unresponsiveMs) {
+        this.#died(
+          live,
+          new SockdError(
+            Status.HANDLER_ERROR,
+            `Plugin host of ${this.#name} was killed: it answered nothing for ${
+              Math.round(silent / 1000)
+            } s ` +
+              `(a loop that never yields?)`,
+          ),
+        );
+        return;
+      }
+      this.#send(live, { t: "ping", n: ++n });
+    }, Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)));
   }
 
   /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */
@@ -431,7 +455,9 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   ): SockdError {
     const hint = permissionHint(err.message, this.#name, this.#spec.configFile);
     if (hint) return new SockdError(Status.HANDLER_ERROR, hint);
-    return toSockdError(typeof err.status === "number" ? err : new Error(err.message));
+    // A status that is not a sockd code (0, 200, 12345) is the plugin's mistake: 105, with its message.
+    const error = Object.assign(new Error(err.message || "Command failed"), { status: err.status });
+    return toSockdError(err.details ? Object.assign(error, { details: err.details }) : error);
   }
 }
 

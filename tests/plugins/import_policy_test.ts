@@ -140,3 +140,51 @@ Deno.test("import policy: source that does not parse is refused with the file an
   assertIncludes(err.message, "(1:");
   assertIncludes(err.message, " in bad.ts");
 });
+
+Deno.test("import policy: a grant covers what is inside what it names, not what merely starts the same", async () => {
+  await using tmp = await tempDir();
+  const dir = `${tmp.dir}/cmds`;
+  await Deno.mkdir(dir);
+  await Deno.mkdir(`${tmp.dir}/lib`);
+  await Deno.writeTextFile(`${tmp.dir}/lib-evil.ts`, `export default 1;`);
+  const options = {
+    dir,
+    configFile: `${dir}/sockd.json`,
+    allow: ["npm:zod@3", `${tmp.dir}/lib`, "https://example.com/lib"],
+  };
+  const cases: [string, boolean][] = [
+    ["npm:zod@3", true],
+    ["npm:zod@3.23.8", true],
+    ["npm:zod@3/locales", true],
+    ["npm:zod@30.0.0", false],
+    ["npm:zodiac", false],
+    ["https://example.com/lib/x.ts", true],
+    ["https://example.com/lib-evil.js", false],
+    [`${tmp.dir}/lib-evil.ts`, false],
+  ];
+  for (const [spec, ok] of cases) {
+    await Deno.writeTextFile(`${dir}/p.ts`, `import x from ${JSON.stringify(spec)}; export default x;`);
+    const result = await checkPluginImports(`${dir}/p.ts`, options).then(() => "allowed", (e) => e.message);
+    if (ok) assertEquals(result, "allowed", spec);
+    else assertIncludes(result, `Import "${spec}" in p.ts is not allowed`);
+  }
+});
+
+Deno.test("import policy: WebAssembly modules and node:worker_threads are refused (they get around the checks)", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/m.wasm`, "");
+  const options = { dir: tmp.dir, configFile: `${tmp.dir}/sockd.json` };
+  await Deno.writeTextFile(`${tmp.dir}/w.ts`, `import * as m from "./m.wasm"; export default m;`);
+  assertIncludes(
+    (await caught(checkPluginImports(`${tmp.dir}/w.ts`, options))).message,
+    'Import "./m.wasm" in w.ts',
+  );
+  await Deno.writeTextFile(
+    `${tmp.dir}/t.ts`,
+    `import { Worker } from "node:worker_threads"; export default Worker;`,
+  );
+  assertIncludes(
+    (await caught(checkPluginImports(`${tmp.dir}/t.ts`, options))).message,
+    'Import "node:worker_threads" in t.ts is not allowed: it starts threads sockd cannot stop',
+  );
+});

@@ -50,6 +50,27 @@ Deno.test("host protocol: well-formed messages come back typed and trimmed to wh
   );
 });
 
+Deno.test("host protocol: nil stands for an absent optional field (msgpack has no undefined)", () => {
+  assertEquals(parseHostMessage({ t: "log", level: "info", msg: "x", id: null, fields: null }), {
+    t: "log",
+    level: "info",
+    msg: "x",
+  });
+  assertEquals(
+    parseHostMessage({ t: "loaded", commands: [{ name: "a", summary: "x", description: null, args: null }] }),
+    { t: "loaded", commands: [{ name: "a", summary: "x" }] },
+  );
+  assertEquals(
+    parseHostMessage({ t: "end", id: 1, ok: false, error: { name: "E", message: "m", status: null } }),
+    {
+      t: "end",
+      id: 1,
+      ok: false,
+      error: { name: "E", message: "m" },
+    },
+  );
+});
+
 Deno.test("host protocol: forged or malformed messages are refused with the reason", () => {
   const cases: [unknown, string][] = [
     [null, "a message must be a map"],

@@ -417,3 +417,24 @@ Deno.test("plugin host: state is held to its byte budget in the host, and a host
     client.close();
   }
 });
+
+Deno.test("plugin host: a host that spins between calls, where no deadline reaches, is killed when it stops answering", async () => {
+  await using tmp = await tempDir();
+  const plugin = `export default [
+    { name: "later", summary: "Answers, then spins", run() { setTimeout(() => { while (true) {} }, 10); return "ok"; } },
+    { name: "ok", summary: "Answers", run: () => "ok" },
+  ];`;
+  await using server = await pluginServer(tmp.dir, { "spinner.js": plugin }, {
+    sandbox: { unresponsiveMs: 600, restartBackoffMs: 10 },
+  });
+  const client = await connect(server.path);
+  try {
+    const before = server.plugins()[0]!.pid;
+    assertEquals(await client.call("later").result, "ok");
+    await waitFor(() => server.plugins()[0]!.restarts === 1, 5000, "the silent host to be killed");
+    assert(server.plugins()[0]!.pid !== before);
+    assertEquals(await client.call("ok").result, "ok", "a new host serves");
+  } finally {
+    client.close();
+  }
+});
