@@ -551,6 +551,10 @@ async function* runPersistent(
       const gen = asIterator(runner.run(spec.command, ctx));
       const retired = signalled(runner.retired);
       let reloaded = false;
+      // A call ended from outside (cancel, hang-up, shutdown) is told at once: the consumer may never
+      // pull this stream again, so waiting for the finally below would leave a plugin host spinning.
+      const stop = () => (gen as { abort?: (reason: unknown) => void }).abort?.(ctrl.signal.reason);
+      ctrl.signal.addEventListener("abort", stop, { once: true });
       try {
         if (marker !== undefined) yield { type: "data", id, chunk: marker };
         while (true) {
@@ -574,6 +578,7 @@ async function* runPersistent(
         yield finish(endError(id, e));
         return;
       } finally {
+        ctrl.signal.removeEventListener("abort", stop);
         // Tell the command its run is over (a reload, or the call ended) before letting it unwind.
         if (!restart.signal.aborted) {
           restart.abort(

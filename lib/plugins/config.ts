@@ -133,10 +133,6 @@ export function parseDirConfig(text: string, file: string): DirConfig {
       const list = kind === "read" || kind === "write"
         ? v.map((p: string) => isAbsolute(p) ? p : resolve(dir, p))
         : [...v as string[]];
-      if (kind === "run" && list.some((p) => p === "/proc/self/exe" || p === "/proc/self/exe/")) {
-        // sockd's own executable, with sockd's whole permission set: never a plugin's.
-        throw new ConfigError(`${where}.run: "/proc/self/exe" (sockd itself) is never granted to a plugin`);
-      }
       if (list.length > 0) grants[kind] = list;
     }
     plugins.set(name, grants);

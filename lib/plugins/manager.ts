@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, extname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Command, PluginGrants, PluginStatus, ReloadReport } from "../command.ts";
 import type { Logger } from "../log.ts";
 import { InlinePlugin } from "../runner/inline.ts";
@@ -17,6 +17,8 @@ import type { StateOp } from "../runner/host_protocol.ts";
 import type { ViewSnapshot } from "../runner/host_protocol.ts";
 import { CONFIG_FILE, type DirConfig, readDirConfig } from "./config.ts";
 import { listPluginFiles, loadPluginFile } from "./loader.ts";
+import { digest, helperDigest } from "./_fingerprint.ts";
+import { Slots } from "../_slots.ts";
 
 /** A plugin command to register, with where it runs. */
 export interface PluginCommand {
@@ -234,6 +236,9 @@ export class PluginManager {
     };
     const seen = new Set<string>();
     const fresh: [PluginRecord, Version][] = [];
+    // Files load side by side (a few at a time): one plugin that hangs in its load holds up no other.
+    const loads: Promise<void>[] = [];
+    const slots = new Slots(4);
     const dirErrors = new Map<string, string>();
     const keepDir = (dir: string) => {
       for (const rec of this.#records.values()) if (rec.file.startsWith(dir + "/")) seen.add(rec.file);
@@ -307,18 +312,21 @@ export class PluginManager {
         // The grants as configured now, whether or not this version loads.
         rec.grants = grants;
         rec.config = config;
-        try {
-          const version = await this.#load(rec, grants, config, fingerprint);
-          if (this.#closed) {
-            closeRunner(version.runner);
-            continue;
+        const record = rec;
+        loads.push(slots.run(async () => {
+          try {
+            const version = await this.#load(record, grants, config, fingerprint);
+            if (this.#closed) return closeRunner(version.runner);
+            fresh.push([record, version]);
+          } catch (err) {
+            this.#failed(record, report, (err as Error).message, fingerprint);
           }
-          fresh.push([rec, version]);
-        } catch (err) {
-          this.#failed(rec, report, (err as Error).message, fingerprint);
-        }
+        }));
       }
     }
+    await Promise.all(loads);
+    fresh.sort(([a], [b]) => a.dirIndex - b.dirIndex || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    report.failed.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 
     const retire: Version[] = [];
     for (const [file, rec] of this.#records) {
@@ -420,36 +428,4 @@ function disabled(runner: PluginHost | InlinePlugin): boolean {
 function closeRunner(runner: PluginHost | InlinePlugin) {
   if (runner instanceof PluginHost) runner.close();
   else runner.retire();
-}
-
-const HELPER_EXT = new Set([".ts", ".js", ".mts", ".mjs", ".tsx", ".jsx", ".json"]);
-
-/** A digest of the directory's other code files (helpers a plugin may import). */
-async function helperDigest(dir: string, plugins: string[]): Promise<string> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (!e.isFile || e.name === CONFIG_FILE || !HELPER_EXT.has(extname(e.name))) continue;
-    if (plugins.includes(join(dir, e.name))) continue;
-    names.push(e.name);
-  }
-  const parts: (string | Uint8Array)[] = [];
-  for (const name of names.sort()) {
-    parts.push(name);
-    parts.push(await Deno.readFile(join(dir, name)).catch(() => new Uint8Array()));
-  }
-  return await digest(parts);
-}
-
-async function digest(parts: (string | Uint8Array)[]): Promise<string> {
-  const enc = new TextEncoder();
-  const chunks = parts.map((p) => typeof p === "string" ? enc.encode(p) : p);
-  const total = chunks.reduce((n, c) => n + c.length + 1, 0);
-  const buf = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    buf.set(c, off);
-    off += c.length + 1;
-  }
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }

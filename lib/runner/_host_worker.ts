@@ -52,7 +52,7 @@ function send(msg: Out): void {
 /** State values cross to the server as msgpack; keys are strings. */
 class SyncedState extends Map<string, unknown> {
   #max = 10_000;
-  #maxBytes = 64 * 1024 * 1024;
+  #maxBytes = 16 * 1024 * 1024;
   #sizes = new Map<string, number>();
   #bytes = 0;
 

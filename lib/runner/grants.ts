@@ -100,7 +100,7 @@ export function grantsNet(grants: PluginGrants): boolean {
   return grants.net === true || (Array.isArray(grants.net) && grants.net.length > 0);
 }
 
-const REQUIRES_RE = /^Requires (\w+) access to "([^"]*)"/;
+const REQUIRES_RE = /^Requires (\w+) access(?: to "([^"]*)")?/;
 
 /**
  * Rewrites Deno's permission error (`Requires read access to "/x", run again
@@ -121,9 +121,16 @@ const REQUIRES_RE = /^Requires (\w+) access to "([^"]*)"/;
 export function permissionHint(message: string, plugin: string, configFile: string): string | undefined {
   const m = REQUIRES_RE.exec(message);
   if (!m) return undefined;
-  const [, kind, target] = m as unknown as [string, string, string];
+  const [, kind, target] = m as unknown as [string, string, string | undefined];
   if (!(GRANT_KINDS as readonly string[]).includes(kind)) {
-    return `Requires ${kind} access to "${target}": ${kind} is never granted to plugins (${plugin})`;
+    return `Requires ${kind} access${
+      target === undefined ? "" : ` to "${target}"`
+    }: ${kind} is never granted to plugins (${plugin})`;
+  }
+  if (target === undefined) {
+    // Deno names no target (all of the environment, another process): only the kind can be named.
+    return `Requires ${kind} access (all of it): ${plugin} is not granted it; "${kind}": true in ${configFile} ` +
+      `would grant it, or list what it needs`;
   }
   if (kind === "import") {
     // Remote modules loaded at run time: the grant names where they come from.

@@ -11,6 +11,8 @@ import type { LogFields, Logger, LogLevel } from "../log.ts";
 
 /** Longest message or output line kept, in characters. */
 const MAX_TEXT = 2048;
+/** Longest a plugin's fields may be, as JSON, before they are cut. */
+const MAX_FIELDS = 4096;
 
 /** Escapes what could break a log line: newlines, escapes, other control characters. */
 export function oneLine(text: string): string {
@@ -20,6 +22,17 @@ export function oneLine(text: string): string {
     (c) => c === "\t" ? " " : JSON.stringify(c).slice(1, -1),
   );
   return escaped.length > MAX_TEXT ? escaped.slice(0, MAX_TEXT) + "…" : escaped;
+}
+
+/** `fields`, or, when they are larger than MAX_FIELDS as JSON, their start and their size. */
+function bounded(fields: LogFields): LogFields {
+  let text: string;
+  try {
+    text = JSON.stringify(fields);
+  } catch {
+    return { unencodable: true };
+  }
+  return text.length <= MAX_FIELDS ? fields : { truncated: text.slice(0, MAX_FIELDS), bytes: text.length };
 }
 
 /**
@@ -57,7 +70,7 @@ export class HostLog {
   line(level: LogLevel, msg: string, fields?: LogFields, callLog?: Logger): void {
     if (!this.#take()) return;
     const out: LogFields = { plugin: this.#plugin };
-    if (fields && Object.keys(fields).length > 0) out.fields = fields;
+    if (fields && Object.keys(fields).length > 0) out.fields = bounded(fields);
     (callLog ?? this.#logger)[level](oneLine(msg), out);
   }
 

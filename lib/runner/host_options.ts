@@ -30,7 +30,7 @@ export interface SandboxOptions {
   /**
    * Bytes (msgpack-encoded keys and values) one plugin's state may hold in
    * the server; a host that sends more is stopped.
-   * @default {67108864}
+   * @default {16777216}
    */
   maxStateBytes: number;
   /**
@@ -60,10 +60,10 @@ export interface SandboxOptions {
    */
   memoryCheckMs: number;
   /**
-   * Time a host may go without answering the server's pings before it is
-   * killed: its plugin is spinning where no call deadline reaches (between
-   * calls, or in a persistent call), in ms.
-   * @default {15000}
+   * Time a host may go without answering the server's pings, while no call
+   * with a deadline runs in it, before it is killed: its plugin is spinning
+   * where no deadline reaches (between calls, or in a persistent call), in ms.
+   * @default {8000}
    */
   unresponsiveMs: number;
   /**
@@ -102,12 +102,12 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   loadTimeoutMs: 10_000,
   chunkCredit: 16,
   maxStateEntries: 10_000,
-  maxStateBytes: 64 * 1024 * 1024,
+  maxStateBytes: 16 * 1024 * 1024,
   logsPerSecond: 200,
   memoryMiB: 256,
   memorySlackMiB: 128,
   memoryCheckMs: 2000,
-  unresponsiveMs: 15_000,
+  unresponsiveMs: 8_000,
   maxFailures: 3,
   failureWindowMs: 60_000,
   restartBackoffMs: 100,

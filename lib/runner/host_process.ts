@@ -164,23 +164,33 @@ export class HostProcess {
   async #readErr() {
     const decoder = new TextDecoder();
     let line = "";
+    // A line over MAX_LINE is cut there, and the rest of it, up to its newline, dropped.
+    let skipping = false;
     try {
       for await (const chunk of this.#child.stderr) {
         const text = decoder.decode(chunk, { stream: true });
         this.#tail = (this.#tail + text).slice(-TAIL);
-        line += text;
-        let nl: number;
-        while ((nl = line.indexOf("\n")) >= 0) {
-          this.#start.onOutput(line.slice(0, Math.min(nl, MAX_LINE)));
-          line = line.slice(nl + 1);
-        }
-        if (line.length > MAX_LINE) {
-          this.#start.onOutput(line.slice(0, MAX_LINE));
+        let rest = text;
+        while (rest) {
+          const nl = rest.indexOf("\n");
+          const part = nl >= 0 ? rest.slice(0, nl) : rest;
+          rest = nl >= 0 ? rest.slice(nl + 1) : "";
+          if (!skipping) {
+            line += part;
+            if (line.length > MAX_LINE) {
+              this.#start.onOutput(line.slice(0, MAX_LINE) + "…");
+              line = "";
+              skipping = true;
+            }
+          }
+          if (nl < 0) break;
+          if (!skipping) this.#start.onOutput(line);
           line = "";
+          skipping = false;
         }
       }
     } catch { /* gone */ }
-    if (line) this.#start.onOutput(line.slice(0, MAX_LINE));
+    if (line && !skipping) this.#start.onOutput(line);
   }
 
   #protocolError(why: string) {

@@ -79,6 +79,12 @@ export async function spawnHost(
       throw new PluginLoadError((err as Error).message);
     });
   }
+  if (Array.isArray(grants.run) && grants.run.some((p) => p.replace(/\/+$/, "") === "/proc/self/exe")) {
+    // sockd's own executable, with sockd's whole permission set: never a plugin's.
+    throw new PluginLoadError(
+      `${spec.configFile} grants ${name} run "/proc/self/exe", which is sockd itself: never granted to a plugin`,
+    );
+  }
   const memoryMiB = grants.memory ?? spec.options.memoryMiB;
   const live = new LiveHost();
   const listener: StateListener = (op) => live.proc.send({ t: "state", op });
@@ -105,6 +111,9 @@ export async function spawnHost(
       },
       onExit: (why) => {
         if (!loading) return owner()?.onExit(live, why);
+        if (why.message.includes("ran out of memory")) {
+          return loading.reject(new PluginLoadError(why.message));
+        }
         const ours = output.filter((l) => l.startsWith("sockd-host: "));
         const said = (ours.length > 0 ? ours : output).map((l) => l.replace(/^sockd-host: /, "")).join("\n");
         loading.reject(

@@ -45,12 +45,14 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #restarts = 0;
   #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #persistent: Set<string>;
 
   private constructor(spec: PluginHostSpec, log: HostLog, first: LiveHost, commands: CommandMeta[]) {
     this.#spec = spec;
     this.#name = basename(spec.file);
     this.#log = log;
     this.#policy = new RestartPolicy(this.#name, spec.options);
+    this.#persistent = new Set(commands.filter((c) => c.persistent).map((c) => c.name));
     this.#live = first;
     this.commands = commands;
     this.#watchMemory(first);
@@ -382,8 +384,9 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   /**
    * Pings the host now and then: its answer carries its memory (it keeps its
    * own cap: see host_main.ts), and a host that has not answered for
-   * `unresponsiveMs` is spinning where no deadline reaches it (between calls,
-   * or in a persistent one): it is killed.
+   * `unresponsiveMs` while no call with a deadline runs in it is spinning
+   * where no deadline reaches (between calls, or in a persistent one): it is
+   * killed.
    */
   #watchMemory(live: LiveHost) {
     let n = 0;
@@ -392,7 +395,9 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#send(live, { t: "ping", n: ++n });
     live.timer = setInterval(() => {
       const silent = Date.now() - live.lastPong;
-      if (silent > unresponsiveMs) {
+      // A call with a deadline may keep its host busy until deadline + grace: that rule stops it.
+      const governed = [...live.calls.values()].some((c) => !this.#persistent.has(c.command));
+      if (silent > unresponsiveMs && !governed) {
         this.#died(
           live,
           new SockdError(

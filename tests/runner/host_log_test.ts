@@ -63,3 +63,11 @@ Deno.test("host log: the JSON logger's own keys come after the fields, so no fie
   assert(lines[0]!.ts !== "1970");
   assertEquals(lines[0]!.other, 1);
 });
+
+Deno.test("host log: a plugin's fields are cut to 4 KiB, and say how large they were", () => {
+  const { lines, logger } = jsonLines();
+  new HostLog("big.ts", logger, 200).line("info", "x", { big: "b".repeat(1 << 20) });
+  const fields = lines[0]!.fields as { truncated: string; bytes: number };
+  assertEquals(fields.truncated.length, 4096);
+  assertEquals(fields.bytes, (1 << 20) + 10);
+});

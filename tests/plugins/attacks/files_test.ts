@@ -87,6 +87,7 @@ Deno.test("attacks/files: files, /proc, env, programs, FFI and the network are d
     const err = await a.fail("escalate-worker");
     assertStatus(err, Status.HANDLER_ERROR);
     assertNoSecret(a, err.message);
-    assertMatch(err.message, /escalate|permission|requires read access|NotCapable/i);
+    // Plugins get no Worker at all (threads that outlive calls), so there is nothing to escalate.
+    assertIncludes(err.message, "Worker is not defined");
   });
 });
