@@ -5,6 +5,7 @@ export default {
   name: "connections",
   summary: "List open connections: socket, dialect, since when, calls running",
   access: "operate",
+  args: [],
   run(ctx) {
     if (!ctx.server.connections) throw new Error("This server does not list its connections");
     return ctx.server.connections();

@@ -1,19 +1,30 @@
-import type { Command, CommandInfo } from "../lib/command.ts";
+import { ACCESS_LEVELS, type Command, type CommandInfo } from "../lib/command.ts";
 
-/** `help [COMMAND]`: the commands this connection may call, or one command's usage. */
+/** `help [COMMAND|@read|@operate|@admin]`: the commands this connection may call (of one level), or one command's usage. */
 export default {
   name: "help",
   summary: "List commands, or show how to use one",
   access: "read",
-  args: [{ name: "command", optional: true, description: "Command to describe" }],
+  args: [{ name: "command", optional: true, description: "Command to describe, or @read, @operate, @admin" }],
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
   run(ctx) {
-    const visible = ctx.server.commands(ctx.caller.access);
-    const name = ctx.args[0];
+    let visible = ctx.server.commands(ctx.caller.access);
+    let name: string | undefined = ctx.args[0];
+    if (name?.startsWith("@")) {
+      const level = name.slice(1);
+      if (!(ACCESS_LEVELS as readonly string[]).includes(level)) {
+        throw Object.assign(new Error(`Unknown group "${name}" (use @read, @operate or @admin)`), {
+          status: 110,
+        });
+      }
+      visible = visible.filter((c) => c.access === level);
+      name = undefined;
+    }
     if (name === undefined) {
       if (ctx.flags.json) {
         return visible.map(({ name, summary, usage, access }) => ({ name, summary, usage, access }));
       }
+      if (visible.length === 0) return "no commands";
       const width = Math.max(...visible.map((c) => c.name.length));
       return visible.map((c) => `${c.name.padEnd(width)}  ${c.summary}`).join("\n");
     }

@@ -5,5 +5,6 @@ export default {
   name: "ping",
   summary: "Answer pong (health check)",
   access: "read",
+  args: [],
   run: () => "pong",
 } satisfies Command;

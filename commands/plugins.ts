@@ -1,37 +1,55 @@
 import type { Command, PluginGrants, PluginStatus } from "../lib/command.ts";
+import { formatTable } from "../lib/table.ts";
 
 /** `plugins [--json]`: each plugin file, its commands, whether it loaded, its grants. */
 export default {
   name: "plugins",
   summary: "List plugin files: commands, loaded or failed (and why), grants, memory",
   access: "admin",
+  args: [],
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
   run(ctx) {
     if (!ctx.server.plugins) throw new Error("This server has no plugin list");
     const list = ctx.server.plugins();
     if (ctx.flags.json) return list.map((p) => ({ ...p }) as unknown as Record<string, never>);
     if (list.length === 0) return "no plugins";
-    return list.map(describe).join("\n");
+    return describe(list);
   },
 } satisfies Command;
 
-function describe(p: PluginStatus): string {
-  const head = [
+/** One aligned row per file, then what failed or was skipped, a line each. */
+function describe(list: PluginStatus[]): string {
+  const rows = list.map((p) => [
     p.file,
-    p.state + (p.version > 0 ? ` v${p.version}` : ""),
+    state(p),
     p.runner,
     p.commands.join(",") || "-",
     grants(p.grants),
-  ];
-  if (p.pid !== undefined) head.push(`pid ${p.pid}`);
-  if (p.memoryBytes !== undefined) head.push(`${(p.memoryBytes / 1048576).toFixed(1)} MiB`);
-  if (p.calls) head.push(`${p.calls} calls`);
-  if (p.restarts) head.push(`${p.restarts} restarts`);
-  if (p.retiring) head.push(`${p.retiring} retiring`);
-  const lines = [head.join("  ")];
-  if (p.error !== undefined) lines.push(`  error: ${p.error}`);
-  for (const w of p.warnings) lines.push(`  warning: ${w}`);
-  return lines.join("\n");
+    p.pid === undefined ? "-" : String(p.pid),
+    p.memoryBytes === undefined ? "-" : `${(p.memoryBytes / 1048576).toFixed(1)} MiB`,
+    [
+      p.calls ? `${p.calls} calls` : "",
+      p.restarts ? `${p.restarts} restarts` : "",
+      p.retiring ? `${p.retiring} retiring` : "",
+    ].filter(Boolean).join(", ") || "-",
+  ]);
+  const head = ["FILE", "STATE", "RUNNER", "COMMANDS", "GRANTS", "PID", "MEMORY", "ACTIVITY"];
+  const notes: string[] = [];
+  for (const p of list) {
+    if (p.error !== undefined) {
+      const which = p.state === "failed" ? "its newest content did not load" : "disabled";
+      notes.push(`${p.file}: ${which}: ${p.error}`);
+    }
+    for (const w of p.warnings) notes.push(`${p.file}: warning: ${w}`);
+  }
+  return [formatTable(head, rows), ...(notes.length ? ["", ...notes] : [])].join("\n");
+}
+
+/** `loaded v2`; `failed, v2 serves` (the file's newest content failed, version 2 still answers); `disabled`. */
+function state(p: PluginStatus): string {
+  if (p.state === "loaded") return `loaded v${p.version}`;
+  if (p.state === "failed") return p.version > 0 ? `failed, v${p.version} serves` : "failed, none serves";
+  return p.version > 0 ? `disabled v${p.version}` : "disabled";
 }
 
 function grants(g: PluginGrants): string {

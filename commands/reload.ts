@@ -12,6 +12,7 @@ export default {
   description: "New calls go to the new versions; calls in flight finish on the old ones.\n" +
     "A plugin that fails to load keeps its old version serving; see `plugins`.",
   access: "admin",
+  args: [],
   flags: {
     all: { type: "boolean", description: "Reload every plugin file, changed or not" },
     json: { type: "boolean", description: "Answer with structured data" },

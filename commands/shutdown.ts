@@ -8,6 +8,7 @@ export default {
   name: "shutdown",
   summary: "Stop accepting connections, let calls finish, and stop the server",
   access: "admin",
+  args: [],
   flags: {
     drain: {
       type: "number",

@@ -5,6 +5,7 @@ export default {
   name: "stats",
   summary: "Uptime, connections, calls, errors and latency per command",
   access: "read",
+  args: [],
   run(ctx) {
     if (!ctx.server.stats) throw new Error("This server keeps no statistics");
     return ctx.server.stats();

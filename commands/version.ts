@@ -5,5 +5,6 @@ export default {
   name: "version",
   summary: "Show the server's version",
   access: "read",
+  args: [],
   run: (ctx) => `${ctx.server.name} ${ctx.server.version} (deno ${Deno.version.deno})`,
 } satisfies Command;

@@ -55,7 +55,8 @@ const commands: Command[] = [
 ];
 
 const path = Deno.args[0] ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/embed-example.sock`;
-const server = await serve({ path, commands });
+// The name and version the server reports: in `version`, `status`, and the REPL's banner and prompt.
+const server = await serve({ path, commands, name: "embed-example", version: "1.0.0" });
 for (const f of server.loadFailures) console.error(`command skipped: ${f.error}`);
 console.error(`control socket at ${server.path}; Ctrl-C to stop`);
 Deno.addSignalListener("SIGINT", () => {

@@ -17,3 +17,14 @@ import type { Transport } from "./session.ts";
 export function connTransport(conn: Deno.Conn): Transport {
   return conn;
 }
+
+/** A client that reset or closed its end under us: it went away, which is its right. */
+export function isDrop(err: unknown): boolean {
+  if (
+    err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.NotConnected
+  ) return true;
+  // A socket systemd passed is read through node:net, whose errors carry a code instead.
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "EPIPE" || code === "ECONNABORTED";
+}

@@ -104,7 +104,8 @@ export class Connections {
       limits: listening.sessionLimits,
       calls: listening.calls,
       logger: this.#o.logger,
-      hello: this.#o.hello,
+      hello: { ...this.#o.hello, access: bound.access },
+      onDropped: () => this.#o.stats.dropped(),
     });
     this.sessions.add(session);
     listening.sessions.add(session);

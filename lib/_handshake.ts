@@ -17,6 +17,8 @@ export interface ServerHello {
   server: string;
   version: string;
   maxFrame: number;
+  /** The socket's access level (`read`, `operate`, `admin`); servers before it was added do not say. */
+  access?: string;
 }
 
 /** Whose socket to trust: see `ConnectOptions`. */
@@ -140,6 +142,9 @@ function trustedPath(path: string, trustOwner: number | undefined): string {
   const trusted = new Set([uid, 0, ...(trustOwner === undefined ? [] : [trustOwner])]);
   const check = socketOwnerProblem(path, trusted);
   if (check.ok) return check.path;
+  if (check.notSocket) {
+    throw new SockdError(Status.CONN_ERROR, `${check.problem} (no server listens there; is the path right?)`);
+  }
   throw new SockdError(
     Status.CONN_ERROR,
     `${check.problem}; refusing to send anything. If that account runs the server, trust it with --trust-owner ${

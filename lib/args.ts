@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Command, Flags, FlagSpec } from "./command.ts";
 import { usageLine } from "./command.ts";
 import { SockdError, Status } from "./errors.ts";
+import { suggest } from "./_suggest.ts";
 
 /** Positional arguments and flags, parsed. */
 export interface ParsedArgs {
@@ -44,7 +45,8 @@ function compile(cmd: Command): Compiled {
     flagSpecs: Object.values(specs),
     required: declared.filter((a) => !a.optional && !a.variadic).length,
     declared: declared.length,
-    variadic: declared.at(-1)?.variadic ?? false,
+    // No args declared: any number of words.
+    variadic: cmd.args === undefined || (declared.at(-1)?.variadic ?? false),
   };
   compiled.set(cmd, c);
   return c;
@@ -55,6 +57,8 @@ function compile(cmd: Command): Compiled {
  * a BAD_ARGS (110) {@linkcode SockdError} carrying the usage line.
  */
 export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArgs {
+  // Nothing declared: the words as they are, flag-like ones too.
+  if (cmd.args === undefined && cmd.flags === undefined) return { args: words.slice(), flags: {} };
   const c = compile(cmd);
   let positionals: string[] | undefined;
   let values: Record<string, unknown> | undefined;
@@ -66,7 +70,7 @@ export function parseCallArgs(cmd: Command, words: readonly string[]): ParsedArg
     try {
       parsed = parseArgs({ args: [...words], options: c.options, allowPositionals: true, strict: true });
     } catch (err) {
-      throw badArgs(cmd, cleanParseError(err));
+      throw badArgs(cmd, withSuggestion(cleanParseError(err), c.flagNames));
     }
     positionals = parsed.positionals;
     values = parsed.values as Record<string, unknown>;
@@ -109,6 +113,13 @@ function badArgs(cmd: Command, message: string): SockdError {
   return new SockdError(Status.BAD_ARGS, `${message} (usage: ${usage})`, {
     details: { usage },
   });
+}
+
+/** `Unknown option '--shuot'` gains ` (did you mean --shout?)` when a declared flag is close. */
+function withSuggestion(message: string, flagNames: string[]): string {
+  const word = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+  const close = word === undefined ? undefined : suggest(word, flagNames);
+  return close === undefined ? message : `${message} (did you mean --${close}?)`;
 }
 
 function cleanParseError(err: unknown): string {

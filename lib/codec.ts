@@ -35,6 +35,12 @@ const viewingUnpackr = new Unpackr({
   copyBuffers: false,
 });
 
+/**
+ * What msgpackr answers for the never-used byte 0xc1 instead of failing: a
+ * marker object (its types do not export it, so it is asked for once here).
+ */
+const NEVER_USED: unknown = unpackr.unpack(new Uint8Array([0xc1]));
+
 /** Encodes one value as msgpack. */
 export function encode(value: unknown): Uint8Array {
   return packr.pack(value);
@@ -72,7 +78,9 @@ export interface DecodeOptions {
  */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): unknown {
   try {
-    return (options?.keep ? viewingUnpackr : unpackr).unpack(bytes);
+    const value = (options?.keep ? viewingUnpackr : unpackr).unpack(bytes);
+    if (value === NEVER_USED) throw new Error("0xc1 is not a msgpack value (the format never uses it)");
+    return value;
   } catch (err) {
     if (err instanceof Error && err.message.startsWith("Data read, but end of buffer not reached")) {
       throw new Error("Expected one msgpack value, found more bytes after it");

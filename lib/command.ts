@@ -95,7 +95,11 @@ export interface Command {
   summary: string;
   /** Extra text for `help CMD`; the usage line itself is generated from args and flags. */
   description?: string;
-  /** Positional arguments. Extra words are a usage error (110) unless the last is variadic. */
+  /**
+   * Positional arguments. Extra words are a usage error (110) unless the last
+   * is variadic. Not declared: the command gets its words as they are (flags
+   * too, when `flags` is not declared either); `[]` declares none.
+   */
   args?: ArgSpec[];
   /** Flags, by long name. Unknown flags are a usage error (110). */
   flags?: Record<string, FlagSpec>;
@@ -105,6 +109,11 @@ export interface Command {
   timeout?: number;
   /** A long-lived stream (a followed log) that survives reloads and reconnects. */
   persistent?: boolean;
+  /**
+   * The command reads `ctx.input`: `sockd call` sends it its stdin (and
+   * sends stdin to no other command). @default {false}
+   */
+  input?: boolean;
   /** Runs one call. Return a value, or be an async generator that yields chunks. */
   run(ctx: Context): RunResult;
 }
@@ -227,6 +236,8 @@ export interface StatsSnapshot {
     open: number;
     total: number;
     refused: number;
+    /** Connections the client dropped abruptly (a reset, a broken pipe) rather than closed after its answers. */
+    dropped: number;
     byDialect: Record<string, number>;
     byListener: Record<string, number>;
   };
@@ -332,6 +343,8 @@ export interface CommandInfo {
   flags: Record<string, FlagSpec>;
   timeout?: number;
   persistent: boolean;
+  /** Whether it reads its input. */
+  input: boolean;
   /** Where it came from: `"builtin"`, `"library"`, or the plugin file. */
   source: string;
 }
@@ -368,6 +381,9 @@ export function validateCommand(value: unknown): Command {
   if (c.access !== undefined && !ACCESS_LEVELS.includes(c.access)) {
     throw new TypeError(`${where}: access must be one of ${ACCESS_LEVELS.join(", ")}`);
   }
+  if (c.input !== undefined && typeof c.input !== "boolean") {
+    throw new TypeError(`${where}: input must be a boolean`);
+  }
   if (c.timeout !== undefined && !(typeof c.timeout === "number" && c.timeout >= 0)) {
     throw new TypeError(`${where}: timeout must be a number of ms >= 0`);
   }
@@ -397,6 +413,9 @@ export function validateCommand(value: unknown): Command {
   return c as Command;
 }
 
+/** What a command that declares no `args` takes: any words, as they are. */
+const RAW_WORDS: ArgSpec[] = [{ name: "words", variadic: true, description: "Passed as they are" }];
+
 /** Describes a command for `help` and introspection. */
 export function commandInfo(cmd: Command, source: string): CommandInfo {
   return {
@@ -405,10 +424,11 @@ export function commandInfo(cmd: Command, source: string): CommandInfo {
     description: cmd.description,
     usage: usageLine(cmd),
     access: cmd.access ?? "operate",
-    args: cmd.args ?? [],
+    args: cmd.args ?? RAW_WORDS,
     flags: cmd.flags ?? {},
     timeout: cmd.timeout,
     persistent: cmd.persistent ?? false,
+    input: cmd.input ?? false,
     source,
   };
 }
@@ -420,7 +440,7 @@ export function usageLine(cmd: Pick<Command, "name" | "args" | "flags">): string
     const value = spec.type === "boolean" ? "" : ` ${spec.type === "number" ? "N" : "VALUE"}`;
     parts.push(`[--${name}${value}]`);
   }
-  for (const a of cmd.args ?? []) {
+  for (const a of cmd.args ?? RAW_WORDS) {
     const word = a.name.toUpperCase() + (a.variadic ? "..." : "");
     parts.push(a.optional || a.variadic ? `[${word}]` : word);
   }

@@ -26,6 +26,13 @@ export interface ServeOptions {
    * each is configured by the `listeners` entry whose `fdName` is its name.
    */
   activated?: readonly ActivatedSocket[];
+  /**
+   * The name the server gives itself: in msgpack's hello, `version`, `status`
+   * and the REPL's banner and prompt (1-64 printable characters). @default {"sockd"}
+   */
+  name?: string;
+  /** The version it reports with the name. @default sockd's own */
+  version?: string;
   /** Commands of the embedding program, run inline. */
   commands?: readonly Command[];
   /** Plugin directories to load `*.ts`/`*.js` command files from. */

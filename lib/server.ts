@@ -37,7 +37,8 @@ import type { HandedOver, ServeOptions } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
 import { Connections } from "./_connections.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
-import { NAME, VERSION } from "./version.ts";
+import { serverHello } from "./version.ts";
+import type { ServerHello } from "./dialects/dialect.ts";
 
 export type { HandedOver, ServeOptions } from "./serve_options.ts";
 
@@ -118,6 +119,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const logger = options.logger ?? silentLogger;
   const limits = resolveLimits(options.limits);
   const registry = new Registry();
+  const hello = serverHello(options);
   // `reload`, `plugins`, `upgrade` and the process commands only where there is something they act on.
   const builtins = options.builtins === false ? [] : builtinsFor({
     plugins: !!options.plugins?.length,
@@ -164,7 +166,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const plugins = new PluginManager(options.plugins ?? [], {
     logger,
     sandbox: { ...DEFAULT_SANDBOX_OPTIONS, ...options.sandbox },
-    view: () => ({ name: NAME, version: VERSION, commands: registry.list() }),
+    view: () => ({ name: hello.name, version: hello.version, commands: registry.list() }),
     commit,
     initialState: options.handed?.pluginState,
   });
@@ -183,8 +185,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     return ref.server;
   };
   const view: SupervisingServerView = {
-    name: NAME,
-    version: VERSION,
+    name: hello.name,
+    version: hello.version,
     commands: (access) => registry.list(access),
     reload: (o) => ref.server ? ref.server.reload(o) : plugins.reload(o),
     plugins: () => plugins.status(),
@@ -234,6 +236,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     throw err;
   }
   ref.server = new RunningServer(bound, dispatcher, registry, limits, logger, {
+    hello,
     plugins,
     supervisor,
     ownSkipped: () => ownSkipped,
@@ -263,6 +266,7 @@ function checkLibraryNames(commands: readonly Command[], builtins: readonly Comm
 }
 
 interface PluginParts {
+  hello: ServerHello;
   plugins: PluginManager;
   supervisor: Supervisor | undefined;
   ownSkipped: () => SkippedCommand[];
@@ -274,6 +278,7 @@ class RunningServer implements Server {
   readonly path: string;
   readonly finished: Promise<void>;
   #plugins: PluginManager;
+  #hello: ServerHello;
   #supervisor: Supervisor | undefined;
   #ownSkipped: () => SkippedCommand[];
   #watcher: PluginWatcher | undefined;
@@ -299,6 +304,7 @@ class RunningServer implements Server {
     this.path = bound[0]!.socket.path;
     this.#stats = parts.stats;
     this.#plugins = parts.plugins;
+    this.#hello = parts.hello;
     this.#supervisor = parts.supervisor;
     this.#ownSkipped = parts.ownSkipped;
     this.#bound = bound;
@@ -316,8 +322,8 @@ class RunningServer implements Server {
       dispatcher,
       stats: parts.stats,
       logger,
-      refusals: new Refusals(limits, { name: NAME, version: VERSION }),
-      hello: { name: NAME, version: VERSION },
+      refusals: new Refusals(limits, parts.hello),
+      hello: parts.hello,
       closing: () => this.#closing !== undefined,
     });
     this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
@@ -355,8 +361,8 @@ class RunningServer implements Server {
   status(): ServerStatus {
     const plugins = this.#plugins.status();
     return {
-      name: NAME,
-      version: VERSION,
+      name: this.#hello.name,
+      version: this.#hello.version,
       pid: Deno.pid,
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
       listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({

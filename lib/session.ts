@@ -25,6 +25,7 @@ import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { InputQueue } from "./_input_queue.ts";
 import { Deadlines } from "./_deadlines.ts";
+import { isDrop } from "./_conn_transport.ts";
 
 /**
  * A byte stream: a `Deno.Conn` (see `connTransport`), or an in-memory pair
@@ -61,6 +62,8 @@ export interface SessionOptions {
   logger: Logger;
   hello: ServerHello;
   dialects?: readonly DialectFactory[];
+  /** Told once if the client drops the connection (a reset, a broken pipe): normal, logged at debug. */
+  onDropped?: () => void;
 }
 
 interface CallState {
@@ -131,6 +134,7 @@ export class Session {
   /** Resolves when the writer has written everything (for close). */
   #flushed: PromiseWithResolvers<void> | undefined;
   #lostError: SockdError | undefined;
+  #wentAway = false;
 
   constructor(transport: Transport, options: SessionOptions) {
     this.id = options.id;
@@ -180,7 +184,8 @@ export class Session {
       // On shutdown, shutdown() decides when the rest are cancelled.
       if (finish || this.#stopping) await this.#allDone();
     } catch (err) {
-      this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
+      if (isDrop(err)) this.#dropped(err);
+      else this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
     } finally {
       this.#halt();
       this.#cancelAll(new SockdError(Status.CANCELLED, "Connection closed"));
@@ -341,7 +346,10 @@ export class Session {
     };
     const calls = this.#calls ??= new Map();
     if (calls.has(req.id)) {
-      return refuse(Status.BAD_REQUEST, `Call id ${JSON.stringify(req.id)} is already in flight`);
+      // With no id: an end for this id would read as the end of the call still running under it.
+      const error = `Call id ${JSON.stringify(req.id)} is already in flight (the new call was not run)`;
+      this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });
+      return undefined;
     }
     if (calls.size >= this.#o.limits.maxCallsPerConnection) {
       return refuse(
@@ -540,11 +548,18 @@ export class Session {
     if (this.#broken) return;
     this.#broken = true;
     this.#lostError = new SockdError(Status.CONN_ERROR, "Connection lost", { cause: err });
-    this.#o.logger.debug("Client went away", { conn: this.id, error: String(err) });
+    this.#dropped(err);
     this.#cancelAll(new SockdError(Status.CANCELLED, "Client disconnected"));
     this.#taken?.reject(this.#lostError);
     this.#taken = undefined;
     this.#halt();
+  }
+
+  #dropped(err: unknown) {
+    if (this.#wentAway) return;
+    this.#wentAway = true;
+    this.#o.logger.debug("Client went away", { conn: this.id, error: String(err) });
+    this.#o.onDropped?.();
   }
 
   #cancelAll(reason: SockdError) {

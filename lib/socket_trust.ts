@@ -124,7 +124,10 @@ export async function listenDirProblem(dir: string, uid: number): Promise<string
 }
 
 /** What {@linkcode socketOwnerProblem} found: the real path to connect to, or why not. */
-export type SocketCheck = { ok: true; path: string } | { ok: false; problem: string; owner: number | null };
+export type SocketCheck =
+  | { ok: true; path: string }
+  /** `notSocket`: the path is some other file, which no --trust-owner fixes. */
+  | { ok: false; problem: string; owner: number | null; notSocket?: true };
 
 /**
  * Whether a client may talk to the socket at `path`: the socket (after
@@ -139,7 +142,7 @@ export function socketOwnerProblem(path: string, trusted: ReadonlySet<number>): 
   const info = Deno.lstatSync(real);
   const who = () => [...trusted].map(describeOwner).join(" or ");
   if (!info.isSocket) {
-    return { ok: false, owner: info.uid, problem: `${real} is not a socket` };
+    return { ok: false, owner: info.uid, problem: `${real} is not a socket`, notSocket: true };
   }
   if (info.uid !== null && !trusted.has(info.uid)) {
     return {

@@ -45,6 +45,7 @@ export class Stats {
   #open = new Map<string, number>(); // "listener\0dialect" -> open connections
   #total = 0;
   #refused = 0;
+  #dropped = 0;
   #calls = 0;
   #errors = 0;
 
@@ -56,6 +57,11 @@ export class Stats {
   /** A connection was refused (limit reached). */
   refused(): void {
     this.#refused++;
+  }
+
+  /** A client dropped its connection abruptly (a reset, a broken pipe). */
+  dropped(): void {
+    this.#dropped++;
   }
 
   /** A connection's dialect became known, or it closed (`delta` -1). */
@@ -104,7 +110,14 @@ export class Stats {
     }
     return {
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
-      connections: { open, total: this.#total, refused: this.#refused, byDialect, byListener },
+      connections: {
+        open,
+        total: this.#total,
+        refused: this.#refused,
+        dropped: this.#dropped,
+        byDialect,
+        byListener,
+      },
       calls: { total: this.#calls, inFlight, errors: this.#errors },
       commands,
     };

@@ -63,9 +63,21 @@ Deno.test("args: words without dashes skip the option parser and still get the f
     args: ["x.log", "-"],
     flags: { lines: 10, follow: undefined, format: undefined },
   });
+  const none: Command = { name: "none", summary: "x", args: [], run: () => {} };
+  assertEquals(parseCallArgs(none, []), { args: [], flags: {} });
+  assertStatus(badArgsOf(none, ["extra"]), Status.BAD_ARGS);
+});
+
+Deno.test("args: a command that declares no args gets its words as they are; declared flags are still checked", () => {
   const bare: Command = { name: "bare", summary: "x", run: () => {} };
-  assertEquals(parseCallArgs(bare, []), { args: [], flags: {} });
-  assertStatus(badArgsOf(bare, ["extra"]), Status.BAD_ARGS);
+  assertEquals(parseCallArgs(bare, ["world", "--loud", "-x"]), {
+    args: ["world", "--loud", "-x"],
+    flags: {},
+  });
+  const flagged: Command = { name: "flagged", summary: "x", flags: { n: { type: "number" } }, run: () => {} };
+  assertEquals(parseCallArgs(flagged, ["a", "--n", "2", "b"]), { args: ["a", "b"], flags: { n: 2 } });
+  assertStatus(badArgsOf(flagged, ["--n", "many"]), Status.BAD_ARGS);
+  assertStatus(badArgsOf(flagged, ["--loud"]), Status.BAD_ARGS);
 });
 
 function badArgsOf(cmd: Command, words: string[]): unknown {
@@ -76,3 +88,19 @@ function badArgsOf(cmd: Command, words: string[]): unknown {
   }
   throw new Error(`Expected ${JSON.stringify(words)} to be refused`);
 }
+
+Deno.test("args: a mistyped flag gets did you mean, naming the declared flag", () => {
+  const greet: Command = {
+    name: "greet",
+    summary: "x",
+    args: [],
+    flags: { shout: { type: "boolean" }, lines: { type: "number" } },
+    run: () => {},
+  };
+  const err = badArgsOf(greet, ["--shuot"]) as Error;
+  assertEquals(
+    err.message,
+    "Unknown option '--shuot' (did you mean --shout?) (usage: greet [--shout] [--lines N])",
+  );
+  assertEquals((badArgsOf(greet, ["--zzzzzz"]) as Error).message.includes("did you mean"), false);
+});

@@ -4,7 +4,7 @@ import { connect } from "../lib/client.ts";
 import type { Command, ConnectionInfo, ServerStatus, StatsSnapshot } from "../lib/command.ts";
 import { Status } from "../lib/errors.ts";
 import { serve } from "../lib/server.ts";
-import { assert, assertEquals, assertIncludes, assertStatus, caught } from "./assert.ts";
+import { assert, assertEquals, assertIncludes, assertRejects, assertStatus, caught } from "./assert.ts";
 import { tempDir } from "./_helpers.ts";
 
 const commands: Command[] = [
@@ -204,4 +204,56 @@ Deno.test("operations: shutdown answers, drains, and stops the server", async ()
   await server.finished;
   await c.closed;
   assert(!(await Deno.lstat(server.path).then(() => true, () => false)), "the socket file is removed");
+});
+
+Deno.test("operations: help @read|@operate|@admin lists the commands of one access level; the hello says the socket's level", async () => {
+  await using tmp = await tempDir();
+  const server = await serve({
+    path: `${tmp.dir}/admin.sock`,
+    commands,
+    builtins: true,
+    listeners: [{ path: `${tmp.dir}/ro.sock`, access: "read", mode: 0o600 }],
+  });
+  const admin = await connect(server.path);
+  const ro = await connect(`${tmp.dir}/ro.sock`);
+  try {
+    const names = async (c: typeof admin, group: string) =>
+      (await c.call("help", [group, "--json"]).result as { name: string }[]).map((x) => x.name);
+    assert((await names(admin, "@admin")).includes("wipe"));
+    assertEquals((await names(admin, "@admin")).includes("peek"), false);
+    assertEquals((await names(admin, "@operate")).filter((n) => ["peek", "poke", "wipe"].includes(n)), [
+      "poke",
+    ]);
+    assertEquals(await names(ro, "@admin"), []);
+    assertIncludes(await ro.call("help", ["@read"]).result as string, "peek");
+    assertEquals(await ro.call("help", ["@admin"]).result, "no commands");
+    const bad = await caught(admin.call("help", ["@root"]).result);
+    assertStatus(bad, Status.BAD_ARGS);
+    assertIncludes(bad.message, 'Unknown group "@root" (use @read, @operate or @admin)');
+    assertEquals([admin.server.access, ro.server.access], ["admin", "read"]);
+  } finally {
+    admin.close();
+    ro.close();
+    await server.close({ drainMs: 0 });
+  }
+});
+
+Deno.test("operations: serve({ name, version }) is what the hello, version and status report", async () => {
+  await using tmp = await tempDir();
+  const server = await serve({ path: `${tmp.dir}/app.sock`, name: "billing", version: "2.3.1" });
+  const c = await connect(server.path);
+  try {
+    assertEquals([c.server.server, c.server.version], ["billing", "2.3.1"]);
+    assert((await c.call("version").result as string).startsWith("billing 2.3.1 (deno "));
+    const status = await c.call("status").result as ServerStatus;
+    assertEquals([status.name, status.version], ["billing", "2.3.1"]);
+  } finally {
+    c.close();
+    await server.close({ drainMs: 0 });
+  }
+  await assertRejects(
+    () => serve({ path: `${tmp.dir}/x.sock`, name: "" }),
+    TypeError,
+    "serve: name must be 1-64",
+  );
 });

@@ -1,5 +1,9 @@
 import { LATENCY_WINDOW, MAX_TRACKED_COMMANDS, Stats } from "../lib/stats.ts";
 import { assertEquals } from "./assert.ts";
+import { serve } from "../lib/server.ts";
+import { connect } from "../lib/client.ts";
+import type { StatsSnapshot } from "../lib/stats.ts";
+import { tempDir, waitFor } from "./_helpers.ts";
 
 Deno.test("stats: calls, errors by status, and percentiles per command", () => {
   const s = new Stats();
@@ -30,6 +34,7 @@ Deno.test("stats: connections are counted by dialect and by listener", () => {
     open: 2,
     total: 3,
     refused: 1,
+    dropped: 0,
     byDialect: { msgpack: 2 },
     byListener: { "/run/a.sock": 1, "/run/ro.sock": 1 },
   });
@@ -41,4 +46,29 @@ Deno.test("stats: unknown command names cannot grow the table without bound", ()
   const names = Object.keys(s.snapshot().commands);
   assertEquals(names.length, MAX_TRACKED_COMMANDS + 1);
   assertEquals(s.snapshot().commands["(other)"]!.calls, 500);
+});
+
+Deno.test("stats: 30 clients that drop their connection (reset) are counted, and logged at debug, never WARN", async () => {
+  await using tmp = await tempDir();
+  const levels: string[] = [];
+  const log = (level: string) => (msg: string) => levels.push(`${level} ${msg}`);
+  const logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  const server = await serve({ path: `${tmp.dir}/s.sock`, logger });
+  const client = await connect(server.path);
+  const stats = async () => await client.call("stats").result as StatsSnapshot;
+  try {
+    for (let i = 0; i < 30; i++) {
+      const conn = await Deno.connect({ transport: "unix", path: server.path });
+      await conn.write(new TextEncoder().encode("ping\n"));
+      // Wait for the answer, leave it unread and close: the kernel resets the connection.
+      await waitFor(async () => (await stats()).commands.ping?.calls === i + 1, 5_000, "the ping answered");
+      conn.close();
+    }
+    await waitFor(async () => (await stats()).connections.dropped === 30, 5_000, "30 dropped connections");
+    assertEquals(levels.filter((l) => l.startsWith("warn") || l.startsWith("error")), []);
+    assertEquals(levels.filter((l) => l === "debug Client went away").length, 30);
+  } finally {
+    client.close();
+    await server.close({ drainMs: 0 });
+  }
 });

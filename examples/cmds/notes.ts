@@ -11,6 +11,7 @@ const note: Command = {
   summary: "Keep a note (the words, or the input when there are none)",
   access: "operate",
   args: [{ name: "text", variadic: true, description: "The note" }],
+  input: true,
   async run(ctx) {
     let text = ctx.args.join(" ");
     if (!text) {

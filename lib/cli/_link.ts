@@ -103,6 +103,33 @@ export class Link {
     return await abortable(this.#connectOnce(), signal);
   }
 
+  /**
+   * Connects, and while there is no server at the path yet (no socket file,
+   * or nobody listening), keeps trying with the backoff used after a loss,
+   * without giving up; `onWait` hears of each wait. Other failures (a socket
+   * that is not trusted, say) reject at once, as does aborting `signal`.
+   */
+  async waitForServer(
+    signal: AbortSignal,
+    onWait: (delayMs: number, attempt: number) => void,
+  ): Promise<Client> {
+    const { firstDelayMs, maxDelayMs } = this.#o.backoff;
+    let delay = firstDelayMs;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await abortable(this.#connectOnce(), signal);
+      } catch (err) {
+        const cause = (err as SockdError).cause;
+        const absent = cause instanceof Deno.errors.NotFound ||
+          cause instanceof Deno.errors.ConnectionRefused;
+        if (!absent || signal.aborted) throw err;
+      }
+      onWait(delay, attempt);
+      if (!await sleep(delay, signal)) throw new SockdError(Status.CANCELLED, "Interrupted");
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+  }
+
   /** Stops reconnecting and closes the connection. */
   close(): void {
     this.#stop.abort();

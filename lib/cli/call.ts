@@ -10,17 +10,24 @@
 import { type Client, connect } from "../client.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
-import { errorLine, jsonData, jsonEnd, renderChunk, renderResult } from "./render.ts";
+import { errorLine, jsonData, jsonEnd, renderChunk, renderForPeople, renderResult } from "./render.ts";
 
 /** Options of {@linkcode runCall}. */
 export interface CallCliOptions {
   socket: string;
   json: boolean;
   timeoutMs?: number;
-  /** Send stdin as the command's input (default: when stdin is not a terminal). */
+  /**
+   * Offer stdin as the command's input (default: when stdin is not a
+   * terminal); it is sent only to a command that declares `input`.
+   */
   stdin?: boolean;
   /** One more uid trusted to own the socket, besides this user and root. */
   trustOwner?: number;
+  /** More to say about an error the call ended with, added to its line. */
+  hint?: (error: SockdError) => string | undefined;
+  /** Show a structured result as tables and `key: value` lines (stdout is a terminal). */
+  human?: boolean;
 }
 
 /** Streams for the CLI (stdout/stderr/stdin by default; tests pass their own). */
@@ -57,20 +64,35 @@ export async function runCall(
     return await fail(err, options.json, io);
   }
   try {
+    const input = options.stdin && io.stdin && await takesInput(client, command) ? io.stdin : undefined;
     return await callOn(
       client,
       command,
       args,
-      {
-        json: options.json,
-        timeoutMs: options.timeoutMs,
-        input: options.stdin && io.stdin ? io.stdin : undefined,
-      },
+      { json: options.json, timeoutMs: options.timeoutMs, input, hint: options.hint, human: options.human },
       io,
       interrupt,
     );
   } finally {
     client.close();
+  }
+}
+
+/**
+ * Whether `command` reads its input, as `help COMMAND --json` says. A server
+ * that does not say (older than `input`) gets stdin, as it always did; stdin
+ * left unsent is never read, so `while read` loops keep their lines.
+ */
+export async function takesInput(client: Client, command: string): Promise<boolean> {
+  try {
+    const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
+    return info?.input !== false;
+  } catch (err) {
+    // A server without `help` (builtins: false) cannot say: send stdin, as before.
+    if (err instanceof SockdError && err.message.startsWith('Unknown command "help"')) return true;
+    // The command is unknown or not allowed: the call itself will say so.
+    return !(err instanceof SockdError &&
+      (err.status === Status.NOT_FOUND || err.status === Status.FORBIDDEN));
   }
 }
 
@@ -82,6 +104,10 @@ export interface CallOnOptions {
   timeoutMs?: number;
   /** The command's input stream. */
   input?: ReadableStream<Uint8Array>;
+  /** More to say about an error the call ended with. */
+  hint?: (error: SockdError) => string | undefined;
+  /** Show a structured result for people. */
+  human?: boolean;
 }
 
 /**
@@ -155,7 +181,9 @@ export async function callOn(
       return Exit.BROKEN_PIPE;
     }
     const result = await call.result;
-    await write(options.json ? jsonEnd(result) : renderResult(result));
+    await write(
+      options.json ? jsonEnd(result) : options.human ? await renderForPeople(result) : renderResult(result),
+    );
     return brokenPipe ? Exit.BROKEN_PIPE : Exit.OK;
   } catch (err) {
     if (interrupted) {
@@ -174,7 +202,7 @@ export async function callOn(
         io,
       );
     }
-    return await fail(err, options.json, io);
+    return await fail(err, options.json, io, options.hint);
   } finally {
     clearTimeout(guard);
     clearTimeout(grace);
@@ -182,7 +210,12 @@ export async function callOn(
   }
 }
 
-async function fail(err: unknown, json: boolean, io: CliIO): Promise<number> {
+async function fail(
+  err: unknown,
+  json: boolean,
+  io: CliIO,
+  hint?: (error: SockdError) => string | undefined,
+): Promise<number> {
   const e = err instanceof SockdError
     ? err
     : new SockdError(Status.CONN_ERROR, String((err as Error)?.message ?? err));
@@ -190,7 +223,8 @@ async function fail(err: unknown, json: boolean, io: CliIO): Promise<number> {
     // The error is still an event of the call; the exit code tells its kind.
     await Promise.resolve(io.stdout.write(jsonEnd(undefined, e))).catch(() => {});
   }
-  io.stderr(errorLine(e.message));
+  const more = hint?.(e);
+  io.stderr(errorLine(more ? `${e.message}; ${more}` : e.message));
   return exitCodeFor(e.status);
 }
 

@@ -7,6 +7,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type SockdError, Status } from "../errors.ts";
+import { quote } from "../dialects/_tokenize.ts";
 import { runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
 import { Exit } from "./exit_codes.ts";
@@ -48,6 +50,13 @@ export const CALL_OPTIONS: readonly CallOptionSpec[] = [
   },
   { long: "no-stdin", description: "Do not send stdin as the command's input" },
   {
+    long: "interval",
+    short: "i",
+    value: "duration",
+    description: "Repeat the call every duration, as watch does (until Ctrl-C, or --count times)",
+  },
+  { long: "count", short: "n", value: "N", description: "Make the call N times (with --interval between)" },
+  {
     long: "trust-owner",
     value: "user",
     description: "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
@@ -64,6 +73,10 @@ export interface CallCliOptions {
   stdin?: boolean;
   /** --trust-owner. */
   trustOwner?: string;
+  /** --interval: repeat the call. */
+  interval?: string;
+  /** --count: how many calls. */
+  count?: string;
 }
 
 /** The parsed options of `sockd call`, the fleet ones included. */
@@ -111,12 +124,63 @@ export function parseCallArgv(
         timeout: v.timeout as string | undefined,
         stdin: v["no-stdin"] ? false : undefined,
         trustOwner: v["trust-owner"] as string | undefined,
+        interval: v.interval as string | undefined,
+        count: v.count as string | undefined,
         ...fleetValues(v),
       },
     };
   } catch {
     return undefined;
   }
+}
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`--count needs a whole number of calls, at least 1, got "${text}"`);
+  }
+  return n;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * When the server refused one of sockd's own options given after the command
+ * (`sockd call stats --json`): the corrected command line, to add to the error.
+ */
+export function misplacedOption(
+  error: SockdError,
+  command: string,
+  args: readonly string[],
+  opts: CallCliOptions,
+): string | undefined {
+  if (error.status !== Status.BAD_ARGS) return undefined;
+  const word = /unknown option '([^']+)'/i.exec(error.message)?.[1];
+  const own = CALL_OPTIONS.find((o) => word === `--${o.long}` || (o.short && word === `-${o.short}`));
+  if (!own) return undefined;
+  const at = args.indexOf(word!);
+  const moved = args.slice(at, at + (own.value ? 2 : 1));
+  const rest = [...args.slice(0, at), ...args.slice(at + moved.length)];
+  const before: string[] = [];
+  if (opts.socket !== undefined) before.push("--socket", opts.socket);
+  if (opts.json) before.push("--json");
+  if (opts.timeout !== undefined) before.push("--timeout", opts.timeout);
+  if (opts.stdin === false) before.push("--no-stdin");
+  if (opts.trustOwner !== undefined) before.push("--trust-owner", opts.trustOwner);
+  if (opts.interval !== undefined) before.push("--interval", opts.interval);
+  if (opts.count !== undefined) before.push("--count", opts.count);
+  const line = ["sockd", "call", ...before, ...moved, command, ...rest].map(quote).join(" ");
+  return `${word} is an option of sockd call, which goes before the command: ${line}`;
 }
 
 /** Runs `sockd call` with parsed options; returns the exit code. */
@@ -129,9 +193,13 @@ export async function callAction(
   if (isFleetCall(opts)) return await fleetCallAction(command, args, opts, err);
   let timeoutMs: number | undefined;
   let trustOwner: number | undefined;
+  let intervalMs: number | undefined;
+  let count = 1;
   try {
     timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
     trustOwner = trustedOwner(opts.trustOwner);
+    intervalMs = opts.interval === undefined ? undefined : parseDuration(opts.interval);
+    count = opts.count === undefined ? (intervalMs === undefined ? 1 : Infinity) : parseCount(opts.count);
   } catch (e) {
     err(errorLine((e as Error).message));
     return Exit.USAGE;
@@ -141,19 +209,31 @@ export async function callAction(
   Deno.addSignalListener("SIGINT", onInt);
   const stdout = Deno.stdout.writable.getWriter();
   try {
-    return await runCall(
-      command,
-      args,
-      {
-        socket: opts.socket ?? defaultSocketPath(),
-        json: opts.json === true,
-        timeoutMs,
-        stdin: opts.stdin !== false && !Deno.stdin.isTerminal(),
-        trustOwner,
-      },
-      { stdout, stderr: err, stdin: Deno.stdin.readable },
-      interrupt.signal,
-    );
+    let code: number = Exit.OK;
+    for (let n = 0; n < count && !interrupt.signal.aborted; n++) {
+      if (n > 0 && intervalMs) await sleep(intervalMs, interrupt.signal);
+      if (interrupt.signal.aborted) return Exit.INTERRUPTED;
+      code = await runCall(
+        command,
+        args,
+        {
+          socket: opts.socket ?? defaultSocketPath(),
+          json: opts.json === true,
+          timeoutMs,
+          // Input can be sent once: a repeated call gets none.
+          stdin: count === 1 && opts.stdin !== false && !Deno.stdin.isTerminal(),
+          trustOwner,
+          hint: (e) => misplacedOption(e, command, args, opts),
+          // People get tables; a pipe or a file gets JSON, as before.
+          human: opts.json !== true && Deno.stdout.isTerminal(),
+        },
+        { stdout, stderr: err, stdin: Deno.stdin.readable },
+        interrupt.signal,
+      );
+      // Interrupted, or nobody reads the output any more: stop repeating.
+      if (code === Exit.INTERRUPTED || code === Exit.BROKEN_PIPE) return code;
+    }
+    return code;
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
     await stdout.ready.catch(() => {}); // a closed pipe (`| head`) was already handled

@@ -54,3 +54,24 @@ export function exitCodeFor(status: number): number {
       return Exit.FAILED;
   }
 }
+
+/** What each exit code means, for `sockd call --help` (the README's table says the same; a test holds both). */
+export const EXIT_CODE_MEANINGS: readonly [code: number, meaning: string][] = [
+  [Exit.OK, "the call succeeded"],
+  [Exit.FAILED, "the command failed (105), or the server cancelled it (106)"],
+  [Exit.USAGE, "usage: of sockd itself, an unknown command (101), or bad arguments (110)"],
+  [Exit.CONNECTION, "no server at the path, or the connection failed (103)"],
+  [Exit.TIMEOUT, "a deadline passed (104)"],
+  [Exit.FORBIDDEN, "the socket's access level does not allow the command (107)"],
+  [Exit.REFUSED, "the server refused the request: malformed (102), too large (108), or busy (109)"],
+  [Exit.INTERRUPTED, "interrupted by Ctrl-C; the remote call was cancelled first"],
+  [Exit.BROKEN_PIPE, "stdout was closed (| head); the remote call was cancelled, nothing printed"],
+];
+
+/** The exit code table as `sockd call --help` prints it. */
+export function exitCodeHelp(): string {
+  return "\nExit codes:\n" +
+    EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`)
+      .join("\n") +
+    "\n";
+}

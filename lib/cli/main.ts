@@ -10,7 +10,7 @@ import { ACCESS_LEVELS } from "../command.ts";
 import { VERSION } from "../version.ts";
 import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
 import { REPL_REMOTE_OPTIONS } from "./fleet_call_cli.ts";
-import { Exit } from "./exit_codes.ts";
+import { Exit, exitCodeHelp } from "./exit_codes.ts";
 import { SHELLS } from "./completions.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
 import { errorLine } from "./render.ts";
@@ -51,6 +51,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       writeErr: io.err,
       getOutHasColors: () => false,
       getErrHasColors: () => false,
+      outputError: (text, write) => write(commanderError(text)),
     });
 
   const socketOption = () =>
@@ -115,7 +116,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     });
 
   const call = program.command("call")
-    .description("Call one command and print what it answers (exit codes: see the README)")
+    .description("Call one command and print what it answers")
     .argument("<command>", "Command to call")
     .argument("[args...]", "Its arguments (flags after the command are passed to it)")
     .passThroughOptions()
@@ -127,6 +128,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     const option = new Option(flags, o.description);
     call.addOption(o.multiple ? option.argParser(collect) : option);
   }
+  call.addHelpText("after", exitCodeHelp());
 
   const repl = program.command("repl")
     .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
@@ -228,6 +230,19 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     return Exit.FAILED;
   }
   return code;
+}
+
+/**
+ * Commander's error as sockd's one line: `error: unknown command 'verison'`
+ * and `(Did you mean version?)` become
+ * `sockd: unknown command 'verison' (did you mean "version"?)`.
+ */
+export function commanderError(text: string): string {
+  const lines = text.trim().split("\n");
+  let message = lines[0]!.replace(/^error: /, "");
+  const suggestion = /^\(Did you mean (\S+)\?\)$/.exec(lines[1] ?? "");
+  if (suggestion) message += ` (did you mean "${suggestion[1]}"?)`;
+  return errorLine(message);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -26,6 +26,19 @@ export function renderResult(result: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(toJsonValue(result), null, 2) + "\n");
 }
 
+/**
+ * A result for people on a terminal: a structured one as tables and
+ * `key: value` lines (see human.ts, loaded only then), anything else as
+ * {@linkcode renderResult} writes it.
+ */
+export async function renderForPeople(result: unknown): Promise<Uint8Array> {
+  if (typeof result !== "object" || result === null || result instanceof Uint8Array) {
+    return renderResult(result);
+  }
+  const { renderHuman } = await import("./human.ts");
+  return encoder.encode(renderHuman(result) + "\n");
+}
+
 /** One `--json` line for a data chunk. */
 export function jsonData(chunk: unknown): Uint8Array {
   return encoder.encode(JSON.stringify({ data: toJsonValue(chunk) }) + "\n");

@@ -14,14 +14,15 @@ import type { Client } from "../client.ts";
 import type { CommandInfo } from "../command.ts";
 import { tokenize } from "../dialects/_tokenize.ts";
 import { SockdError, Status } from "../errors.ts";
-import { VERSION } from "../version.ts";
-import { callOn } from "./call.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
-import { colorWanted, errorLine, renderChunk, renderResult, type Styles, styles } from "./render.ts";
+import { colorWanted, errorLine, renderChunk, renderForPeople, type Styles, styles } from "./render.ts";
 import { commonPrefix, complete, formatColumns, ServerCatalog } from "./_completion.ts";
 import { defaultHistoryPath, History } from "./_history.ts";
-import { inputLines } from "./_input_lines.ts";
-import { type Key, KeyDecoder, LineEditor, textWidth } from "./_line_editor.ts";
+import { runPlain } from "./_repl_pipe.ts";
+import { KeyDecoder, LineEditor, textWidth } from "./_line_editor.ts";
+import { KeyQueue } from "./_key_queue.ts";
+import { Hints } from "./_hints.ts";
+import { searchHistory } from "./_history_search.ts";
 import { type Backoff, Link, type LinkEvent } from "./_link.ts";
 
 /** Options of {@linkcode runRepl}. */
@@ -42,8 +43,6 @@ export interface ReplOptions {
 const LOCAL_EXIT = new Set(["quit", "exit"]);
 /** After the server ends a call with 106 unasked, how long to watch for it closing the connection. */
 const SHUTDOWN_WATCH_MS = 1000;
-/** Longest line read when stdin is not a terminal. */
-const MAX_INPUT_LINE = 1024 * 1024;
 /** Time to wait for the server to confirm a cancel before returning to the prompt. */
 const CANCEL_GRACE_MS = 2000;
 
@@ -55,73 +54,6 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     return await new InteractiveRepl(options).run();
   }
   return await runPlain(options);
-}
-
-/**
- * Reads commands line by line from a non-terminal stdin. Blank lines and
- * `#` comments are skipped; `quit`/`exit` stop. The exit code is 0 when every
- * command succeeded, else the code of the last one that failed.
- */
-async function runPlain(options: ReplOptions): Promise<number> {
-  const stdout = Deno.stdout.writable.getWriter();
-  const stderr = (text: string) => void writeAllSync(Deno.stderr, encoder.encode(text));
-  const link = new Link(options.socket, {
-    autoReconnect: false,
-    trustOwner: options.trustOwner,
-    dial: options.dial,
-  });
-  const interrupt = new AbortController();
-  const onInt = () => interrupt.abort();
-  Deno.addSignalListener("SIGINT", onInt);
-  let code: number = Exit.OK;
-  const interrupted = new Promise<"interrupted">((r) =>
-    interrupt.signal.addEventListener("abort", () => r("interrupted"), { once: true })
-  );
-  const lines = inputLines(Deno.stdin.readable, MAX_INPUT_LINE);
-  try {
-    while (true) {
-      const next = await Promise.race([lines.next(), interrupted]);
-      if (next === "interrupted") return Exit.INTERRUPTED;
-      if (next.done) break;
-      const item = next.value;
-      if ("tooLong" in item) {
-        stderr(errorLine(`Line longer than ${item.tooLong} bytes skipped`));
-        code = Exit.USAGE;
-        continue;
-      }
-      const line = item.line.trim();
-      if (line === "" || line.startsWith("#")) continue;
-      let words: string[];
-      try {
-        words = tokenize(line);
-      } catch (err) {
-        stderr(errorLine(`${(err as Error).message} in: ${line}`));
-        code = Exit.USAGE;
-        continue;
-      }
-      if (words.length === 1 && LOCAL_EXIT.has(words[0]!)) break;
-      let client: Client;
-      try {
-        client = await link.get(interrupt.signal);
-      } catch (err) {
-        if (interrupt.signal.aborted) return Exit.INTERRUPTED;
-        const e = err as SockdError;
-        stderr(errorLine(e.message));
-        code = exitCodeFor(e.status ?? Status.CONN_ERROR);
-        continue;
-      }
-      const [command, ...args] = words;
-      const got = await callOn(client, command!, args, { json: false }, { stdout, stderr }, interrupt.signal);
-      if (got === Exit.INTERRUPTED || got === Exit.BROKEN_PIPE) return got;
-      if (got !== Exit.OK) code = got;
-    }
-    return code;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    link.close();
-    await stdout.ready.catch(() => {});
-    stdout.releaseLock();
-  }
 }
 
 /** The outcome of one call in the interactive REPL. */
@@ -139,6 +71,9 @@ class InteractiveRepl {
   #promptActive = false;
   #atLineStart = true;
   #exitArmed = false;
+  /** Who we talk to, from the last hello: for the prompt while disconnected too. */
+  #server = { name: "sockd", access: "admin" };
+  #hints: Hints;
 
   constructor(options: ReplOptions) {
     this.#o = options;
@@ -151,25 +86,30 @@ class InteractiveRepl {
       onEvent: (e) => this.#onLinkEvent(e),
     });
     this.#catalog = new ServerCatalog(() => this.#link.client);
+    this.#hints = new Hints(this.#catalog, () => this.#promptActive && this.#draw());
   }
 
   async run(): Promise<number> {
     const history = this.#history = await this.#openHistory();
     let client: Client;
     try {
-      client = await this.#link.get();
+      client = await this.#connectFirst();
     } catch (err) {
       const e = err as SockdError;
       this.#writeErr(errorLine(e.message));
-      return exitCodeFor(e.status ?? Status.CONN_ERROR);
+      return e.status === Status.CANCELLED ? Exit.INTERRUPTED : exitCodeFor(e.status ?? Status.CONN_ERROR);
     }
     const { dim } = this.#st;
+    const { server, version, access } = client.server;
+    this.#server = { name: server, access: access ?? "admin" };
+    this.#line(
+      dim(`connected to ${server} ${version} at ${this.#link.path}` + (access ? ` (access: ${access})` : "")),
+    );
     this.#line(
       dim(
-        `sockd ${VERSION}, connected to ${client.server.server} ${client.server.version} at ${this.#link.path}`,
+        `"help" lists commands; Tab completes; Ctrl-R searches history; Ctrl-C cancels a call; Ctrl-D exits.`,
       ),
     );
-    this.#line(dim(`"help" lists commands; Tab completes; Ctrl-C cancels a call; Ctrl-D exits.`));
 
     const signals: [Deno.Signal, () => void][] = [
       ["SIGINT", () => this.#keys.push({ type: "key", name: "ctrl-c" })],
@@ -194,6 +134,28 @@ class InteractiveRepl {
       this.#link.close();
     }
     return Exit.OK;
+  }
+
+  /** The first connection: a server not there yet is waited for, with the reconnect backoff, until Ctrl-C. */
+  async #connectFirst(): Promise<Client> {
+    const stop = new AbortController();
+    const onInt = () => stop.abort();
+    Deno.addSignalListener("SIGINT", onInt);
+    try {
+      return await this.#link.waitForServer(stop.signal, (delayMs, attempt) => {
+        if (attempt === 1) {
+          this.#line(
+            this.#st.yellow(`no server at ${this.#link.path} yet; waiting for it (Ctrl-C gives up)…`),
+          );
+        } else if (delayMs >= 1000) {
+          this.#line(
+            this.#st.yellow(`still no server (attempt ${attempt}); retrying in ${delayMs / 1000} s`),
+          );
+        }
+      });
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInt);
+    }
   }
 
   async #openHistory(): Promise<History> {
@@ -232,6 +194,11 @@ class InteractiveRepl {
     try {
       while (true) {
         const key = (await this.#keys.take())!;
+        if (key.type === "key" && key.name === "ctrl-r") {
+          const line = await this.#search();
+          if (line !== undefined) return line;
+          continue;
+        }
         const action = this.#editor.handle(key);
         if (action.type !== "interrupt") this.#exitArmed = false;
         switch (action.type) {
@@ -272,6 +239,24 @@ class InteractiveRepl {
     } finally {
       this.#promptActive = false;
     }
+  }
+
+  /** Ctrl-R: searches history; the line to run, or undefined to go on editing. */
+  async #search(): Promise<string | undefined> {
+    const write = (text: string) => this.#write(text);
+    const action = await searchHistory(
+      this.#history?.entries ?? [],
+      async () => (await this.#keys.take())!,
+      write,
+    );
+    if (action.type !== "cancel") {
+      this.#editor.reset();
+      this.#editor.handle({ type: "text", text: action.line });
+    }
+    this.#draw();
+    if (action.type !== "run") return undefined;
+    this.#write("\n");
+    return action.line;
   }
 
   async #complete() {
@@ -322,7 +307,7 @@ class InteractiveRepl {
     }
     if (words[0] === "help" && words.length === 1) {
       this.#line(this.#st.dim(
-        "(repl: Tab completes, Up/Down recall history, Ctrl-C cancels a call, Ctrl-D or quit exits)",
+        "(repl: Tab completes, Up/Down recall history, Ctrl-R searches it, Ctrl-C cancels a call, Ctrl-D or quit exits)",
       ));
     }
     return true;
@@ -397,7 +382,7 @@ class InteractiveRepl {
         if (step.done) break;
         this.#out(renderChunk(step.value));
       }
-      this.#out(renderResult(await call.result));
+      this.#out(await renderForPeople(await call.result));
       return { outcome: "ok" };
     } catch (err) {
       const e = err instanceof SockdError ? err : new SockdError(Status.CONN_ERROR, String(err));
@@ -435,6 +420,7 @@ class InteractiveRepl {
         break;
       case "reconnected":
         this.#catalog.invalidate();
+        this.#hints.clear();
         this.#notice(green(`reconnected to ${path}`));
         break;
       case "gave-up":
@@ -463,13 +449,21 @@ class InteractiveRepl {
 
   #prompt(): { text: string; width: number } {
     const state = this.#link.client ? "" : this.#link.reconnecting ? " (reconnecting)" : " (disconnected)";
-    const plain = `sockd${state}> `;
+    const { name, access } = this.#server;
+    const plain = `${name}${access === "admin" ? "" : `(${access})`}${state}> `;
     return { text: this.#st.bold(plain), width: textWidth(plain) };
   }
 
   #draw() {
     const p = this.#prompt();
-    this.#write(this.#editor.render(p.text, p.width, this.#columns()));
+    const columns = this.#columns();
+    const drawn = this.#editor.render(p.text, p.width, columns);
+    const atEnd = this.#editor.cursor === Array.from(this.#editor.text).length;
+    const hint = this.#promptActive && atEnd ? this.#hints.for(this.#editor.text) : "";
+    // The hint goes after the line, dimmed, when the cursor is at its end and it fits.
+    const fits = hint && p.width + textWidth(this.#editor.text) + 1 + textWidth(hint) < columns;
+    const at = drawn.lastIndexOf("\x1b[K\r");
+    this.#write(fits && at >= 0 ? drawn.slice(0, at) + this.#st.dim(hint) + drawn.slice(at) : drawn);
   }
 
   #columns(): number {
@@ -501,36 +495,6 @@ class InteractiveRepl {
 
   #writeErr(text: string) {
     writeAllSync(Deno.stderr, encoder.encode(text));
-  }
-}
-
-/** Keys read from the terminal, taken in order or by a predicate. */
-class KeyQueue {
-  #keys: Key[] = [];
-  #waiters: { match: (k: Key) => boolean; resolve: (k: Key | undefined) => void }[] = [];
-
-  push(...keys: Key[]) {
-    for (const key of keys) {
-      const i = this.#waiters.findIndex((w) => w.match(key));
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(key);
-      else this.#keys.push(key);
-    }
-  }
-
-  /** The first key matching `match` (queued or to come), or undefined once `signal` aborts. */
-  take(match: (k: Key) => boolean = () => true, signal?: AbortSignal): Promise<Key | undefined> {
-    const i = this.#keys.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.#keys.splice(i, 1)[0]);
-    if (signal?.aborted) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const waiter = { match, resolve };
-      this.#waiters.push(waiter);
-      signal?.addEventListener("abort", () => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        resolve(undefined);
-      }, { once: true });
-    });
   }
 }
 

@@ -26,7 +26,28 @@ const DOUBLE_QUOTE_ESCAPES = new Set(['"', "\\", "$", "`"]);
  * ```
  */
 export function tokenize(line: string): string[] {
-  const words: string[] = [];
+  return split(line, false)[0] ?? [];
+}
+
+/**
+ * The commands of a text-dialect line: its words, cut at every `;` outside
+ * quotes and not escaped (`a; b` is two commands, `a ";" b` and `a \; b`
+ * one), as HAProxy's stats socket reads a line. Empty commands (`a;;b`, a
+ * trailing `;`) are left out. Throws as {@linkcode tokenize}.
+ *
+ * @example
+ * ```ts
+ * import { tokenizeCommands } from "./_tokenize.ts";
+ * console.assert(JSON.stringify(tokenizeCommands(`echo a; echo ";"`)) === '[["echo","a"],["echo",";"]]');
+ * ```
+ */
+export function tokenizeCommands(line: string): string[][] {
+  return split(line, true).filter((words) => words.length > 0);
+}
+
+function split(line: string, atSemicolons: boolean): string[][] {
+  const commands: string[][] = [];
+  let words: string[] = [];
   let word = "";
   let inWord = false;
   let i = 0;
@@ -34,6 +55,15 @@ export function tokenize(line: string): string[] {
     const c = line[i]!;
     if (c === " " || c === "\t") {
       if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+      i++;
+      continue;
+    }
+    if (c === ";" && atSemicolons) {
+      if (inWord) words.push(word);
+      commands.push(words);
+      words = [];
       word = "";
       inWord = false;
       i++;
@@ -72,7 +102,8 @@ export function tokenize(line: string): string[] {
     }
   }
   if (inWord) words.push(word);
-  return words;
+  commands.push(words);
+  return commands;
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Chunk } from "../command.ts";
+import type { AccessLevel, Chunk } from "../command.ts";
 import type { Limits } from "../limits.ts";
 
 /** Correlates a call's events with its request; `null` for connection-level errors. */
@@ -49,6 +49,8 @@ export type Event =
 export interface ServerHello {
   name: string;
   version: string;
+  /** The access level of the socket the connection came in on. */
+  access?: AccessLevel;
 }
 
 /** One connection's translator. */

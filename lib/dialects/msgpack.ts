@@ -196,6 +196,7 @@ class MsgpackDialect implements Dialect {
       server: this.#options.hello.name,
       version: this.#options.hello.version,
       maxFrame: this.#options.limits.maxFrameBytes,
+      ...(this.#options.hello.access ? { access: this.#options.hello.access } : {}),
     });
   }
 

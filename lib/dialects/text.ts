@@ -21,7 +21,7 @@ import type {
 } from "./dialect.ts";
 import type { LineItem } from "./_line_reader.ts";
 import { LineRequestDecoder } from "./_line_decoder.ts";
-import { tokenize } from "./_tokenize.ts";
+import { tokenizeCommands } from "./_tokenize.ts";
 
 /** What prompt mode shows when the server waits for a command. */
 export const TEXT_PROMPT = "sockd> ";
@@ -34,6 +34,7 @@ export const TEXT_PROMPT = "sockd> ";
 const PROMPT_PING_ID = "\u0000prompt";
 
 const LF = 0x0a;
+const DOT = 0x2e;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
@@ -44,6 +45,10 @@ class TextDialect implements Dialect {
   #utf8 = new TextDecoder("utf-8", { fatal: true });
   #nextId = 1;
   #prompt = false;
+  /** `prompt framed`: no prompt; output lines starting with `.` get another, and each answer ends with a `.` line. */
+  #framed = false;
+  /** Calls followed by another on the same line (`a; b`): their answers get no prompt. */
+  #midLine = new Set<CallId>();
   /** Whether the output so far ends a line (or is empty, or ends with the prompt). */
   #atLineStart = true;
   /** Whether the last thing written was a bytes chunk (never given a newline after). */
@@ -57,8 +62,10 @@ class TextDialect implements Dialect {
     return new LineRequestDecoder(this.#limits.maxLineBytes, (item) => this.#requests(item));
   }
 
-  /** Bytes chunks go out as they are: nothing before them. */
-  dataHeader(_id: CallId, chunk: Uint8Array): Uint8Array {
+  /** Bytes chunks go out as they are, nothing before them; framed, they are encoded (lines starting with `.` change). */
+  dataHeader?: (id: CallId, chunk: Uint8Array) => Uint8Array = this.#verbatim;
+
+  #verbatim(_id: CallId, chunk: Uint8Array): Uint8Array {
     this.#write(chunk, true);
     return EMPTY;
   }
@@ -70,7 +77,12 @@ class TextDialect implements Dialect {
       case "end":
         return this.#end(event);
       case "pong":
-        return event.id === PROMPT_PING_ID && this.#prompt ? this.#promptBytes() : EMPTY;
+        if (event.id !== PROMPT_PING_ID) return EMPTY;
+        return this.#framed
+          ? this.#write(encoder.encode(".\n"), false)
+          : this.#prompt
+          ? this.#promptBytes()
+          : EMPTY;
     }
   }
 
@@ -89,24 +101,39 @@ class TextDialect implements Dialect {
       return [this.#error(Status.BAD_REQUEST, "Line is not valid UTF-8")];
     }
     if (line.trimStart().startsWith("#")) return this.#idle();
-    let words: string[];
+    let commands: string[][];
     try {
-      words = tokenize(line);
+      commands = tokenizeCommands(line);
     } catch (err) {
       return [this.#error(Status.BAD_REQUEST, (err as Error).message)];
     }
-    const [first, ...rest] = words;
+    if (commands.length === 0) return this.#idle();
+    const requests = commands.flatMap((words) => this.#command(words));
+    // Only the last answer of a line shows the prompt, as HAProxy's socket does.
+    for (const req of requests.slice(0, -1)) if (req.type === "call") this.#midLine.add(req.id);
+    return requests;
+  }
+
+  /** The requests of one command of a line. */
+  #command([first, ...rest]: string[]): Request[] {
     switch (first) {
       case undefined:
-        return this.#idle();
+        return [];
       case "quit":
         return [{ type: "quit" }];
       case "prompt": {
         const how = rest.length === 0 ? "toggle" : rest.length === 1 ? rest[0] : undefined;
-        if (how !== "toggle" && how !== "on" && how !== "off") {
-          return [this.#error(Status.BAD_ARGS, "prompt takes on, off or nothing (usage: prompt [on|off])")];
+        if (how !== "toggle" && how !== "on" && how !== "off" && how !== "framed") {
+          return [
+            this.#error(
+              Status.BAD_ARGS,
+              "prompt takes on, off, framed or nothing (usage: prompt [on|off|framed])",
+            ),
+          ];
         }
-        this.#prompt = how === "toggle" ? !this.#prompt : how === "on";
+        this.#prompt = how === "toggle" ? !(this.#prompt || this.#framed) : how !== "off";
+        this.#framed = how === "framed";
+        this.dataHeader = this.#framed ? undefined : this.#verbatim;
         return [{ type: "ping", id: PROMPT_PING_ID }];
       }
       case "oneshot": {
@@ -134,13 +161,32 @@ class TextDialect implements Dialect {
 
   /** A line with no command: in prompt mode, show the prompt again. */
   #idle(): Request[] {
-    return this.#prompt ? [{ type: "ping", id: PROMPT_PING_ID }] : [];
+    return this.#prompt && !this.#framed ? [{ type: "ping", id: PROMPT_PING_ID }] : [];
   }
 
   #data(chunk: Chunk): Uint8Array {
-    if (chunk instanceof Uint8Array) return this.#write(chunk, true);
-    if (typeof chunk === "string") return this.#write(encoder.encode(chunk), false);
-    return this.#write(encoder.encode(JSON.stringify(toJsonValue(chunk)) + "\n"), false);
+    if (chunk instanceof Uint8Array) return this.#write(this.#stuff(chunk), true);
+    if (typeof chunk === "string") return this.#write(this.#stuff(encoder.encode(chunk)), false);
+    return this.#write(this.#stuff(encoder.encode(JSON.stringify(toJsonValue(chunk)) + "\n")), false);
+  }
+
+  /** Framed: a line of output that starts with `.` gets another `.` in front (SMTP's dot-stuffing). */
+  #stuff(bytes: Uint8Array): Uint8Array {
+    if (!this.#framed) return bytes;
+    const at: number[] = [];
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] === DOT && (i === 0 ? this.#atLineStart : bytes[i - 1] === LF)) at.push(i);
+    }
+    if (at.length === 0) return bytes;
+    const out = new Uint8Array(bytes.length + at.length);
+    let from = 0;
+    for (const [n, i] of at.entries()) {
+      out.set(bytes.subarray(from, i), from + n);
+      out[i + n] = DOT;
+      from = i;
+    }
+    out.set(bytes.subarray(from), from + at.length);
+    return out;
   }
 
   #end(event: Extract<Event, { type: "end" }>): Uint8Array {
@@ -148,6 +194,18 @@ class TextDialect implements Dialect {
     const newLine = () => {
       if (!this.#atLineStart) parts.push(this.#write(encoder.encode("\n"), false));
     };
+    const last = !this.#midLine.delete(event.id);
+    if (this.#framed) {
+      const result = event.status === Status.OK ? this.#result(event.result, event.id) : undefined;
+      if (result) {
+        newLine();
+        parts.push(this.#write(this.#stuff(result.bytes), result.isBytes));
+      }
+      newLine();
+      const end = event.status === Status.OK ? ".\n" : "." + errorLine(event.status, event.error);
+      parts.push(this.#write(encoder.encode(end), false));
+      return concat(parts);
+    }
     if (event.status === Status.OK) {
       const result = this.#result(event.result, event.id);
       if (result) {
@@ -160,7 +218,7 @@ class TextDialect implements Dialect {
       newLine();
       parts.push(this.#write(encoder.encode(errorLine(event.status, event.error)), false));
     }
-    if (this.#prompt) {
+    if (this.#prompt && last) {
       newLine();
       parts.push(encoder.encode("\n"), this.#promptBytes());
     }

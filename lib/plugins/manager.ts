@@ -296,6 +296,12 @@ export class PluginManager {
           continue;
         }
         if (!all && rec.current?.fingerprint === fingerprint && !disabled(rec.current.runner)) {
+          // Back to the content that serves (after a failed edit): the failure is over.
+          if (rec.error !== undefined) {
+            rec.error = undefined;
+            rec.failedFingerprint = undefined;
+            logger.info("Plugin back to the version that serves", { file, version: rec.current.number });
+          }
           report.unchanged.push(file);
           continue;
         }

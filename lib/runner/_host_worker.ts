@@ -274,6 +274,7 @@ function meta(c: Command): CommandMeta {
   if (c.access !== undefined) m.access = c.access;
   if (c.timeout !== undefined) m.timeout = c.timeout;
   if (c.persistent !== undefined) m.persistent = c.persistent;
+  if (c.input !== undefined) m.input = c.input;
   return m;
 }
 

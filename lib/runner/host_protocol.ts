@@ -46,6 +46,7 @@ export interface CommandMeta {
   access?: CommandInfo["access"];
   timeout?: number;
   persistent?: boolean;
+  input?: boolean;
 }
 
 /** Server → host. */
@@ -158,7 +159,11 @@ function id(v: unknown, where: string): number {
 export function parseCommandMeta(raw: unknown, where: string): CommandMeta {
   if (!isObject(raw)) fail(`${where} must be an object`);
   const v = present(raw);
-  onlyKeys(v, ["name", "summary", "description", "args", "flags", "access", "timeout", "persistent"], where);
+  onlyKeys(
+    v,
+    ["name", "summary", "description", "args", "flags", "access", "timeout", "persistent", "input"],
+    where,
+  );
   const name = text(v.name, 64, `${where}.name`)!;
   if (!NAME_RE.test(name)) fail(`${where}.name ${JSON.stringify(name)} is not a command name`);
   const meta: CommandMeta = { name, summary: text(v.summary, HOST_BOUNDS.text, `${where}.summary`)! };
@@ -179,6 +184,10 @@ export function parseCommandMeta(raw: unknown, where: string): CommandMeta {
   if (v.persistent !== undefined) {
     if (typeof v.persistent !== "boolean") fail(`${where}.persistent must be a boolean`);
     meta.persistent = v.persistent;
+  }
+  if (v.input !== undefined) {
+    if (typeof v.input !== "boolean") fail(`${where}.input must be a boolean`);
+    meta.input = v.input;
   }
   if (v.args !== undefined) {
     if (!Array.isArray(v.args) || v.args.length > HOST_BOUNDS.specs) {

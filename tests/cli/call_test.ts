@@ -3,10 +3,11 @@
  * set) against in-process servers whose commands record what the server saw.
  */
 import type { Command } from "../../lib/command.ts";
-import { Exit } from "../../lib/cli/exit_codes.ts";
+import { Exit, EXIT_CODE_MEANINGS } from "../../lib/cli/exit_codes.ts";
 import { serve, type ServeOptions } from "../../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
-import { runSockd, spawnSockd, tempDir } from "../_helpers.ts";
+import { ROOT, runSockd, spawnSockd, tempDir } from "../_helpers.ts";
+import { Tmux } from "./_tmux.ts";
 
 /** How each `stream` call ended, as the server saw it. */
 const endings: string[] = [];
@@ -55,6 +56,7 @@ const COMMANDS: Command[] = [
   {
     name: "cat",
     summary: "Streams its input back",
+    input: true,
     async *run(ctx) {
       for await (const chunk of ctx.input) yield chunk;
     },
@@ -67,6 +69,11 @@ const COMMANDS: Command[] = [
       slowEnded.push(ctx.signal.aborted ? `aborted: ${(ctx.signal.reason as Error).message}` : "finished");
       return "too late";
     },
+  },
+  {
+    name: "words",
+    summary: "Answers the words it got, as JSON (declares no args)",
+    run: (ctx) => JSON.stringify(ctx.args),
   },
   { name: "fail", summary: "Throws", run: () => Promise.reject(new Error("Disk on fire")) },
   { name: "danger", summary: "Admin only", access: "admin", run: () => "done" },
@@ -165,7 +172,7 @@ Deno.test("call: every documented exit code, each error one line on stderr", asy
     assertFails(
       await runSockd(["call", "-s", admin.path, "stream", "--count", "many"]),
       Exit.USAGE,
-      /--count needs a number, got "many" \(usage: stream \[--count N\]\)/,
+      /--count needs a number, got "many" \(usage: stream \[--count N\] \[WORDS\.\.\.\]\)/,
     );
     assertFails(
       await runSockd(["call", "-s", admin.path, "--timeout", "soon", "ping"]),
@@ -246,4 +253,77 @@ Deno.test("call: a closed stdout (| head) cancels the remote call and exits 141 
   assertEquals(await p.exitCode(), Exit.BROKEN_PIPE);
   assertEquals(p.stderr(), "");
   assertEquals(endings, ["106 Cancelled by the client"]);
+});
+
+Deno.test("call: a `while read` loop over three lines prints three answers (stdin goes only to commands that take input)", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const sockd = `deno run -q -P=sockd ${ROOT}main.ts call -s ${s.path}`;
+  const loop = `printf 'a b\\nc\\nd\\n' | while read h; do ${sockd} words "$h"; done; echo "loop done"`;
+  await using tmux = await Tmux.start(tmp.dir, ["sh", "-c", loop], { width: 200 });
+  const screen = await tmux.waitFor("loop done", 20_000);
+  assertEquals(screen.trim().split("\n").slice(0, 4), ['["a b"]', '["c"]', '["d"]', "loop done"]);
+});
+
+Deno.test("call: a command that declares no args gets its words as they are, flag-like ones too", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const r = await runSockd(["call", "-s", s.path, "words", "world", "--loud", "-x", "a b"]);
+  assertEquals([r.code, r.stdout], [0, '["world","--loud","-x","a b"]\n']);
+});
+
+Deno.test("call: sockd's own option after the command is refused with the corrected command line", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const r = await runSockd(["call", "-s", s.path, "stream", "--count", "1", "--json"]);
+  assertFails(
+    r,
+    Exit.USAGE,
+    new RegExp(
+      `^sockd: unknown option '--json' \\(usage: stream \\[--count N\\] \\[WORDS\\.\\.\\.\\]\\); --json is an option of sockd call, which goes before the command: sockd call --socket ${s.path} --json stream --count 1$`,
+    ),
+  );
+});
+
+Deno.test("call: --interval repeats the call, --count N times", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const started = performance.now();
+  const r = await runSockd(["call", "-s", s.path, "--interval", "150ms", "--count", "3", "peek"]);
+  const ms = performance.now() - started;
+  assertEquals([r.code, r.stdout], [0, "peeked\npeeked\npeeked\n"]);
+  assert(ms >= 300, `two intervals of 150 ms between three calls, took ${ms} ms`);
+  assertFails(await runSockd(["call", "-s", s.path, "--count", "0", "peek"]), Exit.USAGE, /--count needs/);
+  assertFails(await runSockd(["call", "-s", s.path, "-i", "soon", "peek"]), Exit.USAGE, /Invalid duration/i);
+});
+
+Deno.test("call: --help prints the exit code table", async () => {
+  const r = await runSockd(["call", "--help"]);
+  assertEquals(r.code, 0);
+  const table = r.stdout.slice(r.stdout.indexOf("Exit codes:"));
+  for (const [code, meaning] of EXIT_CODE_MEANINGS) {
+    assertIncludes(table, `${String(code).padStart(3)}  ${meaning}\n`);
+  }
+});
+
+Deno.test("sockd: every usage error is one `sockd:` line; a mistyped subcommand gets did you mean; a file that is no socket says so", async () => {
+  assertFails(
+    await runSockd(["verison"]),
+    Exit.USAGE,
+    /^sockd: unknown command 'verison' \(did you mean "version"\?\)$/,
+  );
+  assertFails(await runSockd(["call", "--bogus", "x"]), Exit.USAGE, /^sockd: unknown option '--bogus'$/);
+  assertFails(await runSockd(["call"]), Exit.USAGE, /^sockd: missing required argument 'command'$/);
+  assertFails(
+    await runSockd(["call", "--socket", "/etc/passwd", "ping"]),
+    Exit.CONNECTION,
+    /^sockd: \/etc\/passwd is not a socket \(no server listens there; is the path right\?\)$/,
+  );
+});
+
+Deno.test("call: a server without the help built-in still gets stdin, as before input was declared", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "bare", { builtins: false });
+  const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: "kept\n" });
+  assertEquals([r.code, r.stdout], [0, "kept\n"]);
 });

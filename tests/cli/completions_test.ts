@@ -92,8 +92,8 @@ Deno.test({
       `sockd call -s ${s} ti => tick tick-endings`,
       `sockd call --socket ${s} tick --e => --every`,
       `sockd call -s ${s} help f => follow`,
-      "sockd call -- => --socket --json --timeout --no-stdin --trust-owner --host --hosts-file --concurrency " +
-      "--host-timeout --remote-socket --remote-sockd --ssh-config --ssh-option --help",
+      "sockd call -- => --socket --json --timeout --no-stdin --interval --count --trust-owner --host --hosts-file " +
+      "--concurrency --host-timeout --remote-socket --remote-sockd --ssh-config --ssh-option --help",
       `sockd repl --no => --no-history`,
       `sockd completions  => bash zsh fish`,
       "",

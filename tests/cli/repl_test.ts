@@ -53,7 +53,7 @@ Deno.test("repl (tty): Tab completes command names and flags from the server, pl
   await term.keys("Tab");
   await term.waitForInput("sockd> help follow ");
   await term.keys("Enter");
-  await term.waitFor(/^usage: follow$/m);
+  await term.waitFor(/^usage: follow \[WORDS\.\.\.\]$/m);
   await term.waitFor(/^access: read, persistent$/m);
 });
 

@@ -4,7 +4,7 @@ import { frame } from "../../lib/dialects/_frame_decoder.ts";
 import { encodeFrame, MSGPACK_PREFACE, msgpackDialect } from "../../lib/dialects/msgpack.ts";
 import { Status } from "../../lib/errors.ts";
 import { DEFAULT_LIMITS, resolveLimits } from "../../lib/limits.ts";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 
 const dialect = (maxFrameBytes = DEFAULT_LIMITS.maxFrameBytes) =>
   msgpackDialect.create({
@@ -124,4 +124,16 @@ Deno.test("msgpack dialect: a bytes chunk's header is what encodeFrame writes be
       assertEquals([...header], [...whole.subarray(0, header.length)], `id ${id}, ${size} bytes`);
     }
   }
+});
+
+Deno.test("msgpack dialect: a body of the never-used byte 0xc1 does not decode: a fatal 102, not an unknown frame type", async () => {
+  const reqs = await decodeAll([
+    MSGPACK_PREFACE,
+    frame(new Uint8Array([0xc1])),
+    encodeFrame({ type: "ping", id: 1 }),
+  ]);
+  assertEquals(reqs.length, 1);
+  const [req] = reqs;
+  assert(req!.type === "error" && req!.status === Status.BAD_REQUEST && req!.fatal && req!.id === null);
+  assertMatch(req!.message, /^Undecodable msgpack frame: 0xc1 is not a msgpack value/);
 });

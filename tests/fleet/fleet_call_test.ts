@@ -233,7 +233,7 @@ Deno.test({
         env: { XDG_STATE_HOME: `${tmp.dir}/state`, NO_COLOR: "1" },
       });
       await term.waitForInput("sockd> ", 15_000);
-      await term.waitFor(/^sockd \S+, connected to sockd \S+ at b$/m);
+      await term.waitFor(/^connected to sockd \S+ at b \(access: admin\)$/m);
       await term.type("vers");
       await term.keys("Tab");
       await term.waitForInput("sockd> version ");

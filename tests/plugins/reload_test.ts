@@ -6,7 +6,7 @@ import { type Client, connect } from "../../lib/client.ts";
 import { Status } from "../../lib/errors.ts";
 import type { Chunk } from "../../lib/command.ts";
 import { serve, type ServeOptions, type Server } from "../../lib/server.ts";
-import { assert, assertEquals, assertIncludes, assertStatus, caught } from "../assert.ts";
+import { assert, assertEquals, assertIncludes, assertMatch, assertStatus, caught } from "../assert.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
 
 async function pluginServer(
@@ -105,6 +105,25 @@ Deno.test("reload: a syntax error keeps the old version answering, and the failu
     assertIncludes(await client.call("reload").result as string, "reloaded 1 (ver.js)");
     assertEquals(await client.call("ver").result, 2);
     assertEquals(server.plugins()[0]!.state, "loaded");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("reload: a file fixed back to the exact content that serves clears its failure", async () => {
+  await using tmp = await tempDir();
+  await using server = await pluginServer(tmp.dir, { "ver.js": version(2) });
+  const client = await connect(server.path);
+  try {
+    await Deno.writeTextFile(`${server.plugins_dir}/ver.js`, `export default { name: "ver", run( };`);
+    assertStatus(await caught(client.call("reload").result), Status.HANDLER_ERROR);
+    assertEquals(server.plugins()[0]!.state, "failed");
+    await Deno.writeTextFile(`${server.plugins_dir}/ver.js`, version(2));
+    assertIncludes(await client.call("reload").result as string, "unchanged 1");
+    const [status] = await client.call("plugins", ["--json"]).result as Record<string, unknown>[];
+    assertEquals([status!.state, status!.version, status!.error], ["loaded", 1, undefined]);
+    assertEquals(await client.call("ver").result, 2);
+    assertMatch(await client.call("plugins").result as string, /ver\.js +loaded v1 /);
   } finally {
     client.close();
   }
