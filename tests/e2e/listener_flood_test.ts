@@ -12,7 +12,7 @@ import { FrameDecoder } from "../../lib/dialects/_frame_decoder.ts";
 import { MSGPACK_PREFACE } from "../../lib/dialects/msgpack.ts";
 import { Status } from "../../lib/errors.ts";
 import { assert, assertEquals, assertStatus, caught } from "../assert.ts";
-import { runSockd, startServer, tempDir } from "../_helpers.ts";
+import { runSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
 
 const CLIENTS = 80;
 const MAX = 20;
@@ -78,6 +78,8 @@ Deno.test("e2e: 80 clients flood a read socket; admin status answers within 1 s 
     `${ro},access=read,mode=666,maxConnections=${MAX}`,
   ]);
 
+  // Wait for the read socket's file (linked into place once it listens), without taking one of its slots.
+  await waitFor(() => Deno.lstat(ro).then(() => true, () => false), 5000, "the read socket");
   // The first 20 take every slot of the read socket, each after one request (as in the report).
   const held: Deno.Conn[] = [];
   for (let i = 0; i < MAX; i++) {

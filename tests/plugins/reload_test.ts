@@ -135,7 +135,8 @@ Deno.test("reload: calls in flight finish on the old version, which then retires
   const client = await connect(server.path);
   try {
     const inFlight = client.call("slow").result;
-    await new Promise((r) => setTimeout(r, 50));
+    // The call is running on version 1 (counted there) before the reload, however loaded the machine.
+    await waitFor(() => server.plugins()[0]!.calls === 1, 5000, "the slow call to start");
     await Deno.writeTextFile(`${server.plugins_dir}/ver.js`, version(2));
     await server.reload();
     assertEquals(await client.call("ver").result, 2);
