@@ -9,11 +9,11 @@ import type { PluginGrants } from "../command.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HostLog } from "./host_log.ts";
+import { LiveHost } from "./live_host.ts";
 import type { SandboxOptions } from "./host_options.ts";
 import { HostProcess } from "./host_process.ts";
 import type { CommandMeta, FromHost, ViewSnapshot } from "./host_protocol.ts";
 import { loadMessage, PluginLoadError } from "./load_error.ts";
-import type { RemoteCall } from "./remote_call.ts";
 import type { PluginState, StateListener } from "./state.ts";
 
 /** What a plugin host is built from. */
@@ -32,25 +32,7 @@ export interface PluginHostSpec {
   options: SandboxOptions;
 }
 
-/** One live host process and the calls running in it. */
-export class LiveHost {
-  readonly calls = new Map<number, RemoteCall>();
-  proc!: HostProcess;
-  dead: SockdError | undefined;
-  /** Killed on purpose (reload, shutdown): not a failure. */
-  expected = false;
-  rss: number | undefined;
-  memoryMiB = 0;
-  /** When the host last answered a ping (ms since the epoch). */
-  lastPong = 0;
-  unsubscribe: () => void = () => {};
-  timer: ReturnType<typeof setInterval> | undefined;
-  #nextId = 1;
-
-  nextId(): number {
-    return this.#nextId++;
-  }
-}
+export { LiveHost } from "./live_host.ts";
 
 /** What a running host tells the runner that owns it. */
 export interface HostEvents {

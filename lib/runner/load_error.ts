@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { SockdError, Status, toSockdError } from "../errors.ts";
 import { permissionHint } from "./grants.ts";
 import type { WireError } from "./host_protocol.ts";
 
@@ -41,4 +42,16 @@ export function loadMessage(err: WireError | undefined, name: string, configFile
   const at = lines.find((l) => l.startsWith("at "));
   const kind = err?.name && err.name !== "Error" && !first.includes(err.name) ? `${err.name}: ` : "";
   return `${kind}${first.replace(/^Uncaught (\(in promise\) )?/, "")}${at ? ` (${at})` : ""}`;
+}
+
+/**
+ * The error a call of plugin `name` ended with, as the client gets it: a
+ * permission error names the grant; a status that is not a sockd code (0,
+ * 200, 12345) is the plugin's mistake and answers 105 with its message.
+ */
+export function callError(err: WireError, name: string, configFile: string): SockdError {
+  const hint = permissionHint(err.message, name, configFile);
+  if (hint) return new SockdError(Status.HANDLER_ERROR, hint);
+  const error = Object.assign(new Error(err.message || "Command failed"), { status: err.status });
+  return toSockdError(err.details ? Object.assign(error, { details: err.details }) : error);
 }

@@ -15,14 +15,17 @@
 import { basename } from "node:path";
 import type { Command, Context } from "../command.ts";
 import { SockdError, Status, toSockdError } from "../errors.ts";
-import { encode } from "../codec.ts";
 import { permissionHint } from "./grants.ts";
 import { HostLog } from "./host_log.ts";
 import type { HostProcess } from "./host_process.ts";
 import { type CommandMeta, type FromHost, type StateOp, toWireError } from "./host_protocol.ts";
-import { type HostEvents, type LiveHost, type PluginHostSpec, spawnHost } from "./host_spawn.ts";
-import { type CallOwner, RemoteCall } from "./remote_call.ts";
+import { type HostEvents, type PluginHostSpec, spawnHost } from "./host_spawn.ts";
+import type { LiveHost, Routes } from "./live_host.ts";
+import { type CallOwner, nextInput, RemoteCall } from "./remote_call.ts";
 import { RestartPolicy } from "./restart_policy.ts";
+import { raceAbort } from "./_race_abort.ts";
+import { callError } from "./load_error.ts";
+import { applyHostState } from "./state.ts";
 import type { Runner, RunnerCall } from "./runner.ts";
 import type { StateListener } from "./state.ts";
 
@@ -46,6 +49,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #persistent: Set<string>;
+  #routes: Routes;
 
   private constructor(spec: PluginHostSpec, log: HostLog, first: LiveHost, commands: CommandMeta[]) {
     this.#spec = spec;
@@ -53,6 +57,13 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#log = log;
     this.#policy = new RestartPolicy(this.#name, spec.options);
     this.#persistent = new Set(commands.filter((c) => c.persistent).map((c) => c.name));
+    this.#routes = {
+      name: this.#name,
+      chunkCredit: spec.options.chunkCredit,
+      log,
+      error: (err) => callError(err, this.#name, spec.configFile),
+      pull: (call) => void this.#pull(call.host as LiveHost, call),
+    };
     this.#live = first;
     this.commands = commands;
     this.#watchMemory(first);
@@ -314,34 +325,8 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
 
   /** @internal a validated message from a running host. */
   onMessage(live: LiveHost, msg: FromHost, listener: StateListener) {
-    if (live.dead) return;
+    if (live.dead || live.route(msg, this.#routes)) return;
     switch (msg.t) {
-      case "chunk": {
-        const call = live.calls.get(msg.id);
-        if (!call || call.isSettled) return;
-        if (call.queued >= this.#spec.options.chunkCredit * 2) {
-          live.calls.delete(msg.id);
-          call.finish({
-            ok: false,
-            error: new SockdError(Status.HANDLER_ERROR, `Plugin ${this.#name} ignored backpressure`),
-          });
-          return;
-        }
-        call.push(msg.chunk);
-        return;
-      }
-      case "end": {
-        const call = live.calls.get(msg.id);
-        if (!call) return;
-        live.calls.delete(msg.id);
-        call.finish(msg.ok ? { ok: true, result: msg.result } : { ok: false, error: this.#error(msg.error) });
-        return;
-      }
-      case "pull": {
-        const call = live.calls.get(msg.id);
-        if (call) void this.#pull(live, call);
-        return;
-      }
       case "state":
         this.#applyState(live, msg.op, listener);
         return;
@@ -358,10 +343,6 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
             `Plugin ${this.#name} crashed: ${this.#message(msg.error.message)}`,
           ),
         );
-        return;
-      case "pong":
-        live.lastPong = Date.now();
-        live.rss = msg.rss;
         return;
       case "loaded":
       case "load-error":
@@ -386,91 +367,49 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
    * own cap: see host_main.ts), and a host that has not answered for
    * `unresponsiveMs` while no call with a deadline runs in it is spinning
    * where no deadline reaches (between calls, or in a persistent one): it is
-   * killed.
+   * killed. A call with a deadline may keep its host busy until deadline +
+   * grace: that rule stops it.
    */
   #watchMemory(live: LiveHost) {
-    let n = 0;
-    live.lastPong = Date.now();
     const { memoryCheckMs, unresponsiveMs } = this.#spec.options;
-    this.#send(live, { t: "ping", n: ++n });
-    live.timer = setInterval(() => {
-      const silent = Date.now() - live.lastPong;
-      // A call with a deadline may keep its host busy until deadline + grace: that rule stops it.
-      const governed = [...live.calls.values()].some((c) => !this.#persistent.has(c.command));
-      if (silent > unresponsiveMs && !governed) {
+    live.heartbeat({
+      send: (msg) => this.#send(live, msg),
+      everyMs: Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)),
+      limitMs: unresponsiveMs,
+      excused: () => [...live.calls.values()].some((c) => !this.#persistent.has(c.command)),
+      silent: (ms) =>
         this.#died(
           live,
           new SockdError(
             Status.HANDLER_ERROR,
-            `Plugin host of ${this.#name} was killed: it answered nothing for ${
-              Math.round(silent / 1000)
-            } s ` +
+            `Plugin host of ${this.#name} was killed: it answered nothing for ${Math.round(ms / 1000)} s ` +
               `(a loop that never yields?)`,
           ),
-        );
-        return;
-      }
-      this.#send(live, { t: "ping", n: ++n });
-    }, Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)));
+        ),
+    });
   }
 
   /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */
   #applyState(live: LiveHost, op: StateOp, listener: StateListener) {
-    const state = this.#spec.state;
-    const { maxStateEntries, maxStateBytes } = this.#spec.options;
-    if (op.op !== "set") return state.apply(op, listener);
-    const size = op.key.length + encode(op.value).length;
-    const entries = state.map.has(op.key) ? state.map.size : state.map.size + 1;
-    if (entries > maxStateEntries || state.bytesWith(op.key, size) > maxStateBytes) {
-      const cap = entries > maxStateEntries ? `${maxStateEntries} keys` : `${maxStateBytes >> 20} MiB`;
+    const over = applyHostState(this.#spec.state, op, listener, this.#spec.options);
+    if (over) {
       this.#died(
         live,
         new SockdError(
           Status.HANDLER_ERROR,
-          `Plugin ${this.#name} went over its state budget of ${cap}: its host was stopped`,
+          `Plugin ${this.#name} went over its state budget of ${over}: its host was stopped`,
         ),
       );
-      return;
     }
-    state.apply(op, listener, size);
   }
 
+  /** The call's next input chunk (or its end), for the host that asked. */
   async #pull(live: LiveHost, call: RemoteCall) {
-    if (call.reading) return;
-    call.reading = true;
-    let msg: Parameters<HostProcess["send"]>[0];
-    try {
-      call.reader ??= call.ctx.input.getReader();
-      const { done, value } = await call.reader.read();
-      msg = done ? { t: "input", id: call.id, done: true } : { t: "input", id: call.id, chunk: value };
-    } catch {
-      msg = { t: "input", id: call.id, done: true };
-    } finally {
-      call.reading = false;
-    }
-    if (!call.isSettled) this.#send(live, msg);
+    const msg = await nextInput(call);
+    if (msg && !call.isSettled) this.#send(live, msg);
   }
 
   #message(text: string): string {
     return permissionHint(text, this.#name, this.#spec.configFile) ?? text;
   }
-
-  #error(
-    err: { message: string; status?: number; name: string; details?: Record<string, unknown> },
-  ): SockdError {
-    const hint = permissionHint(err.message, this.#name, this.#spec.configFile);
-    if (hint) return new SockdError(Status.HANDLER_ERROR, hint);
-    // A status that is not a sockd code (0, 200, 12345) is the plugin's mistake: 105, with its message.
-    const error = Object.assign(new Error(err.message || "Command failed"), { status: err.status });
-    return toSockdError(err.details ? Object.assign(error, { details: err.details }) : error);
-  }
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

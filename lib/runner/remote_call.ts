@@ -172,3 +172,23 @@ export class RemoteCall implements RunnerCall {
     this.#owner.released();
   }
 }
+
+/**
+ * Reads the next chunk of `call`'s input for its host: the `input` message to
+ * send, or undefined when a read is already under way.
+ */
+export async function nextInput(
+  call: RemoteCall,
+): Promise<{ t: "input"; id: number; chunk?: Uint8Array; done?: boolean } | undefined> {
+  if (call.reading) return undefined;
+  call.reading = true;
+  try {
+    call.reader ??= call.ctx.input.getReader();
+    const { done, value } = await call.reader.read();
+    return done ? { t: "input", id: call.id, done: true } : { t: "input", id: call.id, chunk: value };
+  } catch {
+    return { t: "input", id: call.id, done: true };
+  } finally {
+    call.reading = false;
+  }
+}

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { encode } from "../codec.ts";
 import type { StateOp } from "./host_protocol.ts";
 
 /** A subscriber: a live host of the plugin file. */
@@ -76,4 +77,26 @@ export class PluginState {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+}
+
+/**
+ * Applies a state change a host sent, within the plugin's budgets; returns
+ * the budget it would break (and applies nothing), else undefined.
+ */
+export function applyHostState(
+  state: PluginState,
+  op: StateOp,
+  from: StateListener,
+  limits: { maxStateEntries: number; maxStateBytes: number },
+): string | undefined {
+  if (op.op !== "set") {
+    state.apply(op, from);
+    return undefined;
+  }
+  const size = op.key.length + encode(op.value).length;
+  const entries = state.map.has(op.key) ? state.map.size : state.map.size + 1;
+  if (entries > limits.maxStateEntries) return `${limits.maxStateEntries} keys`;
+  if (state.bytesWith(op.key, size) > limits.maxStateBytes) return `${limits.maxStateBytes >> 20} MiB`;
+  state.apply(op, from, size);
+  return undefined;
 }

@@ -269,9 +269,9 @@ export const mutants: Mutant[] = [
   },
   {
     name: "plugin state has no byte budget in the server",
-    file: "lib/runner/plugin_host.ts",
-    find: "state.bytesWith(op.key, size) > maxStateBytes",
-    replace: "false",
+    file: "lib/runner/state.ts",
+    find: "if (state.bytesWith(op.key, size) > limits.maxStateBytes) return",
+    replace: "if (false) return",
     tests: ["tests/runner/plugin_host_test.ts"],
   },
   {
@@ -506,9 +506,9 @@ export const mutants: Mutant[] = [
   },
   {
     name: "a host that stops answering between calls is never killed",
-    file: "lib/runner/plugin_host.ts",
-    find: "if (silent > unresponsiveMs && !governed) {",
-    replace: "if (false) {",
+    file: "lib/runner/live_host.ts",
+    find: "if (quiet > o.limitMs && !o.excused()) return o.silent(quiet);",
+    replace: "",
     tests: ["tests/runner/plugin_host_test.ts"],
   },
 ];
