@@ -7,17 +7,17 @@
  * @module
  */
 import { builtinsFor } from "../commands/mod.ts";
-import {
-  type AccessLevel,
-  type Command,
-  type CommandInfo,
-  commandInfo,
-  type ConnectionInfo,
-  type PluginStatus,
-  type ReloadReport,
-  type ServerStatus,
-  validateCommand,
+import type {
+  AccessLevel,
+  Command,
+  CommandInfo,
+  ConnectionInfo,
+  PluginStatus,
+  ReloadReport,
+  ServerStatus,
 } from "./command.ts";
+import { commandInfo } from "./command_info.ts";
+import { validateCommand } from "./validate_command.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { type Limits, type ListenerLimits, resolveLimits } from "./limits.ts";
 import type { ListenOptions } from "./listener.ts";
