@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Command, Flags, FlagSpec } from "./command.ts";
-import { usageLine } from "./command.ts";
+import { usageLine } from "./command_info.ts";
 import { SockdError, Status } from "./errors.ts";
 import { suggest } from "./_suggest.ts";
 

@@ -33,7 +33,8 @@ export type { SandboxOptions } from "./runner/host_options.ts";
 export { Call, Client, connect, connectChannel } from "./client.ts";
 export { type ByteChannel, streamChannel, type StreamPair } from "./byte_channel.ts";
 export type { CallOptions, ChannelConnectOptions, ConnectOptions, ServerHello } from "./client.ts";
-export { ACCESS_LEVELS, validateCommand } from "./command.ts";
+export { ACCESS_LEVELS } from "./command.ts";
+export { validateCommand } from "./validate_command.ts";
 export type {
   AccessLevel,
   ArgSpec,

@@ -1,44 +1,34 @@
 /**
- * The server: listeners, sessions, the registry and plugin loading, and the
- * lifecycle that ties them together. Plugin files run in their own host
+ * The server: {@linkcode serve} builds the registry (built-ins, library
+ * commands, plugins), the dispatcher and the listeners, and starts a running
+ * server (lib/_running_server.ts: status, reload, handover, shutdown). Plugin files run in their own host
  * processes (lib/runner/plugin_host.ts) and are reloaded when their directory changes, on
  * {@linkcode Server.reload}, and by the `reload` built-in.
  *
  * @module
  */
 import { builtinsFor } from "../commands/mod.ts";
-import {
-  type AccessLevel,
-  type Command,
-  type CommandInfo,
-  commandInfo,
-  type ConnectionInfo,
-  type PluginStatus,
-  type ReloadReport,
-  type ServerStatus,
-  validateCommand,
-} from "./command.ts";
+import type { AccessLevel, Command, CommandInfo, PluginStatus, ReloadReport } from "./command.ts";
+import { commandInfo } from "./command_info.ts";
+import { validateCommand } from "./validate_command.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { type Limits, type ListenerLimits, resolveLimits } from "./limits.ts";
+import { type ListenerLimits, resolveLimits } from "./limits.ts";
 import type { ListenOptions } from "./listener.ts";
-import { type Logger, type LogLevel, silentLogger } from "./log.ts";
+import { silentLogger } from "./log.ts";
 import { Stats } from "./stats.ts";
 import { SockdError, Status } from "./errors.ts";
 import type { LoadFailure } from "./plugins/loader.ts";
 import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugins/manager.ts";
-import { type PluginWatcher, watchPluginDirs } from "./plugins/watcher.ts";
+import { RunningServer } from "./_running_server.ts";
 import { DEFAULT_SANDBOX_OPTIONS } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { SupervisingServerView } from "./supervise/types.ts";
-import { Refusals } from "./_refusal.ts";
 import { type Listening, openListeners } from "./_listener_set.ts";
 import type { HandedOver, ServeOptions } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
-import { Connections } from "./_connections.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
 import { serverHello } from "./version.ts";
-import type { ServerHello } from "./dialects/dialect.ts";
 
 export type { HandedOver, ServeOptions } from "./serve_options.ts";
 
@@ -262,205 +252,5 @@ function checkLibraryNames(commands: readonly Command[], builtins: readonly Comm
     }
     if (seen.has(name)) throw new TypeError(`Command "${name}" is given twice`);
     seen.add(name);
-  }
-}
-
-interface PluginParts {
-  hello: ServerHello;
-  plugins: PluginManager;
-  supervisor: Supervisor | undefined;
-  ownSkipped: () => SkippedCommand[];
-  watch: boolean;
-  stats: Stats;
-}
-
-class RunningServer implements Server {
-  readonly path: string;
-  readonly finished: Promise<void>;
-  #plugins: PluginManager;
-  #hello: ServerHello;
-  #supervisor: Supervisor | undefined;
-  #ownSkipped: () => SkippedCommand[];
-  #watcher: PluginWatcher | undefined;
-  #bound: Listening[];
-  #stats: Stats;
-  #started = Date.now();
-  #dispatcher: Dispatcher;
-  #registry: Registry;
-  #limits: Limits;
-  #logger: Logger & { level?: LogLevel };
-  #connections: Connections;
-  #closing: Promise<void> | undefined;
-  #accepting: Promise<void>;
-
-  constructor(
-    bound: Listening[],
-    dispatcher: Dispatcher,
-    registry: Registry,
-    limits: Limits,
-    logger: Logger & { level?: LogLevel },
-    parts: PluginParts,
-  ) {
-    this.path = bound[0]!.socket.path;
-    this.#stats = parts.stats;
-    this.#plugins = parts.plugins;
-    this.#hello = parts.hello;
-    this.#supervisor = parts.supervisor;
-    this.#ownSkipped = parts.ownSkipped;
-    this.#bound = bound;
-    this.#dispatcher = dispatcher;
-    this.#registry = registry;
-    this.#limits = limits;
-    this.#logger = logger;
-    if (parts.watch && parts.plugins.dirs.length > 0) {
-      this.#watcher = watchPluginDirs(parts.plugins.dirs, (paths) => {
-        logger.info("Plugin files changed: reloading", { changed: paths.length });
-        this.reload().catch((err) => logger.error("Reload failed", { error: String(err) }));
-      }, { logger });
-    }
-    this.#connections = new Connections({
-      dispatcher,
-      stats: parts.stats,
-      logger,
-      refusals: new Refusals(limits, parts.hello),
-      hello: parts.hello,
-      closing: () => this.#closing !== undefined,
-    });
-    this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
-    let done!: () => void;
-    this.finished = new Promise((r) => done = r);
-    this.#accepting.finally(() => this.close().then(done, done));
-  }
-
-  get connections(): number {
-    return this.#connections.sessions.size;
-  }
-
-  get listeners(): ListenerView[] {
-    return this.#bound.map(({ socket: b, limits, sessions }) => ({
-      path: b.path,
-      access: b.access,
-      mode: b.mode,
-      origin: b.origin,
-      tookOver: b.tookOver,
-      limits: { ...limits },
-      connections: sessions.size,
-    }));
-  }
-
-  /** Calls running on every connection. */
-  get callsInFlight(): number {
-    return this.#connections.callsInFlight;
-  }
-
-  /** The open connections, oldest first. */
-  connectionList(): ConnectionInfo[] {
-    return this.#connections.list();
-  }
-
-  status(): ServerStatus {
-    const plugins = this.#plugins.status();
-    return {
-      name: this.#hello.name,
-      version: this.#hello.version,
-      pid: Deno.pid,
-      uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
-      listeners: this.#bound.map(({ socket: b, limits, sessions }) => ({
-        path: b.path,
-        access: b.access,
-        // A socket from systemd has the mode and owner its .socket unit gave it.
-        mode: b.mode === undefined ? "set by the .socket unit" : "0" + b.mode.toString(8),
-        ...(b.origin === "systemd" ? { activation: "systemd", fdName: b.fdName } : {}),
-        connections: sessions.size,
-        limits: { ...limits },
-      })),
-      connections: this.#connections.sessions.size,
-      commands: this.#registry.size,
-      plugins: {
-        loaded: plugins.filter((p) => p.state === "loaded").length,
-        failed: this.loadFailures.map((f) => ({ file: f.file, error: f.error })),
-      },
-      limits: { ...this.#limits },
-      ...(this.#logger.level ? { logLevel: this.#logger.level } : {}),
-    };
-  }
-
-  commands(): CommandInfo[] {
-    return this.#registry.list();
-  }
-
-  get loadFailures(): readonly LoadFailure[] {
-    const out: LoadFailure[] = [...this.#ownSkipped()];
-    for (const p of this.#plugins.status()) {
-      if (p.state !== "loaded" && p.error !== undefined) out.push({ file: p.file, error: p.error });
-      for (const w of p.warnings) out.push({ file: p.file, error: w });
-    }
-    return out;
-  }
-
-  async reload(options: { all?: boolean } = {}): Promise<ReloadReport> {
-    if (this.#closing) throw new SockdError(Status.BUSY, "Server is shutting down");
-    const report = await this.#plugins.reload(options);
-    if (this.#supervisor) {
-      // A config that does not load changes nothing: the processes carry on as they were.
-      report.processes = await this.#supervisor.load().catch((err) => {
-        report.failed.push({
-          file: this.#supervisor!.file ?? "supervise config",
-          error: (err as Error).message,
-        });
-        return undefined;
-      });
-      if (report.processes === undefined) delete report.processes;
-    }
-    this.#logger.info("Plugins reloaded", {
-      loaded: report.loaded.length,
-      unchanged: report.unchanged.length,
-      failed: report.failed.length,
-      removed: report.removed.length,
-      commands: report.commands,
-      ms: report.durationMs,
-    });
-    return report;
-  }
-
-  plugins(): PluginStatus[] {
-    return this.#plugins.status();
-  }
-
-  handover(): HandedOver {
-    return {
-      listeners: this.#bound.flatMap(({ socket }) =>
-        socket.server ? [{ path: socket.path, server: socket.server }] : []
-      ),
-      pluginState: this.#plugins.states(),
-      follow: (listener) => this.#plugins.followStates(listener),
-    };
-  }
-
-  applyPluginState(file: string, op: StateOp): void {
-    this.#plugins.applyState(file, op);
-  }
-
-  close(options: { drainMs?: number } = {}): Promise<void> {
-    if (this.#closing && options.drainMs !== undefined) {
-      // Closing again with a drain time (a second signal: 0) cuts the drain under way short.
-      for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});
-    }
-    this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs);
-    return this.#closing;
-  }
-
-  async #shutdown(drainMs: number) {
-    this.#logger.info("Shutting down", { connections: this.#connections.sessions.size, drainMs });
-    for (const b of this.#bound) b.socket.close();
-    this.#watcher?.close();
-    this.#supervisor?.endStreams();
-    // Children stop (or are left) while calls drain: a successor taking over starts its own at once.
-    const children = this.#supervisor?.close();
-    await Promise.allSettled([...this.#connections.sessions].map((s) => s.shutdown(drainMs)));
-    this.#plugins.close();
-    await children;
-    await this.#accepting.catch(() => {});
-    this.#logger.info("Stopped");
   }
 }

@@ -3,7 +3,8 @@
  * once, and what it keeps of the slow path (deadlines on a shared timer,
  * cancel, the lazy parts of the context).
  */
-import { type Command, commandInfo, type Context } from "../lib/command.ts";
+import type { Command, Context } from "../lib/command.ts";
+import { commandInfo } from "../lib/command_info.ts";
 import type { Event } from "../lib/dialects/dialect.ts";
 import { type CallEnv, type CallRecord, Dispatcher, isRunning, type RunningCall } from "../lib/dispatcher.ts";
 import { SockdError, Status } from "../lib/errors.ts";

@@ -2,7 +2,7 @@
  * `sockd init DIR`: scaffolds a plugin directory — an example command, an
  * empty grants file `sockd.json`, and what an editor and `deno check` need to
  * type-check plugins: a `deno.json` mapping "sockd" to `./.sockd/mod.ts`, and
- * in `.sockd/` a copy of the types plugins import from sockd (the two modules
+ * in `.sockd/` a copy of the types plugins import from sockd (the three modules
  * that define them, which import nothing else).
  *
  * Why a copy and not a path to this checkout's lib/mod.ts: plugins import
@@ -16,6 +16,7 @@
  */
 import commandSource from "../command.ts" with { type: "text" };
 import logSource from "../log.ts" with { type: "text" };
+import serverViewSource from "../server_view.ts" with { type: "text" };
 import { join, resolve } from "node:path";
 import { VERSION } from "../version.ts";
 import { checkoutDir } from "./self_command.ts";
@@ -74,6 +75,7 @@ export function typeFiles(): [string, string][] {
     ["mod.ts", `${header}export type * from "./command.ts";\nexport type * from "./log.ts";\n`],
     ["command.ts", header + commandSource],
     ["log.ts", header + logSource],
+    ["server_view.ts", header + serverViewSource],
   ];
 }
 

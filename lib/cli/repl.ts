@@ -11,11 +11,10 @@
  * @module
  */
 import type { Client } from "../client.ts";
-import type { CommandInfo } from "../command.ts";
 import { tokenize } from "../dialects/_tokenize.ts";
-import { SockdError, Status } from "../errors.ts";
+import { type SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
-import { colorWanted, errorLine, renderChunk, renderForPeople, type Styles, styles } from "./render.ts";
+import { colorWanted, errorLine, type Styles, styles } from "./render.ts";
 import { commonPrefix, complete, formatColumns, ServerCatalog } from "./_completion.ts";
 import { defaultHistoryPath, History } from "./_history.ts";
 import { runPlain } from "./_repl_pipe.ts";
@@ -24,6 +23,8 @@ import { KeyQueue } from "./_key_queue.ts";
 import { Hints } from "./_hints.ts";
 import { searchHistory } from "./_history_search.ts";
 import { type Backoff, Link, type LinkEvent } from "./_link.ts";
+import { ReplScreen } from "./_repl_screen.ts";
+import { runCommand } from "./_repl_call.ts";
 
 /** Options of {@linkcode runRepl}. */
 export interface ReplOptions {
@@ -41,12 +42,6 @@ export interface ReplOptions {
 
 /** Words that end the REPL instead of being sent to the server. */
 const LOCAL_EXIT = new Set(["quit", "exit"]);
-/** After the server ends a call with 106 unasked, how long to watch for it closing the connection. */
-const SHUTDOWN_WATCH_MS = 1000;
-/** Time to wait for the server to confirm a cancel before returning to the prompt. */
-const CANCEL_GRACE_MS = 2000;
-
-const encoder = new TextEncoder();
 
 /** Runs the REPL until exit; resolves to the exit code. */
 export async function runRepl(options: ReplOptions): Promise<number> {
@@ -55,9 +50,6 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   }
   return await runPlain(options);
 }
-
-/** The outcome of one call in the interactive REPL. */
-type Outcome = "ok" | "failed" | "cancelled" | "lost";
 
 /** The REPL on a terminal. */
 class InteractiveRepl {
@@ -68,8 +60,8 @@ class InteractiveRepl {
   #editor: LineEditor;
   #link: Link;
   #catalog: ServerCatalog;
+  #screen: ReplScreen;
   #promptActive = false;
-  #atLineStart = true;
   #exitArmed = false;
   /** Who we talk to, from the last hello: for the prompt while disconnected too. */
   #server = { name: "sockd", access: "admin" };
@@ -78,6 +70,7 @@ class InteractiveRepl {
   constructor(options: ReplOptions) {
     this.#o = options;
     this.#st = styles(colorWanted(true));
+    this.#screen = new ReplScreen(this.#st, { active: () => this.#promptActive, draw: () => this.#draw() });
     this.#editor = new LineEditor(() => this.#history?.entries ?? []);
     this.#link = new Link(options.socket, {
       backoff: options.backoff,
@@ -96,16 +89,16 @@ class InteractiveRepl {
       client = await this.#connectFirst();
     } catch (err) {
       const e = err as SockdError;
-      this.#writeErr(errorLine(e.message));
+      this.#screen.writeErr(errorLine(e.message));
       return e.status === Status.CANCELLED ? Exit.INTERRUPTED : exitCodeFor(e.status ?? Status.CONN_ERROR);
     }
     const { dim } = this.#st;
     const { server, version, access } = client.server;
     this.#server = { name: server, access: access ?? "admin" };
-    this.#line(
+    this.#screen.line(
       dim(`connected to ${server} ${version} at ${this.#link.path}` + (access ? ` (access: ${access})` : "")),
     );
-    this.#line(
+    this.#screen.line(
       dim(
         `"help" lists commands; Tab completes; Ctrl-R searches history; Ctrl-C cancels a call; Ctrl-D exits.`,
       ),
@@ -124,7 +117,7 @@ class InteractiveRepl {
         const line = await this.#readLine();
         if (line === undefined) break;
         await history.add(line).catch((err) => {
-          this.#notice(this.#st.yellow(`history not saved: ${(err as Error).message}`));
+          this.#screen.notice(this.#st.yellow(`history not saved: ${(err as Error).message}`));
         });
         if (!await this.#execute(line)) break;
       }
@@ -144,11 +137,11 @@ class InteractiveRepl {
     try {
       return await this.#link.waitForServer(stop.signal, (delayMs, attempt) => {
         if (attempt === 1) {
-          this.#line(
+          this.#screen.line(
             this.#st.yellow(`no server at ${this.#link.path} yet; waiting for it (Ctrl-C gives up)…`),
           );
         } else if (delayMs >= 1000) {
-          this.#line(
+          this.#screen.line(
             this.#st.yellow(`still no server (attempt ${attempt}); retrying in ${delayMs / 1000} s`),
           );
         }
@@ -163,7 +156,7 @@ class InteractiveRepl {
     try {
       return await History.open(path);
     } catch (err) {
-      this.#writeErr(errorLine(`Cannot read history ${path}: ${(err as Error).message}`));
+      this.#screen.writeErr(errorLine(`Cannot read history ${path}: ${(err as Error).message}`));
       return await History.open(undefined);
     }
   }
@@ -188,7 +181,7 @@ class InteractiveRepl {
   /** Reads one line at the prompt; undefined means exit. */
   async #readLine(): Promise<string | undefined> {
     this.#editor.reset();
-    this.#ensureLineStart();
+    this.#screen.ensureLineStart();
     this.#promptActive = true;
     this.#draw();
     try {
@@ -204,19 +197,19 @@ class InteractiveRepl {
         switch (action.type) {
           case "submit":
             this.#draw();
-            this.#write("\n");
+            this.#screen.write("\n");
             return action.line;
           case "eof":
-            this.#write("\n");
+            this.#screen.write("\n");
             return undefined;
           case "interrupt":
             this.#editor.handle({ type: "key", name: "end" });
             this.#draw();
-            this.#write("^C\n");
+            this.#screen.write("^C\n");
             if (action.line === "") {
               if (this.#exitArmed) return undefined;
               this.#exitArmed = true;
-              this.#write(this.#st.dim("(press Ctrl-C again or Ctrl-D to exit)") + "\n");
+              this.#screen.write(this.#st.dim("(press Ctrl-C again or Ctrl-D to exit)") + "\n");
             }
             this.#editor.reset();
             this.#draw();
@@ -225,14 +218,14 @@ class InteractiveRepl {
             await this.#complete();
             break;
           case "clear-screen":
-            this.#write("\x1b[H\x1b[2J");
+            this.#screen.write("\x1b[H\x1b[2J");
             this.#draw();
             break;
           case "redraw":
             this.#draw();
             break;
           case "bell":
-            this.#write("\x07");
+            this.#screen.write("\x07");
             break;
         }
       }
@@ -243,7 +236,7 @@ class InteractiveRepl {
 
   /** Ctrl-R: searches history; the line to run, or undefined to go on editing. */
   async #search(): Promise<string | undefined> {
-    const write = (text: string) => this.#write(text);
+    const write = (text: string) => this.#screen.write(text);
     const action = await searchHistory(
       this.#history?.entries ?? [],
       async () => (await this.#keys.take())!,
@@ -255,7 +248,7 @@ class InteractiveRepl {
     }
     this.#draw();
     if (action.type !== "run") return undefined;
-    this.#write("\n");
+    this.#screen.write("\n");
     return action.line;
   }
 
@@ -264,7 +257,7 @@ class InteractiveRepl {
     const c = await complete(before, before.length, this.#catalog);
     const from = Array.from(before.slice(0, c.start)).length;
     if (c.candidates.length === 0) {
-      this.#write("\x07");
+      this.#screen.write("\x07");
       return;
     }
     if (c.candidates.length === 1) {
@@ -274,7 +267,7 @@ class InteractiveRepl {
       if (prefix.length > c.word.length) {
         this.#editor.replaceBeforeCursor(from, prefix);
       } else {
-        this.#write("\n" + formatColumns(c.candidates, this.#columns()));
+        this.#screen.write("\n" + formatColumns(c.candidates, this.#screen.columns()));
       }
     }
     this.#draw();
@@ -286,7 +279,7 @@ class InteractiveRepl {
     try {
       words = tokenize(line);
     } catch (err) {
-      this.#line(this.#st.red(`(error) ${(err as Error).message}`));
+      this.#screen.line(this.#st.red(`(error) ${(err as Error).message}`));
       return true;
     }
     if (words.length === 0) return true;
@@ -296,111 +289,25 @@ class InteractiveRepl {
     const interrupt = new AbortController();
     const watcher = this.#keys.take((k) => k.type === "key" && k.name === "ctrl-c", done.signal).then((k) => {
       if (!k) return;
-      this.#write("^C");
+      this.#screen.write("^C");
       interrupt.abort();
     });
     try {
-      await this.#run(words, interrupt.signal);
+      await runCommand(words, interrupt.signal, {
+        link: this.#link,
+        catalog: this.#catalog,
+        screen: this.#screen,
+      });
     } finally {
       done.abort();
       await watcher;
     }
     if (words[0] === "help" && words.length === 1) {
-      this.#line(this.#st.dim(
+      this.#screen.line(this.#st.dim(
         "(repl: Tab completes, Up/Down recall history, Ctrl-R searches it, Ctrl-C cancels a call, Ctrl-D or quit exits)",
       ));
     }
     return true;
-  }
-
-  /** Runs a command; if the connection drops under a persistent one, re-issues it after reconnecting. */
-  async #run(words: string[], interrupt: AbortSignal) {
-    const [command, ...args] = words as [string, ...string[]];
-    while (true) {
-      let client: Client;
-      try {
-        client = await this.#link.get(interrupt);
-      } catch (err) {
-        if (interrupt.aborted) this.#ensureLineStart();
-        else this.#showError(err as SockdError);
-        return;
-      }
-      // Whether it is persistent matters only if the connection drops; ask alongside the call.
-      const info = this.#catalog.info(command);
-      const { outcome, error } = await this.#callOnce(client, command, args, interrupt);
-      if (outcome !== "lost") return;
-      if (!(await info)?.persistent) {
-        this.#showError(error!);
-        return;
-      }
-      try {
-        await this.#link.get(interrupt);
-      } catch (err) {
-        if (interrupt.aborted) this.#ensureLineStart();
-        else this.#showError(err as SockdError);
-        return;
-      }
-      const again: CommandInfo | undefined = await this.#catalog.info(command);
-      if (!again?.persistent) {
-        this.#notice(
-          this.#st.yellow(`not resuming "${command}": the server no longer has it as a persistent command`),
-        );
-        return;
-      }
-      this.#notice(this.#st.yellow(`resuming ${words.join(" ")} (persistent)`));
-    }
-  }
-
-  async #callOnce(
-    client: Client,
-    command: string,
-    args: string[],
-    interrupt: AbortSignal,
-  ): Promise<{ outcome: Outcome; error?: SockdError }> {
-    const call = client.call(command, args, { signal: interrupt });
-    const it = call[Symbol.asyncIterator]();
-    let graceTimer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<"grace">((resolve) => {
-      const start = () => graceTimer = setTimeout(() => resolve("grace"), CANCEL_GRACE_MS);
-      if (interrupt.aborted) start();
-      else interrupt.addEventListener("abort", start, { once: true });
-    });
-    try {
-      while (true) {
-        const step = await Promise.race([it.next(), grace]);
-        if (step === "grace") {
-          // Keep reading so its chunks do not stall the connection; show none of them.
-          (async () => {
-            while (!(await it.next()).done) { /* discard */ }
-          })().catch(() => {});
-          this.#ensureLineStart();
-          this.#line(
-            this.#st.yellow(`(cancel sent; the server did not confirm it within ${CANCEL_GRACE_MS} ms)`),
-          );
-          return { outcome: "cancelled" };
-        }
-        if (step.done) break;
-        this.#out(renderChunk(step.value));
-      }
-      this.#out(await renderForPeople(await call.result));
-      return { outcome: "ok" };
-    } catch (err) {
-      const e = err instanceof SockdError ? err : new SockdError(Status.CONN_ERROR, String(err));
-      if (interrupt.aborted) {
-        this.#ensureLineStart();
-        this.#line(this.#st.yellow(`(cancelled${e.remote ? ` ${e.status}` : ""}) ${e.message}`));
-        return { outcome: "cancelled", error: e };
-      }
-      if (!e.remote && e.status === Status.CONN_ERROR) return { outcome: "lost", error: e };
-      // A server shutting down cancels calls (106), then closes: that is a lost connection too.
-      if (e.remote && e.status === Status.CANCELLED && await closesWithin(client, SHUTDOWN_WATCH_MS)) {
-        return { outcome: "lost", error: e };
-      }
-      this.#showError(e);
-      return { outcome: "failed", error: e };
-    } finally {
-      clearTimeout(graceTimer);
-    }
   }
 
   #onLinkEvent(e: LinkEvent) {
@@ -409,11 +316,11 @@ class InteractiveRepl {
     switch (e.type) {
       case "lost":
         this.#catalog.invalidate();
-        this.#notice(yellow(`connection lost: ${lower(e.error.message)}; reconnecting…`));
+        this.#screen.notice(yellow(`connection lost: ${lower(e.error.message)}; reconnecting…`));
         break;
       case "retry":
         if (e.delayMs >= 1000) {
-          this.#notice(
+          this.#screen.notice(
             yellow(`still no server at ${path} (attempt ${e.attempt}); retrying in ${e.delayMs / 1000} s`),
           );
         }
@@ -421,29 +328,14 @@ class InteractiveRepl {
       case "reconnected":
         this.#catalog.invalidate();
         this.#hints.clear();
-        this.#notice(green(`reconnected to ${path}`));
+        this.#screen.notice(green(`reconnected to ${path}`));
         break;
       case "gave-up":
-        this.#notice(red(
+        this.#screen.notice(red(
           `gave up reconnecting after ${Math.round(e.elapsedMs / 1000)} s: ${lower(e.error.message)}. ` +
             "The next command tries again.",
         ));
         break;
-    }
-  }
-
-  #showError(e: SockdError) {
-    const label = e.remote ? `(error ${e.status} ${e.code})` : `(error)`;
-    this.#line(this.#st.red(`${label} ${e.message}`));
-  }
-
-  /** A message on its own line, above the prompt if one is showing. */
-  #notice(text: string) {
-    if (this.#promptActive) {
-      this.#write(`\r\x1b[K${text}\n`);
-      this.#draw();
-    } else {
-      this.#line(text);
     }
   }
 
@@ -456,64 +348,17 @@ class InteractiveRepl {
 
   #draw() {
     const p = this.#prompt();
-    const columns = this.#columns();
+    const columns = this.#screen.columns();
     const drawn = this.#editor.render(p.text, p.width, columns);
     const atEnd = this.#editor.cursor === Array.from(this.#editor.text).length;
     const hint = this.#promptActive && atEnd ? this.#hints.for(this.#editor.text) : "";
     // The hint goes after the line, dimmed, when the cursor is at its end and it fits.
     const fits = hint && p.width + textWidth(this.#editor.text) + 1 + textWidth(hint) < columns;
     const at = drawn.lastIndexOf("\x1b[K\r");
-    this.#write(fits && at >= 0 ? drawn.slice(0, at) + this.#st.dim(hint) + drawn.slice(at) : drawn);
+    this.#screen.write(fits && at >= 0 ? drawn.slice(0, at) + this.#st.dim(hint) + drawn.slice(at) : drawn);
   }
-
-  #columns(): number {
-    try {
-      return Deno.consoleSize().columns || 80;
-    } catch {
-      return 80;
-    }
-  }
-
-  #line(text: string) {
-    this.#ensureLineStart();
-    this.#write(text + "\n");
-  }
-
-  #ensureLineStart() {
-    if (!this.#atLineStart) this.#write("\n");
-  }
-
-  #write(text: string) {
-    this.#out(encoder.encode(text));
-  }
-
-  #out(bytes: Uint8Array) {
-    if (bytes.length === 0) return;
-    writeAllSync(Deno.stdout, bytes);
-    this.#atLineStart = bytes[bytes.length - 1] === 0x0a;
-  }
-
-  #writeErr(text: string) {
-    writeAllSync(Deno.stderr, encoder.encode(text));
-  }
-}
-
-/** Whether `client`'s connection closes within `ms`. */
-async function closesWithin(client: Client, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const result = await Promise.race([
-    client.closed.then(() => true),
-    new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
-  ]);
-  clearTimeout(timer);
-  return result;
 }
 
 function lower(message: string): string {
   return message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : message;
-}
-
-function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
-  let off = 0;
-  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
 }

@@ -6,7 +6,8 @@
  */
 import { extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Command, validateCommand } from "../command.ts";
+import type { Command } from "../command.ts";
+import { validateCommand } from "../validate_command.ts";
 
 /** A plugin file (or command) that could not be loaded, and why. */
 export interface LoadFailure {

@@ -1,14 +1,14 @@
 /**
  * The plugin files of a server: loading them into their runners, reloading
  * what changed, keeping the old version serving when a new one fails, and
- * retiring old versions once their calls have finished.
+ * retiring old versions once their calls have finished. One file's record,
+ * how a version loads and how it is shown: lib/plugins/_plugin_record.ts.
  *
  * @module
  */
 import { basename, join, resolve } from "node:path";
-import type { Command, PluginGrants, PluginStatus, ReloadReport } from "../command.ts";
+import type { Command, PluginStatus, ReloadReport } from "../command.ts";
 import type { Logger } from "../log.ts";
-import { InlinePlugin } from "../runner/inline.ts";
 import type { Runner } from "../runner/runner.ts";
 import type { SandboxOptions } from "../runner/host_options.ts";
 import { PluginHost } from "../runner/plugin_host.ts";
@@ -16,8 +16,18 @@ import { PluginState } from "../runner/state.ts";
 import type { StateOp } from "../runner/host_protocol.ts";
 import type { ViewSnapshot } from "../runner/host_protocol.ts";
 import { CONFIG_FILE, type DirConfig, readDirConfig } from "./config.ts";
-import { listPluginFiles, loadPluginFile } from "./loader.ts";
+import { listPluginFiles } from "./loader.ts";
 import { digest, helperDigest } from "./_fingerprint.ts";
+import {
+  closeRunner,
+  dirErrorStatus,
+  disabled,
+  finished,
+  loadVersion,
+  type PluginRecord,
+  recordStatus,
+  type Version,
+} from "./_plugin_record.ts";
 import { Slots } from "../_slots.ts";
 
 /** A plugin command to register, with where it runs. */
@@ -49,28 +59,6 @@ export interface PluginManagerOptions {
   commit: (commands: PluginCommand[]) => { skipped: SkippedCommand[]; size: number };
   /** State to start each plugin file with, by file (what the process this one replaced held). */
   initialState?: ReadonlyMap<string, readonly [string, unknown][]>;
-}
-
-interface Version {
-  number: number;
-  runner: PluginHost | InlinePlugin;
-  commands: Command[];
-  fingerprint: string;
-  loadedAt: Date;
-}
-
-interface PluginRecord {
-  file: string;
-  dirIndex: number;
-  state: PluginState;
-  current?: Version;
-  loads: number;
-  error?: string;
-  failedFingerprint?: string;
-  grants: PluginGrants;
-  config: DirConfig | undefined;
-  warnings: string[];
-  retiring: Set<Version>;
 }
 
 /** Loads and reloads the plugin files of some directories. */
@@ -152,47 +140,8 @@ export class PluginManager {
   /** What each plugin file (and each failed directory or config) is doing now. */
   status(): PluginStatus[] {
     const out: PluginStatus[] = [];
-    for (const [file, error] of this.#dirErrors) {
-      out.push({
-        file,
-        state: "failed",
-        version: 0,
-        commands: [],
-        error,
-        warnings: [],
-        grants: {},
-        runner: "process",
-        restarts: 0,
-        calls: 0,
-        retiring: 0,
-      });
-    }
-    for (const rec of this.#sorted()) {
-      for (const old of rec.retiring) if (finished(old.runner)) rec.retiring.delete(old);
-      const v = rec.current;
-      const host = v?.runner instanceof PluginHost ? v.runner : undefined;
-      const disabled = host?.disabled;
-      const status: PluginStatus = {
-        file: rec.file,
-        state: disabled ? "disabled" : rec.error !== undefined ? "failed" : "loaded",
-        version: v?.number ?? 0,
-        commands: v ? v.commands.map((c) => c.name) : [],
-        warnings: [...rec.warnings],
-        grants: structuredClone(rec.grants),
-        runner: rec.grants.sandbox === "inline" ? "inline" : "process",
-        restarts: host?.restarts ?? 0,
-        calls: v?.runner.calls ?? 0,
-        retiring: rec.retiring.size,
-      };
-      if (v) status.runner = v.runner.kind;
-      const error = disabled ?? rec.error;
-      if (error !== undefined) status.error = error;
-      if (rec.config?.exists) status.config = rec.config.file;
-      if (v) status.loadedAt = v.loadedAt.toISOString();
-      if (host?.memoryBytes !== undefined) status.memoryBytes = host.memoryBytes;
-      if (host?.pid !== undefined) status.pid = host.pid;
-      out.push(status);
-    }
+    for (const [file, error] of this.#dirErrors) out.push(dirErrorStatus(file, error));
+    for (const rec of this.#sorted()) out.push(recordStatus(rec));
     return out;
   }
 
@@ -315,7 +264,14 @@ export class PluginManager {
         const record = rec;
         loads.push(slots.run(async () => {
           try {
-            const version = await this.#load(record, grants, config, fingerprint);
+            const version = await loadVersion(record, {
+              grants,
+              config,
+              fingerprint,
+              view: this.#opts.view,
+              logger: this.#opts.logger,
+              sandbox: this.#opts.sandbox,
+            });
             if (this.#closed) return closeRunner(version.runner);
             fresh.push([record, version]);
           } catch (err) {
@@ -388,44 +344,4 @@ export class PluginManager {
       serving: rec.current ? `version ${rec.current.number}` : "none",
     });
   }
-
-  async #load(
-    rec: PluginRecord,
-    grants: PluginGrants,
-    config: DirConfig,
-    fingerprint: string,
-  ): Promise<Version> {
-    let runner: PluginHost | InlinePlugin;
-    let commands: Command[];
-    if (grants.sandbox === "inline") {
-      commands = await loadPluginFile(rec.file);
-      runner = new InlinePlugin(commands);
-    } else {
-      const host = await PluginHost.load({
-        file: rec.file,
-        grants,
-        configFile: config.file,
-        state: rec.state,
-        view: this.#opts.view,
-        logger: this.#opts.logger,
-        options: this.#opts.sandbox,
-      });
-      runner = host;
-      commands = host.toCommands();
-    }
-    return { number: ++rec.loads, runner, commands, fingerprint, loadedAt: new Date() };
-  }
-}
-
-function finished(runner: PluginHost | InlinePlugin): boolean {
-  return runner instanceof PluginHost ? runner.finished : runner.calls === 0;
-}
-
-function disabled(runner: PluginHost | InlinePlugin): boolean {
-  return runner instanceof PluginHost && runner.disabled !== undefined;
-}
-
-function closeRunner(runner: PluginHost | InlinePlugin) {
-  if (runner instanceof PluginHost) runner.close();
-  else runner.retire();
 }

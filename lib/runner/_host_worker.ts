@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { accessAllows, type AccessLevel, type Chunk, type Command, validateCommand } from "../command.ts";
+import { accessAllows, type AccessLevel, type Chunk, type Command } from "../command.ts";
+import { validateCommand } from "../validate_command.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { HostCall, HostContext } from "./_host_call.ts";
 import { openPipes } from "./_host_pipes.ts";

@@ -36,6 +36,7 @@ Deno.test("init: the plugin directory names no checkout path and type-checks aft
     ".sockd/command.ts",
     ".sockd/log.ts",
     ".sockd/mod.ts",
+    ".sockd/server_view.ts",
     "deno.json",
     "hello.ts",
     "sockd.json",

@@ -125,7 +125,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "a second signal waits out the drain",
-    file: "lib/server.ts",
+    file: "lib/_running_server.ts",
     find: "for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});",
     replace: "",
     tests: ["tests/e2e/serve_lifecycle_test.ts"],

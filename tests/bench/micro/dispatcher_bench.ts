@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type Command, commandInfo } from "../../../lib/command.ts";
+import type { Command } from "../../../lib/command.ts";
+import { commandInfo } from "../../../lib/command_info.ts";
 import { msgpackDialect } from "../../../lib/dialects/msgpack.ts";
 import { encodeFrame, MSGPACK_PREFACE } from "../../../lib/dialects/msgpack.ts";
 import { type CallEnv, Dispatcher, isRunning } from "../../../lib/dispatcher.ts";
