@@ -15,46 +15,21 @@
  * @module
  */
 import type { AccessLevel } from "./command.ts";
-import type { CallId, Dialect, DialectFactory, Event, Request, ServerHello } from "./dialects/dialect.ts";
+import type { CallId, Dialect, Event, Request } from "./dialects/dialect.ts";
 import { detectDialect, DIALECTS } from "./dialects/detect.ts";
-import { type CallEnv, type Dispatcher, isRunning } from "./dispatcher.ts";
+import { type CallEnv, isRunning } from "./dispatcher.ts";
 import { SockdError, Status } from "./errors.ts";
-import type { Limits } from "./limits.ts";
-import type { Logger } from "./log.ts";
 import { InputQueue } from "./_input_queue.ts";
 import { Deadlines } from "./_deadlines.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
 import { type CallState, CallTable } from "./_call_table.ts";
 import { IdleClock } from "./_idle_clock.ts";
+import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
 
+export type { CallPool, SessionOptions } from "./session_options.ts";
 export type { Transport } from "./transport.ts";
-
-/** Calls in flight on all the connections of one listener, and how many may be. */
-export interface CallPool {
-  inFlight: number;
-  readonly max: number;
-}
-
-/** Options of {@linkcode Session}. */
-export interface SessionOptions {
-  id: number;
-  /** The socket path the connection came in on. */
-  listener: string;
-  access: AccessLevel;
-  /** Told once the connection's dialect is known. */
-  onDialect?: (dialect: string) => void;
-  dispatcher: Dispatcher;
-  limits: Limits;
-  /** Shared with the other connections of its listener: their calls in flight together. */
-  calls?: CallPool;
-  logger: Logger;
-  hello: ServerHello;
-  dialects?: readonly DialectFactory[];
-  /** Told once if the client drops the connection (a reset, a broken pipe): normal, logged at debug. */
-  onDropped?: () => void;
-}
 
 /**
  * Bytes asked for per read: small while a connection is idle or chatty (an
