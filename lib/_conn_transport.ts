@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Transport } from "./session.ts";
+import type { Transport } from "./transport.ts";
 
 /** The transport of a session on `conn`: the connection itself. */
 export function connTransport(conn: Deno.Conn): Transport {

@@ -9,7 +9,8 @@ import type { ServerHello } from "./dialects/dialect.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { Logger } from "./log.ts";
 import type { Refusals } from "./_refusal.ts";
-import { Session, type Transport } from "./session.ts";
+import { Session } from "./session.ts";
+import type { Transport } from "./transport.ts";
 import type { Stats } from "./stats.ts";
 import type { Listening } from "./_listener_set.ts";
 

@@ -20,7 +20,9 @@ import type { AccessLevel } from "./command.ts";
 import { type Limits, type ListenerLimits, listenerLimits } from "./limits.ts";
 import { bindSocket, ListenError, type ListenOptions } from "./listener.ts";
 import type { Logger } from "./log.ts";
-import type { CallPool, Session, Transport } from "./session.ts";
+import type { Session } from "./session.ts";
+import type { CallPool } from "./session_options.ts";
+import type { Transport } from "./transport.ts";
 import { adoptListener } from "./_adopted_listener.ts";
 import { connTransport } from "./_conn_transport.ts";
 

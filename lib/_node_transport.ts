@@ -17,7 +17,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import type { Transport } from "./session.ts";
+import type { Transport } from "./transport.ts";
 
 /** Bytes queued from the socket before it is paused until `read` catches up. */
 const HIGH_WATER = 256 * 1024;

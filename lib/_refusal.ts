@@ -11,7 +11,7 @@ import { detectDialect, DIALECTS } from "./dialects/detect.ts";
 import type { ServerHello } from "./dialects/dialect.ts";
 import { Status } from "./errors.ts";
 import type { Limits } from "./limits.ts";
-import type { Transport } from "./session.ts";
+import type { Transport } from "./transport.ts";
 
 /** How long a refused connection is given to send its first bytes, in ms. */
 export const REFUSAL_READ_MS = 250;

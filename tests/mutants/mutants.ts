@@ -161,7 +161,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "connections reports no running time",
-    file: "lib/session.ts",
+    file: "lib/_call_table.ts",
     find: "ms: Math.round(now - c.started)",
     replace: "ms: 0",
     tests: ["tests/operations_test.ts"],

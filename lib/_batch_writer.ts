@@ -1,0 +1,181 @@
+/**
+ * The write side of a session: answers queued while a write is under way go
+ * out together, in one buffer. A chunk is copied into the batch as it is
+ * queued, so its command may go on (and reuse its buffer) while the previous
+ * batch is written, until `AHEAD_BYTES` wait for the socket: then
+ * {@linkcode BatchWriter.whenTaken} makes the session's calls, and its
+ * reading, wait until the socket takes the batch.
+ *
+ * @module
+ */
+import type { SockdError } from "./errors.ts";
+import type { Transport } from "./transport.ts";
+
+/**
+ * Bytes that may wait for the socket: below it a streaming call goes on while
+ * the previous batch is written (its chunks copied into the next batch);
+ * above it, calls wait and the session reads no more requests until the
+ * socket has taken the batch.
+ */
+const AHEAD_BYTES = 256 * 1024;
+/** First size of a batch buffer (they grow by doubling to what a batch needs). */
+const MIN_BATCH_BUFFER = 4 * 1024;
+/** Batch buffers above this size are dropped once the connection has no call running. */
+const KEEP_BATCH_BUFFER = 64 * 1024;
+
+/** Queues a session's answers and writes them in batches, with backpressure. */
+export class BatchWriter {
+  #t: Transport;
+  /** Told when a write fails: the connection is lost. */
+  #onError: (err: unknown) => void;
+  #broken = false;
+  /** One encoded answer not yet copied anywhere: written as it is if nothing joins it (a lone answer). */
+  #lone: Uint8Array | undefined;
+  /** The batch being gathered, and its length. */
+  #batch: Uint8Array | undefined;
+  #batchLen = 0;
+  /** The other batch buffer, free again once its write is done. */
+  #spare: Uint8Array | undefined;
+  #writing = false;
+  #flushScheduled = false;
+  /** Resolves when the batch is taken by the writer (the waiting calls may fill the next one). */
+  #taken: PromiseWithResolvers<void> | undefined;
+  /** Resolves when the writer has written everything (for close). */
+  #flushed: PromiseWithResolvers<void> | undefined;
+  #lostError: SockdError | undefined;
+
+  constructor(transport: Transport, onError: (err: unknown) => void) {
+    this.#t = transport;
+    this.#onError = onError;
+  }
+
+  /** More than `AHEAD_BYTES` wait for the socket: the client is not reading its answers. */
+  get behind(): boolean {
+    return this.#batchLen >= AHEAD_BYTES;
+  }
+
+  /** Writes what this turn queued now, unless a write is under way. */
+  flushQueued(): void {
+    if (this.#flushScheduled && !this.#writing) this.#flush();
+  }
+
+  /** The connection is lost: nothing more is written, and a wait for the batch rejects with `error`. */
+  lose(error: SockdError): void {
+    this.#broken = true;
+    this.#lostError = error;
+    this.#taken?.reject(error);
+    this.#taken = undefined;
+  }
+
+  /**
+   * Queues bytes for the next write. Bytes joining others are copied into the
+   * batch at once, so `bytes` (which may be a command's own chunk, `borrowed`)
+   * are free again when this returns, except for a lone answer of the
+   * session's own, which is written as it is.
+   */
+  push(bytes: Uint8Array, borrowed: boolean): void {
+    if (this.#batchLen === 0 && this.#lone === undefined && !borrowed) {
+      this.#lone = bytes;
+    } else {
+      const lone = this.#lone;
+      if (lone) {
+        this.#lone = undefined;
+        this.#append(lone);
+      }
+      this.#append(bytes);
+    }
+    if (!this.#writing && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // Everything queued in this turn (all the answers to one read) goes out in one write.
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #append(bytes: Uint8Array) {
+    const need = this.#batchLen + bytes.length;
+    let batch = this.#batch;
+    if (!batch || batch.length < need) {
+      let size = Math.max(batch?.length ?? 0, this.#spare?.length ?? 0, MIN_BATCH_BUFFER);
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      if (batch && this.#batchLen > 0) next.set(batch.subarray(0, this.#batchLen));
+      batch = this.#batch = next;
+    }
+    batch.set(bytes, this.#batchLen);
+    this.#batchLen = need;
+  }
+
+  /**
+   * Resolves at once while little is queued, else once the writer has taken
+   * the batch; rejects if the connection is lost.
+   */
+  whenTaken(): Promise<void> {
+    if (this.#broken) return Promise.reject(this.#lostError);
+    if (this.#batchLen < AHEAD_BYTES) return Promise.resolve();
+    return (this.#taken ??= Promise.withResolvers<void>()).promise;
+  }
+
+  /** Writes what is queued, batch by batch, until nothing is. */
+  async #flush() {
+    this.#flushScheduled = false;
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (!this.#broken && (this.#lone !== undefined || this.#batchLen > 0)) {
+        let bytes: Uint8Array;
+        let written: Uint8Array | undefined;
+        if (this.#lone !== undefined) {
+          bytes = this.#lone;
+          this.#lone = undefined;
+        } else {
+          written = this.#batch!;
+          bytes = written.subarray(0, this.#batchLen);
+          // Answers arriving while this is written go to the other buffer.
+          this.#batch = this.#spare;
+          this.#spare = undefined;
+          this.#batchLen = 0;
+        }
+        const taken = this.#taken;
+        this.#taken = undefined;
+        taken?.resolve();
+        await this.#writeAll(bytes);
+        if (written) this.#spare = written;
+      }
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      this.#writing = false;
+      if (this.#broken) {
+        this.#lone = undefined;
+        this.#batchLen = 0;
+        this.#taken?.reject(this.#lostError);
+        this.#taken = undefined;
+      }
+      const flushed = this.#flushed;
+      this.#flushed = undefined;
+      flushed?.resolve();
+    }
+  }
+
+  /** The session has no call running: drop large batch buffers (an idle connection holds little). */
+  trim(): void {
+    if ((this.#spare?.length ?? 0) > KEEP_BATCH_BUFFER) this.#spare = undefined;
+    if (this.#batchLen === 0 && (this.#batch?.length ?? 0) > KEEP_BATCH_BUFFER) this.#batch = undefined;
+  }
+
+  async #writeAll(bytes: Uint8Array) {
+    let off = 0;
+    while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
+  }
+
+  /** Resolves once everything queued has been written (or the connection is lost). */
+  async drained(): Promise<void> {
+    while (!this.#broken && (this.#writing || this.#lone !== undefined || this.#batchLen > 0)) {
+      if (!this.#writing) {
+        await this.#flush();
+        continue;
+      }
+      await (this.#flushed ??= Promise.withResolvers<void>()).promise;
+    }
+  }
+}
