@@ -2,7 +2,7 @@ import type { Command } from "sockd";
 
 /**
  * `hostname`: the machine's name, read from /etc/hostname. The plugin runs in
- * a sandbox worker with nothing granted by default; `sockd.json` beside it
+ * its own host process with nothing granted by default; `sockd.json` beside it
  * grants this one file. Without the grant the call answers 105 and names the
  * grant to add.
  */
