@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { raceAbort, sleep } from "../_abortable.ts";
 import { type Client, connect } from "../client.ts";
 import { SockdError, Status } from "../errors.ts";
 
@@ -97,10 +98,10 @@ export class Link {
   async get(signal?: AbortSignal): Promise<Client> {
     if (this.#client) return this.#client;
     if (this.#reconnecting) {
-      const got = await abortable(this.#reconnecting, signal);
+      const got = await raceAbort(this.#reconnecting, signal, interrupted);
       if (got) return got;
     }
-    return await abortable(this.#connectOnce(), signal);
+    return await raceAbort(this.#connectOnce(), signal, interrupted);
   }
 
   /**
@@ -117,7 +118,7 @@ export class Link {
     let delay = firstDelayMs;
     for (let attempt = 1;; attempt++) {
       try {
-        return await abortable(this.#connectOnce(), signal);
+        return await raceAbort(this.#connectOnce(), signal, interrupted);
       } catch (err) {
         const cause = (err as SockdError).cause;
         const absent = cause instanceof Deno.errors.NotFound ||
@@ -192,29 +193,7 @@ export class Link {
   }
 }
 
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** `p`, or a CANCELLED rejection when `signal` aborts first. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(new SockdError(Status.CANCELLED, "Interrupted"));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SockdError(Status.CANCELLED, "Interrupted"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
+/** The rejection of a wait cut short by the user. */
+function interrupted(): SockdError {
+  return new SockdError(Status.CANCELLED, "Interrupted");
 }

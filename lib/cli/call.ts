@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { raceAbort } from "../_abortable.ts";
 import { type Client, connect } from "../client.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
@@ -228,15 +229,8 @@ async function fail(
   return exitCodeFor(e.status);
 }
 
-/** `p`, or a rejection as soon as `signal` aborts. */
+/** `p`, or a rejection as soon as `signal` aborts; a connection that completes after that is closed, not leaked. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SockdError(Status.CANCELLED, "Interrupted"));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    // A connection that completes after the interrupt is closed, not leaked.
-    p.then((v) => signal.aborted && (v as { close?: () => void })?.close?.(), () => {});
-  });
+  if (signal) p.then((v) => signal.aborted && (v as { close?: () => void })?.close?.(), () => {});
+  return raceAbort(p, signal, () => new SockdError(Status.CANCELLED, "Interrupted"));
 }

@@ -11,6 +11,7 @@ import { type SockdError, Status } from "../errors.ts";
 import { quote } from "../dialects/_tokenize.ts";
 import { runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
+import { sleep } from "../_abortable.ts";
 import { Exit } from "./exit_codes.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
@@ -140,18 +141,6 @@ function parseCount(text: string): number {
     throw new Error(`--count needs a whole number of calls, at least 1, got "${text}"`);
   }
   return n;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PluginGrants } from "../command.ts";
 import { SockdError, Status } from "../errors.ts";
@@ -222,8 +223,4 @@ export class HostProcess {
       `Plugin host of ${name} exited (${how})${said ? `: ${said.slice(0, 300)}` : ""}`,
     );
   }
-}
-
-function basename(file: string): string {
-  return file.slice(file.lastIndexOf("/") + 1);
 }

@@ -23,7 +23,7 @@ import { type HostEvents, type PluginHostSpec, spawnHost } from "./host_spawn.ts
 import type { LiveHost, Routes } from "./live_host.ts";
 import { type CallOwner, nextInput, RemoteCall } from "./remote_call.ts";
 import { RestartPolicy } from "./restart_policy.ts";
-import { raceAbort } from "./_race_abort.ts";
+import { raceAbort } from "../_abortable.ts";
 import { callError } from "./load_error.ts";
 import { applyHostState } from "./state.ts";
 import type { Runner, RunnerCall } from "./runner.ts";
