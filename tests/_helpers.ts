@@ -33,6 +33,35 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_0
   throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
 }
 
+/**
+ * Collects what `child` writes to stderr as it comes: `text()` is all of it
+ * so far; `drained` resolves once the pipe has closed.
+ */
+export function captureStderr(child: Deno.ChildProcess): { text: () => string; drained: Promise<void> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const drained = (async () => {
+    for await (const chunk of child.stderr) text += decoder.decode(chunk, { stream: true });
+  })().catch(() => {});
+  return { text: () => text, drained };
+}
+
+/** Everything a peer sends until it closes; a reset throws. Gives up (closes) after `ms`. */
+export async function readToEnd(conn: Deno.Conn, ms = 5000): Promise<Uint8Array> {
+  const parts: number[] = [];
+  const buf = new Uint8Array(4096);
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) return new Uint8Array(parts);
+      parts.push(...buf.subarray(0, n));
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A `sockd serve` subprocess. */
 export interface ServerProcess extends AsyncDisposable {
   path: string;
@@ -62,17 +91,13 @@ export async function startServer(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let err = "";
-  const decoder = new TextDecoder();
-  const drained = (async () => {
-    for await (const chunk of process.stderr) err += decoder.decode(chunk, { stream: true });
-  })();
+  const { text: stderr, drained } = captureStderr(process);
   let exited: number | undefined;
   const status = process.status.then((s) => exited = s.code);
   try {
     await waitFor(
       async () => {
-        if (exited !== undefined) throw new Error(`sockd serve exited with ${exited}:\n${err}`);
+        if (exited !== undefined) throw new Error(`sockd serve exited with ${exited}:\n${stderr()}`);
         return await isLive(path).catch(() => false);
       },
       15_000,
@@ -99,7 +124,7 @@ export async function startServer(
   return {
     path,
     process,
-    stderr: () => err,
+    stderr,
     stop,
     async [Symbol.asyncDispose]() {
       await stop("SIGKILL");

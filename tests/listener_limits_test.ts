@@ -12,7 +12,7 @@ import { Status } from "../lib/errors.ts";
 import { DEFAULT_LIMITS, listenerLimits } from "../lib/limits.ts";
 import { serve, type ServeOptions } from "../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertStatus, assertThrows, caught } from "./assert.ts";
-import { tempDir } from "./_helpers.ts";
+import { readToEnd, tempDir } from "./_helpers.ts";
 
 const commands: Command[] = [{
   name: "sleep",
@@ -38,22 +38,6 @@ async function withServer(
     await fn({ admin: server.path, ro });
   } finally {
     await server.close({ drainMs: 0 });
-  }
-}
-
-/** Everything the server sends until it closes (a reset fails the test: refusals end cleanly). */
-async function readToEnd(conn: Deno.Conn, ms = 3000): Promise<Uint8Array> {
-  const parts: number[] = [];
-  const buf = new Uint8Array(4096);
-  const timer = setTimeout(() => conn.close(), ms);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) return new Uint8Array(parts);
-      parts.push(...buf.subarray(0, n));
-    }
-  } finally {
-    clearTimeout(timer);
   }
 }
 

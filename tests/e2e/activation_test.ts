@@ -7,7 +7,7 @@ import { connect } from "../../lib/client.ts";
 import type { ServerStatus } from "../../lib/command.ts";
 import { Status } from "../../lib/errors.ts";
 import { assert, assertEquals, assertIncludes, assertStatus, caught } from "../assert.ts";
-import { DENO, ROOT, SOCKD_ARGS, tempDir, waitFor } from "../_helpers.ts";
+import { captureStderr, DENO, ROOT, SOCKD_ARGS, tempDir, waitFor } from "../_helpers.ts";
 
 /** `systemd-socket-activate` listening on `sockets` (name → path), running `sockd serve ...serveArgs`. */
 function activate(sockets: Record<string, string>, serveArgs: string[]) {
@@ -26,21 +26,17 @@ function activate(sockets: Record<string, string>, serveArgs: string[]) {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let err = "";
-  const decoder = new TextDecoder();
-  const drained = (async () => {
-    for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
-  })();
+  const { text: stderr, drained } = captureStderr(child);
   let code: number | undefined;
   const status = child.status.then((s) => code = s.code);
   return {
     pid: child.pid,
-    stderr: () => err,
+    stderr,
     exited: () => code,
     /** Resolves once every socket is open (systemd-socket-activate says so). */
     ready: () =>
       waitFor(
-        () => names.every((_, i) => err.includes(` as ${3 + i}.`)),
+        () => names.every((_, i) => stderr().includes(` as ${3 + i}.`)),
         10_000,
         "systemd-socket-activate to open its sockets",
       ),

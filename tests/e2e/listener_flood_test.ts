@@ -12,29 +12,13 @@ import { FrameDecoder } from "../../lib/dialects/_frame_decoder.ts";
 import { MSGPACK_PREFACE } from "../../lib/dialects/msgpack.ts";
 import { Status } from "../../lib/errors.ts";
 import { assert, assertEquals, assertStatus, caught } from "../assert.ts";
-import { runSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
+import { readToEnd, runSockd, startServer, tempDir, waitFor } from "../_helpers.ts";
 
 const CLIENTS = 80;
 const MAX = 20;
 const REFUSAL = `too many connections (limit ${MAX})`;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Everything the server sends until it closes; a reset throws (refusals must end cleanly). */
-async function readToEnd(conn: Deno.Conn, ms = 5000): Promise<Uint8Array> {
-  const parts: number[] = [];
-  const buf = new Uint8Array(4096);
-  const timer = setTimeout(() => conn.close(), ms);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) return new Uint8Array(parts);
-      parts.push(...buf.subarray(0, n));
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One refused client of a kind: what it read, normalised to [status, message]. */
 async function refusedClient(path: string, kind: number): Promise<[number, string]> {

@@ -6,7 +6,7 @@
  * generated `known_hosts` (`StrictHostKeyChecking yes`). The remote `sockd`
  * is this checkout, run from source as `deno task sockd` runs it.
  */
-import { ROOT, waitFor } from "../_helpers.ts";
+import { captureStderr, ROOT, waitFor } from "../_helpers.ts";
 
 /** Where sshd is: Debian's openssh-server. */
 export const SSHD = "/usr/sbin/sshd";
@@ -120,11 +120,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let log = "";
-  const decoder = new TextDecoder();
-  const drained = (async () => {
-    for await (const chunk of child.stderr) log += decoder.decode(chunk, { stream: true });
-  })().catch(() => {});
+  const { text: log, drained } = captureStderr(child);
   let exited: number | undefined;
   const status = child.status.then((s) => exited = s.code);
   const stop = async () => {
@@ -150,7 +146,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
   try {
     await waitFor(
       async () => {
-        if (exited !== undefined) throw new Error(`sshd exited with ${exited}:\n${log}`);
+        if (exited !== undefined) throw new Error(`sshd exited with ${exited}:\n${log()}`);
         try {
           (await Deno.connect({ hostname: "127.0.0.1", port })).close();
           return true;
@@ -170,7 +166,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
     port,
     config: `${dir}/ssh_config`,
     controlConfig: `${dir}/ssh_config_control`,
-    log: () => log,
+    log,
     stop,
     [Symbol.asyncDispose]: stop,
   };
