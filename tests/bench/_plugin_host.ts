@@ -138,7 +138,8 @@ export async function hostMemory(env: Env): Promise<Row[]> {
       ? await spawnHaproxy(scope, env.dir, path)
       : await spawnRedis(scope, env.dir, path);
     await sleep(500);
-    return rssOf(proc.pid);
+    // Awaited here: the scope stops the peer as this block ends.
+    return await rssOf(proc.pid);
   };
   const bare: number[] = [],
     rss: number[] = [],
