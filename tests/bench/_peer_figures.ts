@@ -22,7 +22,9 @@ interface Side {
   na?: string;
 }
 
-function sides(env: Env): Record<"text" | "jsonl" | "haproxy" | "redis" | "raw", Side> {
+type SideName = "text" | "jsonl" | "haproxy" | "redis" | "raw" | "node";
+
+function sides(env: Env): Record<SideName, Side> {
   const { haproxy, redis } = env.peers;
   return {
     text: { name: "text", label: "sockd text", socket: env.sockd, wire: TEXT_WIRE },
@@ -39,6 +41,12 @@ function sides(env: Env): Record<"text" | "jsonl" | "haproxy" | "redis" | "raw",
       ? { name: "redis", label: `Redis ${redis.version}, PING`, socket: env.redis, wire: REDIS_WIRE }
       : { name: "redis", label: "Redis PING", na: redis.ok ? "not started" : redis.why },
     raw: { name: "raw", label: "raw Deno echo, `ping\\n`", socket: env.rawEcho, wire: ECHO_WIRE },
+    node: {
+      name: "node",
+      label: "JSON lines over node:net (tests/bench/node)",
+      socket: env.node,
+      wire: JSONL_WIRE,
+    },
   };
 }
 
@@ -54,7 +62,7 @@ interface Shape {
 interface Pairing {
   id: string;
   sockd: "text" | "jsonl";
-  against: "haproxy" | "redis" | "raw";
+  against: Exclude<SideName, "text" | "jsonl">;
   target: Target;
 }
 
@@ -110,12 +118,14 @@ export const PEER_IDS: readonly string[] = [
   "strict-1-haproxy",
   "strict-1-redis",
   "strict-1-jsonl",
+  "strict-1-node",
   "conns-16-haproxy",
   "conns-16-jsonl",
   "conns-16-redis",
   "pipe-16-text",
   "pipe-16-jsonl",
   "pipe-16-raw",
+  "pipe-16-node",
 ];
 
 /** Strict request/response on one connection: no target, the peers beside. */
@@ -124,6 +134,7 @@ export function strictOne(env: Env): Promise<Row[]> {
     { id: "strict-1-haproxy", sockd: "text", against: "haproxy", target: NONE },
     { id: "strict-1-redis", sockd: "text", against: "redis", target: NONE },
     { id: "strict-1-jsonl", sockd: "jsonl", against: "redis", target: NONE },
+    { id: "strict-1-node", sockd: "jsonl", against: "node", target: NONE },
   ]);
 }
 
@@ -144,5 +155,6 @@ export function pipelined(env: Env): Promise<Row[]> {
     { id: "pipe-16-text", sockd: "text", against: "redis", target },
     { id: "pipe-16-jsonl", sockd: "jsonl", against: "redis", target },
     { id: "pipe-16-raw", sockd: "text", against: "raw", target: NONE },
+    { id: "pipe-16-node", sockd: "jsonl", against: "node", target: NONE },
   ]);
 }
