@@ -106,6 +106,7 @@ async function sample(env: Env, kind: Kind): Promise<Sample> {
   await sleep(300);
   const before = await settled(rss);
   const conns = await openIdle(path, n, handshake);
+  scope.defer(() => closeAll(conns));
   await sleep(1000);
   const open = await settled(rss);
   closeAll(conns);
