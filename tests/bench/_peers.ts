@@ -80,7 +80,9 @@ export async function findPeers(log: (line: string) => void): Promise<Peers> {
     if (!await exists(bin)) {
       return {
         ok: false,
-        why: `${pkg} is not installed (${installFailure ?? "?"}): as root, apt-get install -y ${pkg}`,
+        why: `${pkg} is not installed (${
+          installFailure ?? `apt-get did not put it at ${bin}`
+        }): as root, apt-get install -y ${pkg}`,
       };
     }
     try {
