@@ -6,6 +6,7 @@
  * @module
  */
 import type { Window } from "./_measure.ts";
+import { type Peers, spawnHaproxy, spawnRedis } from "./_peers.ts";
 import { DENO, NODE, ROOT, type Scope, type ServerProc, spawnServer } from "./_processes.ts";
 
 /** How much the suite runs. */
@@ -67,6 +68,12 @@ export interface Env {
   sockd: string;
   /** The node:net JSON-lines peer. */
   node: string;
+  /** HAProxy and Redis as found or installed (a peer that failed to start says why here). */
+  peers: Peers;
+  /** HAProxy's runtime API socket, when it runs. */
+  haproxy?: string;
+  /** Redis's socket, when it runs. */
+  redis?: string;
   servers: ServerProc[];
 }
 
@@ -113,8 +120,8 @@ export function socketPath(dir: string, name: string): string {
   return `${dir}/${name}-${++serial}.sock`;
 }
 
-/** Creates the temp dirs and starts the raw, sockd and node servers. */
-export async function setUp(scope: Scope, config: Config, profileDir?: string): Promise<Env> {
+/** Creates the temp dirs and starts the raw, sockd and node servers, and the peers that are installed. */
+export async function setUp(scope: Scope, config: Config, peers: Peers, profileDir?: string): Promise<Env> {
   const dir = await scope.tempDir();
   const pluginDir = `${dir}/plugins`;
   await Deno.mkdir(pluginDir);
@@ -134,6 +141,7 @@ export async function setUp(scope: Scope, config: Config, profileDir?: string): 
     rawBulk: socketPath(dir, "raw-bulk"),
     sockd: socketPath(dir, "sockd"),
     node: socketPath(dir, "node"),
+    peers: { ...peers },
     servers: [],
   };
   env.servers.push(
@@ -145,5 +153,23 @@ export async function setUp(scope: Scope, config: Config, profileDir?: string): 
       sockets: [env.node],
     }),
   );
+  if (peers.haproxy.ok) {
+    const path = socketPath(dir, "haproxy");
+    try {
+      env.servers.push(await spawnHaproxy(scope, dir, path));
+      env.haproxy = path;
+    } catch (err) {
+      env.peers.haproxy = { ok: false, why: `haproxy did not start: ${(err as Error).message}` };
+    }
+  }
+  if (peers.redis.ok) {
+    const path = socketPath(dir, "redis");
+    try {
+      env.servers.push(await spawnRedis(scope, dir, path));
+      env.redis = path;
+    } catch (err) {
+      env.peers.redis = { ok: false, why: `redis-server did not start: ${(err as Error).message}` };
+    }
+  }
   return env;
 }

@@ -4,8 +4,7 @@
  * cost in memory (RSS, and PSS, which shares the runtime's pages fairly
  * among the processes that map them).
  *
- * Another process's /proc files need `--allow-all` in Deno 2.9, so memory is
- * read with `ps` (RSS) and `cat /proc/PID/smaps_rollup` (PSS).
+ * Memory is read with `ps` and `cat` (tests/bench/_rss.ts).
  *
  * @module
  */
@@ -17,9 +16,11 @@ import { PluginState } from "../../lib/runner/state.ts";
 import { type Env, socketPath, spawnSockd } from "./_env.ts";
 import { interleave, sockdClients, unaryStep } from "./_figures.ts";
 import { throughput } from "./_measure.ts";
-import { ROOT, runOutput, Scope, timeRun } from "./_processes.ts";
+import { spawnHaproxy, spawnRedis } from "./_peers.ts";
+import { ROOT, Scope, timeRun } from "./_processes.ts";
+import { processTree, pssOf, rssOf } from "./_rss.ts";
 import { makeRow, type Row } from "./_row.ts";
-import { median } from "./_stats.ts";
+import { median, sleep } from "./_stats.ts";
 
 /** Starts a server whose bench plugin runs in a host process (the default). */
 async function hostServer(env: Env, scope: Scope): Promise<string> {
@@ -99,20 +100,11 @@ export async function hostStart(env: Env): Promise<Row[]> {
   })];
 }
 
-async function rssOf(pid: number): Promise<number> {
-  return Number((await runOutput("ps", ["-o", "rss=", "-p", String(pid)])).trim()) * 1024;
-}
-
-async function pssOf(pid: number): Promise<number> {
-  const text = await runOutput("cat", [`/proc/${pid}/smaps_rollup`]);
-  const kb = /^Pss:\s+(\d+) kB/m.exec(text);
-  return kb ? Number(kb[1]) * 1024 : NaN;
-}
-
 /**
- * Memory of an idle server with the example plugins (5 hosts): per host
- * (RSS, PSS) and in all (server + hosts), against the same server with no
- * plugins.
+ * Memory of an idle server with the example plugins: per host (RSS, PSS)
+ * and in all (the server and every process below it, so hosts count however
+ * they are started), against the same server with no plugins, and beside
+ * idle HAProxy and Redis (fresh processes, same repetitions).
  */
 export async function hostMemory(env: Env): Promise<Row[]> {
   const { memoryReps } = env.config;
@@ -122,26 +114,40 @@ export async function hostMemory(env: Env): Promise<Row[]> {
     const args = withPlugins ? ["--plugins", `${ROOT}examples/cmds`] : [];
     const server = await spawnSockd({ scope, profileDir: undefined }, "memory", path, args);
     const client = await connect(path);
-    scope.defer(() => client.close());
-    const hosts = withPlugins
-      ? (await client.call("plugins", ["--json"]).result as { pid?: number }[]).map((p) => p.pid!).filter(
-        Boolean,
-      )
-      : [];
-    await new Promise((r) => setTimeout(r, 500));
-    const serverPid = server.pid;
-    const hostRss = await Promise.all(hosts.map(rssOf));
-    const hostPss = await Promise.all(hosts.map(pssOf));
-    const total = (await rssOf(serverPid)) + hostRss.reduce((a, b) => a + b, 0);
-    const totalPss = (await pssOf(serverPid)) + hostPss.reduce((a, b) => a + b, 0);
+    // What an operator's first look does: the command list (help and completion read it).
+    await client.call("help").result;
+    client.close();
+    await sleep(500);
+    const tree = await processTree(server.pid);
+    const hosts = tree.filter((p) => p.pid !== server.pid);
+    const hostPss = await Promise.all(hosts.map((h) => pssOf(h.pid)));
+    const totalPss = (await pssOf(server.pid)) + hostPss.reduce((a, b) => a + b, 0);
     const per = (v: number[]) => v.length > 0 ? median(v) : NaN;
-    return { hosts: hosts.length, rss: per(hostRss), pss: per(hostPss), total, totalPss };
+    return {
+      hosts: hosts.length,
+      rss: per(hosts.map((h) => h.rss)),
+      pss: per(hostPss),
+      total: tree.reduce((a, p) => a + p.rss, 0),
+      totalPss,
+    };
+  };
+  const peer = async (kind: "haproxy" | "redis") => {
+    await using scope = new Scope();
+    const path = socketPath(env.dir, `mem-idle-${kind}`);
+    const proc = kind === "haproxy"
+      ? await spawnHaproxy(scope, env.dir, path)
+      : await spawnRedis(scope, env.dir, path);
+    await sleep(500);
+    // Awaited here: the scope stops the peer as this block ends.
+    return await rssOf(proc.pid);
   };
   const bare: number[] = [],
     rss: number[] = [],
     pss: number[] = [],
     total: number[] = [],
-    totalPss: number[] = [];
+    totalPss: number[] = [],
+    haproxy: number[] = [],
+    redis: number[] = [];
   let hosts = 0;
   for (let i = 0; i < memoryReps; i++) {
     bare.push((await sample(false)).total);
@@ -151,25 +157,54 @@ export async function hostMemory(env: Env): Promise<Row[]> {
     pss.push(m.pss);
     total.push(m.total);
     totalPss.push(m.totalPss);
+    if (env.peers.haproxy.ok) haproxy.push(await peer("haproxy"));
+    if (env.peers.redis.ok) redis.push(await peer("redis"));
   }
   const base = {
     baseline: "idle server, no plugins (RSS)",
     baselineSamples: bare,
     target: { kind: "none" as const },
   };
+  const examples =
+    `idle server with the example plugins (examples/cmds): server + ${hosts} host process(es), RSS`;
+  const limit = { kind: "at-most", value: 60 * 1024 * 1024 } as const;
+  const peerBaseline = (kind: "haproxy" | "redis", name: string) => {
+    const p = env.peers[kind];
+    return p.ok ? `idle ${name} (RSS)` : `${name}: n/a: ${p.why}`;
+  };
   return [
     makeRow({ id: "host-rss", figure: "RSS of one idle plugin host", unit: "B", samples: rss, ...base }),
     makeRow({ id: "host-pss", figure: "PSS of one idle plugin host", unit: "B", samples: pss, ...base }),
     makeRow({
       id: "examples-rss",
-      figure: `idle server with the ${hosts} example plugins: server + hosts, RSS`,
+      figure: examples,
       unit: "B",
       samples: total,
       ...base,
+      target: limit,
+      note: "After one `help` call, 0.5 s idle. Hosts are every process below the server (ps).",
+    }),
+    makeRow({
+      id: "examples-rss-haproxy",
+      figure: examples,
+      unit: "B",
+      samples: total,
+      baseline: peerBaseline("haproxy", "HAProxy"),
+      baselineSamples: haproxy,
+      target: limit,
+    }),
+    makeRow({
+      id: "examples-rss-redis",
+      figure: examples,
+      unit: "B",
+      samples: total,
+      baseline: peerBaseline("redis", "Redis"),
+      baselineSamples: redis,
+      target: limit,
     }),
     makeRow({
       id: "examples-pss",
-      figure: `idle server with the ${hosts} example plugins: server + hosts, PSS`,
+      figure: `idle server with the example plugins: server + ${hosts} host process(es), PSS`,
       unit: "B",
       samples: totalPss,
       ...base,

@@ -1,29 +1,31 @@
 /**
- * `deno task bench`: holds sockd against the raw socket on the same machine,
- * in the same process tree, and prints each figure beside its baseline with
- * the ratio and the target. A JSON copy goes to `bench-results.json` (or
- * `--out PATH`).
+ * `deno task bench`: holds sockd against its peers (HAProxy's runtime API,
+ * Redis) and the raw socket on the same machine, in the same process tree,
+ * and prints each figure beside its comparator with the ratio and the
+ * target. A JSON copy goes to `bench-results.json` (or `--out PATH`).
  *
  *     deno task bench                 # full run, a few minutes on 2 cores
- *     deno task bench --quick         # about 30 s; streams 128 MiB instead of 1 GiB
- *     deno task bench --only unary-1,stream --out /tmp/b.json
+ *     deno task bench --quick         # a few minutes; streams 128 MiB instead of 1 GiB
+ *     deno task bench --pin           # everything on one CPU: figures are CPU cost per call
+ *     deno task bench --only pipe-16-text,stream --out /tmp/b.json
  *     deno task bench --profile /tmp/prof   # V8 CPU profiles of the sockd servers
  *
  * Servers under test run as separate processes (`sockd serve` through
- * main.ts with the `sockd` permission set, the raw echo server, the node
- * peer); clients run here. Benchmarks, not tests: nothing fails on speed.
+ * main.ts with the `sockd` permission set, HAProxy, Redis, the raw echo
+ * server, the node peer); the C client (tests/bench/c/callbench.c, built on
+ * first use) drives every server alike, the library clients run here.
+ * Bench-only dependencies (gcc's build, the peers) are never needed by
+ * `deno task test`. Benchmarks, not tests: nothing fails on speed.
  *
  * @module
  */
 import { type Config, type Env, FULL, QUICK, setUp } from "./_env.ts";
-import {
-  coldCall,
-  idleMemory,
-  multiplexed,
-  streaming,
-  unaryOneConnection,
-  unarySixteenConnections,
-} from "./_figures.ts";
+import { multiplexed, streaming, unaryOneConnection, unarySixteenConnections } from "./_figures.ts";
+import { PEER_IDS, pipelined, sixteenConnections, strictOne } from "./_peer_figures.ts";
+import { CONNECTION_MEMORY_IDS, connectionMemory } from "./_connection_memory.ts";
+import { COLD_IDS, coldCall } from "./_cold.ts";
+import { findPeers } from "./_peers.ts";
+import { pinSelf } from "./_pin.ts";
 import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
@@ -39,25 +41,45 @@ interface Figure {
 }
 
 const FIGURES: readonly Figure[] = [
+  { ids: PEER_IDS.filter((id) => id.startsWith("strict-")), run: strictOne },
+  { ids: PEER_IDS.filter((id) => id.startsWith("conns-")), run: sixteenConnections },
+  { ids: PEER_IDS.filter((id) => id.startsWith("pipe-")), run: pipelined },
   { ids: ["unary-1", "unary-1-minimal", "text", "jsonl", "node-jsonl-1"], run: unaryOneConnection },
   { ids: ["unary-16", "node-jsonl-16"], run: unarySixteenConnections },
   { ids: ["mux-64"], run: multiplexed },
   { ids: ["plugin-host-1", "plugin-host-16"], run: pluginHostCalls },
   { ids: ["host-start"], run: hostStart },
-  { ids: ["host-rss", "host-pss", "examples-rss", "examples-pss"], run: hostMemory },
+  {
+    ids: [
+      "host-rss",
+      "host-pss",
+      "examples-rss",
+      "examples-rss-haproxy",
+      "examples-rss-redis",
+      "examples-pss",
+    ],
+    run: hostMemory,
+  },
   { ids: ["stream"], run: streaming },
-  { ids: ["idle-memory"], run: idleMemory },
-  { ids: ["cold-call"], run: coldCall },
+  { ids: [...CONNECTION_MEMORY_IDS], run: connectionMemory },
+  { ids: [...COLD_IDS], run: coldCall },
   { ids: [...FLEET_IDS], run: fleetFanOut },
   { ids: ["adopted-1", "adopted-16", "adopted-stream"], run: adoptedSocket },
 ];
 
-/** Table order: the issue's figures first, then the node peer. */
+/** Table order: issue 18's figures first (in its order), then the rest, then the node peer. */
 const ORDER = [
+  ...PEER_IDS,
+  "mux-64",
+  ...COLD_IDS,
+  "examples-rss",
+  "examples-rss-haproxy",
+  "examples-rss-redis",
+  ...CONNECTION_MEMORY_IDS,
+  "stream",
   "unary-1",
   "unary-1-minimal",
   "unary-16",
-  "mux-64",
   "text",
   "jsonl",
   "plugin-host-1",
@@ -65,11 +87,7 @@ const ORDER = [
   "host-start",
   "host-rss",
   "host-pss",
-  "examples-rss",
   "examples-pss",
-  "stream",
-  "idle-memory",
-  "cold-call",
   ...FLEET_IDS,
   "adopted-1",
   "adopted-16",
@@ -78,9 +96,11 @@ const ORDER = [
   "node-jsonl-16",
 ];
 
-const USAGE = `usage: deno task bench [--quick] [--out PATH] [--only ID,...] [--profile DIR]
+const USAGE = `usage: deno task bench [--quick] [--pin[=CPU]] [--out PATH] [--only ID,...] [--profile DIR]
 
-  --quick         about 30 s: fewer, shorter repetitions; streams 128 MiB instead of 1 GiB
+  --quick         a few minutes: fewer, shorter repetitions; streams 128 MiB instead of 1 GiB
+  --pin[=CPU]     run everything (servers, peers, clients) on one CPU (default: the last), so a
+                  figure is the CPU cost of a call; uses taskset (util-linux)
   --out PATH      where to write the JSON copy (default: bench-results.json in the cwd)
   --only IDS      measure only these rows (${ORDER.join(", ")})
   --profile DIR   write V8 CPU profiles of the sockd servers to DIR and summarize them
@@ -88,6 +108,8 @@ const USAGE = `usage: deno task bench [--quick] [--out PATH] [--only ID,...] [--
 
 interface Options {
   quick: boolean;
+  /** The CPU to pin to (--pin). */
+  pin?: number;
   out: string;
   only?: Set<string>;
   profileDir?: string;
@@ -106,7 +128,11 @@ function parseOptions(args: string[]): Options {
     else if (a === "--out") opts.out = value();
     else if (a === "--only") opts.only = new Set(value().split(",").map((s) => s.trim()).filter(Boolean));
     else if (a === "--profile") opts.profileDir = value();
-    else if (a === "-h" || a === "--help") {
+    else if (a === "--pin") opts.pin = navigator.hardwareConcurrency - 1;
+    else if (a.startsWith("--pin=")) {
+      opts.pin = Number(a.slice("--pin=".length));
+      if (!/^\d+$/.test(a.slice("--pin=".length))) throw new Error(`${a}: the CPU is a number`);
+    } else if (a === "-h" || a === "--help") {
       console.log(USAGE);
       Deno.exit(0);
     } else throw new Error(`Unknown argument ${a}`);
@@ -153,6 +179,22 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const config = opts.quick ? QUICK : FULL;
+  const loadBefore = Deno.loadavg();
+  let pinned = "not pinned (--pin runs everything on one CPU)";
+  if (opts.pin !== undefined) {
+    try {
+      pinned = await pinSelf(opts.pin);
+    } catch (err) {
+      console.error((err as Error).message);
+      return 1;
+    }
+    console.error(pinned);
+  }
+  // Before the watchdog starts: installing the peers may take a minute.
+  const peers = await findPeers((line) => console.error(line));
+  for (const [name, p] of Object.entries(peers)) {
+    console.error(p.ok ? `${name} ${p.version}` : `${name}: n/a: ${p.why}`);
+  }
   const scope = new Scope();
   let cleaned: Promise<void> | undefined;
   const cleanUp = () => cleaned ??= scope[Symbol.asyncDispose]();
@@ -162,7 +204,7 @@ async function main(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   // Every figure is bounded; this bounds the whole run too, should a server hang.
-  const budgetMs = opts.quick ? 3 * 60_000 : 12 * 60_000;
+  const budgetMs = opts.quick ? 10 * 60_000 : 20 * 60_000;
   const watchdog = setTimeout(() => {
     console.error(`\nThe run exceeded ${budgetMs / 60_000} minutes: giving up`);
     cleanUp().finally(() => Deno.exit(1));
@@ -174,7 +216,7 @@ async function main(args: string[]): Promise<number> {
   try {
     if (opts.profileDir) await Deno.mkdir(opts.profileDir, { recursive: true });
     console.error(describeConfig(config));
-    const env = await setUp(scope, config, opts.profileDir);
+    const env = await setUp(scope, config, peers, opts.profileDir);
     for (const fig of FIGURES) {
       const wanted = opts.only ? fig.ids.filter((id) => opts.only!.has(id)) : fig.ids;
       if (wanted.length === 0) continue;
@@ -217,9 +259,11 @@ async function main(args: string[]): Promise<number> {
   console.log(`\n## sockd benchmark (${opts.quick ? "--quick" : "full run"}, ${seconds.toFixed(0)} s)\n`);
   console.log(
     `Deno ${info.deno} (V8 ${info.v8}), node ${info.node}, ${info.cpus} CPUs, ${info.os}, load ${
-      info.loadavg.map((l) => l.toFixed(2)).join(" ")
-    }`,
+      loadBefore.map((l) => l.toFixed(2)).join(" ")
+    } before the run, ${info.loadavg.map((l) => l.toFixed(2)).join(" ")} after; ${pinned}`,
   );
+  const versions = Object.entries(peers).map(([n, p]) => p.ok ? `${n} ${p.version}` : `${n} n/a`);
+  console.log(`Peers: ${versions.join(", ")}; rows marked (C client) use tests/bench/c/callbench.c.`);
   console.log(`${describeConfig(config)}\n`);
   console.log(renderTable(rows));
   const notes = renderNotes(rows);
@@ -232,6 +276,9 @@ async function main(args: string[]): Promise<number> {
     quick: config.quick,
     seconds,
     config,
+    pinned,
+    peers,
+    loadBefore,
     machine: info,
     rows,
   };
