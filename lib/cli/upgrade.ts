@@ -4,14 +4,17 @@
  * hosts are started, with this process's own arguments and `--successor`),
  * hand it the listening sockets it can adopt and the plugin state over a
  * `node:child_process` IPC channel, and wait for it to say it serves. Only
- * then does this process stop accepting and drain; if the successor exits,
- * says it failed, or stays silent past the deadline, it is killed and this
- * process goes on serving everything, and the command answers 105 with the
- * reason.
+ * then does this process stop accepting and hand over its connections, each
+ * at a clean boundary (see `Session.moveOut`): its socket crosses the same
+ * channel (SCM_RIGHTS), with its dialect, prompt mode, unread bytes and the
+ * persistent calls it followed. Plugin state changes made meanwhile follow
+ * in order, and `final` says no call runs here any more. If the successor
+ * exits, says it failed, or stays silent past the deadline, it is killed and
+ * this process goes on serving everything, and the command answers 105 with
+ * the reason.
  *
- * Sockets this process bound to a path (Deno listeners, no descriptor to
- * hand over) are taken over by the successor as `--takeover` does: renamed
- * over, so new connections go there while this process finishes its calls.
+ * Sockets this process bound to a path are taken over by the successor as
+ * `--takeover` does: renamed over, so new connections go there.
  *
  * @module
  */
@@ -19,12 +22,15 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { encode } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Server } from "../server.ts";
+import type { ConnectionMover, Server } from "../server.ts";
+import type { NodeSocketTransport } from "../_node_transport.ts";
 import { selfCommand } from "./self_command.ts";
-import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor } from "./successor.ts";
+import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor, type WireConnection } from "./successor.ts";
 
 /** How long the successor has to load its plugins, take the sockets and say it serves. */
 export const UPGRADE_TIMEOUT_MS = 20_000;
+/** How long telling the successor that the plugin state is final may take. */
+const FINAL_TIMEOUT_MS = 5000;
 /** The running executable: the only program the sockd permission set may run. */
 const EXE = "/proc/self/exe";
 
@@ -80,7 +86,7 @@ export function startSuccessor(
   args: readonly string[],
   logger: Logger,
   timeoutMs = UPGRADE_TIMEOUT_MS,
-): Promise<{ pid: number }> {
+): Promise<{ pid: number; mover: ConnectionMover }> {
   const argv = successorArgs(args);
   const fail = (why: string) =>
     new SockdError(Status.HANDLER_ERROR, `Upgrade failed: ${why}; this server goes on`);
@@ -111,7 +117,7 @@ export function startSuccessor(
         // State changes of the calls this process still finishes keep following until it exits.
         // The successor outlives this process: do not keep this one alive for it.
         child.unref();
-        resolve({ pid: pid! });
+        resolve({ pid: pid!, mover: moverTo(child, unfollow, logger) });
       }
     };
     const timer = setTimeout(
@@ -158,6 +164,53 @@ export function startSuccessor(
     send({ t: "done" });
     logger.info("Upgrade: successor started", { pid: child.pid, listeners: handover.listeners.length });
   });
+}
+
+/** Sends connections over the channel; once all are gone, says the state is final and lets the channel go. */
+function moverTo(child: ChildProcess, unfollow: (() => void) | undefined, logger: Logger): ConnectionMover {
+  return {
+    move: (h, from) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = (h.transport as NodeSocketTransport).socket;
+        const conn: WireConnection = {
+          listener: from.listener,
+          access: from.access,
+          ...(h.moved.dialect ? { dialect: h.moved.dialect, state: h.moved.state } : {}),
+          pending: encodeBase64(h.moved.pending),
+          follow: h.moved.follow,
+        };
+        if (!child.connected) return reject(new Error("The successor's channel is closed"));
+        child.send({ t: "conn", conn } satisfies ToSuccessor, socket as never, (err: Error | null) => {
+          // The successor holds its own copy of the descriptor now; this one closes (no shutdown).
+          socket.destroy();
+          if (err) reject(err);
+          else resolve();
+        });
+      }),
+    finished() {
+      unfollow?.();
+      if (!child.connected) return Promise.resolve();
+      // Sent before this process exits; the successor stops waiting by itself if it never arrives.
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, FINAL_TIMEOUT_MS);
+        function done(err?: Error | null) {
+          clearTimeout(timer);
+          if (err) {
+            logger.warn("Could not tell the successor the plugin state is final", { error: String(err) });
+          }
+          try {
+            child.disconnect();
+          } catch { /* gone */ }
+          resolve();
+        }
+        try {
+          child.send({ t: "final" } satisfies ToSuccessor, undefined as never, done);
+        } catch (err) {
+          done(err as Error);
+        }
+      });
+    },
+  };
 }
 
 function encodeBase64(bytes: Uint8Array): string {

@@ -1,0 +1,41 @@
+/**
+ * What moves with a connection when the server hands it to a successor
+ * process (`upgrade`): its dialect and that dialect's state, the bytes read
+ * but not yet used, and the persistent calls it was following, which re-run
+ * there after a marker chunk.
+ *
+ * @module
+ */
+import type { CallId } from "./dialects/dialect.ts";
+import type { Transport } from "./transport.ts";
+
+/** A call of a persistent command that moves with its connection, to run again in the successor. */
+export interface FollowedCall {
+  id: CallId;
+  command: string;
+  args: string[];
+  timeoutMs?: number;
+}
+
+/** A connection's state at a clean boundary, as the successor resumes it (JSON, but for `pending`). */
+export interface MovedConnection {
+  /** Its dialect's name; undefined when the client had sent nothing yet. */
+  dialect?: string;
+  /** The dialect's own state (`Dialect.state()`: text's prompt mode). */
+  state?: Record<string, unknown>;
+  /** Bytes read but not yet decoded (a partial line or frame), to be decoded first. */
+  pending: Uint8Array;
+  /** The persistent calls it was following. */
+  follow: FollowedCall[];
+}
+
+/** A connection taken out of its session: the transport (its socket) and what moves with it. */
+export interface Handoff {
+  transport: Transport;
+  moved: MovedConnection;
+}
+
+/** The marker chunk a followed call sends first in the successor: `{"$upgraded": PID}`. */
+export function upgradedMarker(pid: number): { $upgraded: number } {
+  return { $upgraded: pid };
+}
