@@ -61,8 +61,8 @@ export async function adoptListener(
   if (!handed) await listenOn(server, fd, fdName);
   // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
   server.on("error", () => {});
-  // Inherited without close-on-exec: plugin hosts are told to close it (lib/_inherited_fds.ts).
-  if (!handed) noteInherited(fd);
+  // Inherited (or received) without close-on-exec: children are told to close it (lib/_inherited_fds.ts).
+  noteInherited(fd);
   return {
     path: `fd:${fdName}`,
     access,

@@ -12,11 +12,25 @@
  */
 import net from "node:net";
 
-const open = new Set<number>();
+/** Each descriptor, with what `/proc/self/fd` said it was when noted (undefined where there is no `/proc`). */
+const open = new Map<number, string | undefined>();
 
-/** Records a descriptor this process adopted from its parent. */
+/** What `/proc/self/fd/N` says descriptor `fd` is (`socket:[INODE]`); undefined when it cannot tell. */
+export function fdIdentity(fd: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records a descriptor open without close-on-exec: one this process adopted
+ * from its parent, or a `node:net` socket it made (Deno sets the flag on its
+ * own sockets, `node:net` does not).
+ */
 export function noteInherited(fd: number): void {
-  open.add(fd);
+  open.set(fd, fdIdentity(fd));
 }
 
 /** The descriptor is closed (or no longer inherited): forget it. */
@@ -24,9 +38,14 @@ export function forgetInherited(fd: number): void {
   open.delete(fd);
 }
 
-/** The descriptors a child process would inherit, lowest first. */
+/**
+ * The descriptors a child process would inherit, lowest first: those noted
+ * that are still what they were when noted (a number closed and reused for
+ * something else is left out, so a child never closes a descriptor of its own).
+ */
 export function inheritedFds(): number[] {
-  return [...open].sort((a, b) => a - b);
+  return [...open].filter(([fd, id]) => id === undefined || fdIdentity(fd) === id).map(([fd]) => fd)
+    .sort((a, b) => a - b);
 }
 
 /** How long closing one descriptor may take. */

@@ -24,6 +24,7 @@ import type { Session } from "./session.ts";
 import type { CallPool } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
 import { acceptQueue, adoptListener } from "./_adopted_listener.ts";
+import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
 import { connTransport } from "./_conn_transport.ts";
 
 /** One listening socket, whatever made it. */
@@ -142,6 +143,7 @@ export async function openListeners(
  */
 async function bindMovable(l: ListenOptions, logger: Logger): Promise<ListenerSocket> {
   let queue: ReturnType<typeof acceptQueue> | undefined;
+  let fd = -1;
   const b = await bindSocket(l, logger, {
     listen: (tmp) =>
       new Promise<NetServer>((resolve, reject) => {
@@ -152,10 +154,16 @@ async function bindMovable(l: ListenOptions, logger: Logger): Promise<ListenerSo
           server.off("error", reject);
           // Errors after listening (EMFILE on accept) must not crash the process; accept goes on.
           server.on("error", () => {});
+          // Made without close-on-exec: children are told to close it (lib/_inherited_fds.ts).
+          fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+          if (fd > 2) noteInherited(fd);
           resolve(server);
         });
       }),
-    close: () => queue?.close(),
+    close: () => {
+      forgetInherited(fd);
+      queue?.close();
+    },
   });
   return {
     path: b.path,

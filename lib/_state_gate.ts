@@ -28,24 +28,24 @@ export class StateGate {
 
   /** `runner`, whose calls wait for the gate while it is shut. */
   wrap(runner: Runner): Runner {
-    const gate = this;
     return {
       kind: runner.kind,
       get retired() {
         return runner.retired;
       },
-      run(command: string, ctx: Context): unknown {
-        if (gate.open) return runner.run(command, ctx);
-        return (async function* (): AsyncGenerator<Chunk, unknown, undefined> {
-          await gate.#wait(ctx.signal);
-          const out = runner.run(command, ctx);
-          if (out !== null && typeof out === "object" && Symbol.asyncIterator in out) {
-            return yield* out as AsyncIterable<Chunk>;
-          }
-          return await out;
-        })();
-      },
+      run: (command: string, ctx: Context): unknown =>
+        this.open ? runner.run(command, ctx) : this.#later(runner, command, ctx),
     };
+  }
+
+  /** A call that waits for the gate: its chunks, then its result as the return value. */
+  async *#later(runner: Runner, command: string, ctx: Context): AsyncGenerator<Chunk, unknown, undefined> {
+    await this.#wait(ctx.signal);
+    const out = runner.run(command, ctx);
+    if (out !== null && typeof out === "object" && Symbol.asyncIterator in out) {
+      return yield* out as AsyncIterable<Chunk>;
+    }
+    return await out;
   }
 
   /** Until the gate opens or `signal` aborts (then throws its reason). */

@@ -10,7 +10,8 @@ import type { Server as NetServer, Socket as NetSocket } from "node:net";
 import type { FollowedCall } from "../_moved_connection.ts";
 import process from "node:process";
 import { decode } from "../codec.ts";
-import { noteInherited } from "../_inherited_fds.ts";
+import { fdIdentity, noteInherited } from "../_inherited_fds.ts";
+import { Socket } from "node:net";
 import type { StateOp } from "../runner/host_protocol.ts";
 
 /** Bytes from base64 (what crosses the JSON channel). */
@@ -29,12 +30,14 @@ export const SUCCESSOR_FLAG = "--successor";
  * call runs there any more.
  */
 export type ToSuccessor =
+  | { t: "close"; fds: [number, string][] }
   | { t: "listener"; path: string }
   | { t: "state"; plugins: [string, string][] }
   | { t: "done" }
   | { t: "op"; file: string; op: string }
   | { t: "conn"; conn: WireConnection }
-  | { t: "final" };
+  | { t: "final" }
+  | { t: "sync"; n: number };
 
 /** A moved connection as it crosses the channel (JSON): the bytes not yet used in base64. */
 export interface WireConnection {
@@ -46,8 +49,11 @@ export interface WireConnection {
   follow: FollowedCall[];
 }
 
-/** Messages to the old process. */
-export type FromSuccessor = { t: "ready"; pid: number } | { t: "failed"; error: string };
+/** Messages to the old process (`synced` answers `sync`: every message before it was read). */
+export type FromSuccessor =
+  | { t: "ready"; pid: number }
+  | { t: "failed"; error: string }
+  | { t: "synced"; n: number };
 
 /** How long the old process may take to hand everything over. */
 const RECEIVE_TIMEOUT_MS = 10_000;
@@ -92,18 +98,23 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off("message", onMessage);
-      process.disconnect?.();
+      letGo();
       reject(new Error(`The server being replaced handed nothing over within ${timeoutMs} ms`));
     }, timeoutMs);
     const onMessage = (msg: ToSuccessor, handle?: NetServer | NetSocket) => {
-      if (msg?.t === "op") {
+      if (msg?.t === "close") {
+        // The old process's sockets this one inherited at spawn (no close-on-exec): its copies go.
+        closeCopies(sameHere(msg.fds));
+      } else if (msg?.t === "sync") {
+        report({ t: "synced", n: msg.n });
+      } else if (msg?.t === "op") {
         const op = decode(fromBase64(msg.op)) as StateOp;
         pass((s) => s.op(msg.file, op));
       } else if (msg?.t === "conn" && handle) {
         pass((s) => s.connection(handle as NetSocket, msg.conn));
       } else if (msg?.t === "final") {
         final();
-        process.disconnect?.();
+        letGo();
       } else if (msg?.t === "listener" && handle) {
         handed.listeners.push({ path: msg.path, server: handle as NetServer });
       } else if (msg?.t === "state") {
@@ -127,6 +138,36 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
 }
 
 /**
+ * Closes this process's copies of the old process's sockets. Each is
+ * wrapped as a socket and destroyed: that closes this descriptor only (no
+ * shutdown), so the socket lives on where it belongs; a listening socket is
+ * never listened on here, so no connection can be accepted by mistake.
+ */
+function closeCopies(fds: number[]) {
+  for (const fd of fds) {
+    try {
+      const s = new Socket({ fd });
+      s.on("error", () => {});
+      s.destroy();
+    } catch { /* not open, or not a socket */ }
+  }
+}
+
+/** The descriptors of `fds` that are here what they were there (the same socket), not numbers reused. */
+function sameHere(fds: unknown): number[] {
+  if (!Array.isArray(fds)) return [];
+  return fds.flatMap((entry) => {
+    const [fd, id] = Array.isArray(entry) ? entry : [];
+    if (!Number.isInteger(fd) || fd <= 3 || typeof id !== "string" || !id.startsWith("socket:")) return [];
+    try {
+      return fdIdentity(fd as number) === id ? [fd as number] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
  * The IPC channel is a descriptor every process this one starts would
  * inherit, with `NODE_CHANNEL_FD` naming it: a plugin host would open the
  * channel to the old server. The variable goes, and plugin hosts close the
@@ -139,6 +180,13 @@ function forgetChannel() {
     Deno.env.delete("NODE_CHANNEL_FD");
     Deno.env.delete("NODE_CHANNEL_SERIALIZATION_MODE");
   } catch { /* not permitted: hosts inherit the variable, and the old server checks who says ready */ }
+}
+
+/** Closes the channel, if the old process has not already. */
+function letGo() {
+  try {
+    process.disconnect?.();
+  } catch { /* already disconnected */ }
 }
 
 /** Tells the old process how the start went; then lets the channel go. */

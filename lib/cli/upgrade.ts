@@ -25,6 +25,8 @@ import type { Logger } from "../log.ts";
 import type { ConnectionMover, Server } from "../server.ts";
 import type { NodeSocketTransport } from "../_node_transport.ts";
 import { selfCommand } from "./self_command.ts";
+import { UpgradeChannel } from "./_upgrade_channel.ts";
+import { fdIdentity, inheritedFds } from "../_inherited_fds.ts";
 import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor, type WireConnection } from "./successor.ts";
 
 /** How long the successor has to load its plugins, take the sockets and say it serves. */
@@ -92,6 +94,8 @@ export function startSuccessor(
     new SockdError(Status.HANDLER_ERROR, `Upgrade failed: ${why}; this server goes on`);
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
+    // What the successor inherits (no close-on-exec): it closes them first. 0-2 are stdio, 3 its channel.
+    const inherited = inheritedWithIds();
     try {
       child = spawn(EXE, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"], env: successorEnv() });
     } catch (err) {
@@ -117,7 +121,7 @@ export function startSuccessor(
         // State changes of the calls this process still finishes keep following until it exits.
         // The successor outlives this process: do not keep this one alive for it.
         child.unref();
-        resolve({ pid: pid!, mover: moverTo(child, unfollow, logger) });
+        resolve({ pid: pid!, mover: moverTo(child, channel, unfollow, logger) });
       }
     };
     const timer = setTimeout(
@@ -137,17 +141,17 @@ export function startSuccessor(
       if (msg?.t === "ready" && msg.pid === child.pid) settle(undefined, msg.pid);
       else if (msg?.t === "failed") settle(fail(`the successor could not start: ${String(msg.error)}`));
     });
+    const channel = new UpgradeChannel(child);
+    channel.send({ t: "close", fds: inherited }).catch(() => {});
+    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
+      channel.send(msg, handle).catch((err: Error) => {
+        if (!settled) settle(fail(`cannot hand over to the successor: ${err.message}`));
+      });
     // Changes made from now on (this process serves until the successor does) follow the snapshot.
     const handover = server.handover();
     const unfollow = handover.follow?.((file, op) => {
-      try {
-        if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
-      } catch { /* the channel is gone: the successor has what it has */ }
+      if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
     });
-    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
-      child.send(msg, handle as never, (err: Error | null) => {
-        if (err) settle(fail(`cannot hand over to the successor: ${err.message}`));
-      });
     for (const l of handover.listeners) send({ t: "listener", path: l.path }, l.server);
     const state: [string, string][] = [];
     for (const [file, entries] of handover.pluginState) {
@@ -167,50 +171,63 @@ export function startSuccessor(
 }
 
 /** Sends connections over the channel; once all are gone, says the state is final and lets the channel go. */
-function moverTo(child: ChildProcess, unfollow: (() => void) | undefined, logger: Logger): ConnectionMover {
+function moverTo(
+  child: ChildProcess,
+  channel: UpgradeChannel,
+  unfollow: (() => void) | undefined,
+  logger: Logger,
+): ConnectionMover {
   return {
-    move: (h, from) =>
-      new Promise<void>((resolve, reject) => {
-        const socket = (h.transport as NodeSocketTransport).socket;
-        const conn: WireConnection = {
-          listener: from.listener,
-          access: from.access,
-          ...(h.moved.dialect ? { dialect: h.moved.dialect, state: h.moved.state } : {}),
-          pending: encodeBase64(h.moved.pending),
-          follow: h.moved.follow,
-        };
-        if (!child.connected) return reject(new Error("The successor's channel is closed"));
-        child.send({ t: "conn", conn } satisfies ToSuccessor, socket as never, (err: Error | null) => {
-          // The successor holds its own copy of the descriptor now; this one closes (no shutdown).
-          socket.destroy();
-          if (err) reject(err);
-          else resolve();
-        });
-      }),
-    finished() {
+    async move(h, from) {
+      const socket = (h.transport as NodeSocketTransport).socket;
+      const conn: WireConnection = {
+        listener: from.listener,
+        access: from.access,
+        ...(h.moved.dialect ? { dialect: h.moved.dialect, state: h.moved.state } : {}),
+        pending: encodeBase64(h.moved.pending),
+        follow: h.moved.follow,
+      };
+      try {
+        await channel.send({ t: "conn", conn }, socket);
+      } finally {
+        // Sent: the successor has its own copy of the descriptor; this one closes (no shutdown).
+        socket.destroy();
+      }
+    },
+    async finished() {
       unfollow?.();
-      if (!child.connected) return Promise.resolve();
       // Sent before this process exits; the successor stops waiting by itself if it never arrives.
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(done, FINAL_TIMEOUT_MS);
-        function done(err?: Error | null) {
-          clearTimeout(timer);
-          if (err) {
-            logger.warn("Could not tell the successor the plugin state is final", { error: String(err) });
-          }
-          try {
-            child.disconnect();
-          } catch { /* gone */ }
-          resolve();
-        }
-        try {
-          child.send({ t: "final" } satisfies ToSuccessor, undefined as never, done);
-        } catch (err) {
-          done(err as Error);
-        }
-      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          channel.send({ t: "final" }),
+          new Promise((_, reject) =>
+            timer = setTimeout(() => reject(new Error("timed out")), FINAL_TIMEOUT_MS)
+          ),
+        ]);
+      } catch (err) {
+        logger.warn("Could not tell the successor the plugin state is final", { error: String(err) });
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        child.disconnect();
+      } catch { /* gone */ }
     },
   };
+}
+
+/**
+ * The descriptors the successor inherits, each with what `/proc/self/fd`
+ * says it is (`socket:[INODE]`): the successor closes a descriptor only if
+ * it is that same socket there, never one of its own that happens to have
+ * the number. None where there is no `/proc`.
+ */
+function inheritedWithIds(): [number, string][] {
+  return inheritedFds().filter((fd) => fd > 3).flatMap((fd): [number, string][] => {
+    const id = fdIdentity(fd);
+    return id === undefined ? [] : [[fd, id]];
+  });
 }
 
 function encodeBase64(bytes: Uint8Array): string {
