@@ -61,8 +61,9 @@ export async function adoptListener(
   if (!handed) await listenOn(server, fd, fdName);
   // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
   server.on("error", () => {});
-  // Inherited (or received) without close-on-exec: children are told to close it (lib/_inherited_fds.ts).
-  noteInherited(fd);
+  // Inherited without close-on-exec: children are told to close it (lib/_inherited_fds.ts). One handed
+  // over (received on the upgrade channel) is close-on-exec already.
+  if (!handed) noteInherited(fd);
   return {
     path: `fd:${fdName}`,
     access,

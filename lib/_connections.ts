@@ -111,7 +111,13 @@ export class Connections {
       clearTimeout(timer);
       if (!h) return;
       try {
-        await mover.move(h, { listener: s.listener, access: s.access });
+        // A successor that stops reading its channel must not hold this process up for ever.
+        await Promise.race([
+          mover.move(h, { listener: s.listener, access: s.access }),
+          new Promise((_, reject) =>
+            timer = setTimeout(() => reject(new Error(`not taken within ${deadlineMs} ms`)), deadlineMs)
+          ),
+        ]);
         moved++;
       } catch (err) {
         this.#o.logger.warn("A connection could not be handed over; it is closed", {
@@ -119,6 +125,8 @@ export class Connections {
           error: String(err),
         });
         h.transport.close();
+      } finally {
+        clearTimeout(timer);
       }
     }));
     return moved;

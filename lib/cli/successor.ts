@@ -10,8 +10,7 @@ import type { Server as NetServer, Socket as NetSocket } from "node:net";
 import type { FollowedCall } from "../_moved_connection.ts";
 import process from "node:process";
 import { decode } from "../codec.ts";
-import { fdIdentity, noteInherited } from "../_inherited_fds.ts";
-import { Socket } from "node:net";
+import { closeInheritedFds, forgetInherited, noteInherited } from "../_inherited_fds.ts";
 import type { StateOp } from "../runner/host_protocol.ts";
 
 /** Bytes from base64 (what crosses the JSON channel). */
@@ -30,7 +29,7 @@ export const SUCCESSOR_FLAG = "--successor";
  * call runs there any more.
  */
 export type ToSuccessor =
-  | { t: "close"; fds: [number, string][] }
+  | { t: "close"; fds: number[] }
   | { t: "listener"; path: string }
   | { t: "state"; plugins: [string, string][] }
   | { t: "done" }
@@ -104,7 +103,7 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
     const onMessage = (msg: ToSuccessor, handle?: NetServer | NetSocket) => {
       if (msg?.t === "close") {
         // The old process's sockets this one inherited at spawn (no close-on-exec): its copies go.
-        closeCopies(sameHere(msg.fds));
+        closeInheritedFds(sockets(msg.fds));
       } else if (msg?.t === "sync") {
         report({ t: "synced", n: msg.n });
       } else if (msg?.t === "op") {
@@ -137,35 +136,13 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
   });
 }
 
-/**
- * Closes this process's copies of the old process's sockets. Each is
- * wrapped as a socket and destroyed: that closes this descriptor only (no
- * shutdown), so the socket lives on where it belongs; a listening socket is
- * never listened on here, so no connection can be accepted by mistake.
- */
-function closeCopies(fds: number[]) {
-  for (const fd of fds) {
-    try {
-      const s = new Socket({ fd });
-      s.on("error", () => {});
-      s.destroy();
-    } catch { /* not open, or not a socket */ }
-  }
+/** The descriptors of a `close` message: above 3 (stdio and this process's channel). */
+function sockets(fds: unknown): number[] {
+  return Array.isArray(fds) ? fds.filter((fd): fd is number => Number.isInteger(fd) && fd > 3) : [];
 }
 
-/** The descriptors of `fds` that are here what they were there (the same socket), not numbers reused. */
-function sameHere(fds: unknown): number[] {
-  if (!Array.isArray(fds)) return [];
-  return fds.flatMap((entry) => {
-    const [fd, id] = Array.isArray(entry) ? entry : [];
-    if (!Number.isInteger(fd) || fd <= 3 || typeof id !== "string" || !id.startsWith("socket:")) return [];
-    try {
-      return fdIdentity(fd as number) === id ? [fd as number] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+/** The descriptor of the channel to the old process (lib/cli/upgrade.ts spawns with it at stdio[3]). */
+const CHANNEL_FD = 3;
 
 /**
  * The IPC channel is a descriptor every process this one starts would
@@ -174,9 +151,11 @@ function sameHere(fds: unknown): number[] {
  * descriptor before any plugin runs (lib/_inherited_fds.ts).
  */
 function forgetChannel() {
+  // The old process put the channel at descriptor 3 (its spawn's stdio[3]); Deno may have read the
+  // variable away already. Forgotten once the channel closes: the number is then free for reuse.
+  noteInherited(CHANNEL_FD);
+  process.once("disconnect", () => forgetInherited(CHANNEL_FD));
   try {
-    const fd = Number(Deno.env.get("NODE_CHANNEL_FD"));
-    if (Number.isInteger(fd) && fd > 2) noteInherited(fd);
     Deno.env.delete("NODE_CHANNEL_FD");
     Deno.env.delete("NODE_CHANNEL_SERIALIZATION_MODE");
   } catch { /* not permitted: hosts inherit the variable, and the old server checks who says ready */ }

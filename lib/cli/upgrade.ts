@@ -26,7 +26,7 @@ import type { ConnectionMover, Server } from "../server.ts";
 import type { NodeSocketTransport } from "../_node_transport.ts";
 import { selfCommand } from "./self_command.ts";
 import { UpgradeChannel } from "./_upgrade_channel.ts";
-import { fdIdentity, inheritedFds } from "../_inherited_fds.ts";
+import { inheritedFds } from "../_inherited_fds.ts";
 import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor, type WireConnection } from "./successor.ts";
 
 /** How long the successor has to load its plugins, take the sockets and say it serves. */
@@ -95,7 +95,7 @@ export function startSuccessor(
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     // What the successor inherits (no close-on-exec): it closes them first. 0-2 are stdio, 3 its channel.
-    const inherited = inheritedWithIds();
+    const inherited = inheritedFds().filter((fd) => fd > 3);
     try {
       child = spawn(EXE, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"], env: successorEnv() });
     } catch (err) {
@@ -215,19 +215,6 @@ function moverTo(
       } catch { /* gone */ }
     },
   };
-}
-
-/**
- * The descriptors the successor inherits, each with what `/proc/self/fd`
- * says it is (`socket:[INODE]`): the successor closes a descriptor only if
- * it is that same socket there, never one of its own that happens to have
- * the number. None where there is no `/proc`.
- */
-function inheritedWithIds(): [number, string][] {
-  return inheritedFds().filter((fd) => fd > 3).flatMap((fd): [number, string][] => {
-    const id = fdIdentity(fd);
-    return id === undefined ? [] : [[fd, id]];
-  });
 }
 
 function encodeBase64(bytes: Uint8Array): string {

@@ -203,3 +203,76 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
     await first.process.status;
   }
 });
+
+/** A plugin whose host the test looks into. */
+const PLAIN = `export default { name: "plain", summary: "Nothing", access: "read", run: () => "ok" };`;
+
+/** The sockets process `pid` holds, by inode (its /proc/PID/fd, read by `ls`: Deno reads them only with all permissions). */
+async function socketsOf(pid: number): Promise<Set<string>> {
+  const out = await new Deno.Command("sh", { args: ["-c", `ls -l /proc/${pid}/fd`], stderr: "null" })
+    .output();
+  return new Set(new TextDecoder().decode(out.stdout).match(/socket:\[\d+\]/g) ?? []);
+}
+
+/** The pid of the host of plugin file `name` (after starting it with a call). */
+async function hostPid(path: string, name: string, command: string): Promise<number> {
+  await once(path, command);
+  const list = await once(path, "plugins", ["--json"]) as { file: string; pid?: number }[];
+  const pid = list.find((p) => p.file.endsWith(`/${name}`))?.pid;
+  assert(pid, `${name} has a host process`);
+  return pid;
+}
+
+Deno.test("upgrade: plugin hosts hold none of the server's sockets (listener, clients), before and after an upgrade", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  const plugins = `${tmp.dir}/cmds`;
+  await Deno.mkdir(plugins);
+  await Deno.writeTextFile(`${plugins}/plain.ts`, PLAIN);
+  await using first = await startServer(path, ["--plugins", plugins]);
+  const conns: Deno.UnixConn[] = [];
+  const enc = new TextEncoder();
+  let version = 0;
+  /**
+   * The sockets a plain.ts host started now (a reload starts a new one) shares with its server: the
+   * same socket in both is one the host inherited (a listener, a client's connection). Its own
+   * channel to the server is a socket pair, a different socket at each end.
+   */
+  const shared = async () => {
+    await Deno.writeTextFile(`${plugins}/plain.ts`, PLAIN + `\n// ${++version}\n`);
+    await once(path, "reload");
+    const host = await socketsOf(await hostPid(path, "plain.ts", "plain"));
+    const server = await socketsOf((await once(path, "status") as ServerStatus).pid);
+    return [...host].filter((s) => server.has(s)).length;
+  };
+  try {
+    const alone = await shared();
+    // Eight connections a hostile plugin could otherwise write into (or read) by descriptor.
+    for (let i = 0; i < 8; i++) {
+      const conn = await Deno.connect({ transport: "unix", path });
+      await conn.write(enc.encode("ping\n"));
+      await conn.read(new Uint8Array(16));
+      conns.push(conn);
+    }
+    const withClients = await shared();
+    // And in a successor, whose connections came over the upgrade channel.
+    await upgrade(path);
+    // Once the eight have moved (they come after the answer).
+    await waitFor(
+      async () => (await once(path, "status") as ServerStatus).connections >= 9,
+      10_000,
+      "the connections to move",
+    );
+    const afterUpgrade = await shared();
+    console.log(
+      `sockets a host shares with its server: ${alone} alone, ${withClients} with 8 clients, ` +
+        `${afterUpgrade} after an upgrade`,
+    );
+    // Not the listening socket (node:net makes it without close-on-exec), not a client's connection.
+    assertEquals([alone, withClients, afterUpgrade], [0, 0, 0]);
+  } finally {
+    for (const c of conns) c.close();
+    await stopAt(path);
+    await first.process.status;
+  }
+});
