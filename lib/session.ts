@@ -27,7 +27,7 @@ import { type CallState, CallTable } from "./_call_table.ts";
 import { IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
-import { type FollowedCall, type Handoff, upgradedMarker } from "./_moved_connection.ts";
+import { type Handoff, MoveOut, upgradedMarker } from "./_moved_connection.ts";
 
 export type { CallPool, SessionOptions } from "./session_options.ts";
 export type { Transport } from "./transport.ts";
@@ -67,7 +67,7 @@ export class Session {
   #out: BatchWriter;
   #wentAway = false;
   /** Set by `moveOut`: stop at the next request boundary and hand the connection over. */
-  #move: Move | undefined;
+  #move: MoveOut | undefined;
 
   constructor(transport: Transport, options: SessionOptions) {
     this.id = options.id;
@@ -112,18 +112,15 @@ export class Session {
   moveOut(): Promise<Handoff | undefined> {
     if (this.#move) return this.#move.promise;
     if (!this.#t.detach || this.#halted || this.#broken) return Promise.resolve(undefined);
-    let resolve!: (h: Handoff | undefined) => void;
-    const promise = new Promise<Handoff | undefined>((r) => resolve = r);
-    const move: Move = { promise, resolve, follow: [], rest: undefined };
-    this.#move = move;
+    const move = this.#move = new MoveOut();
     for (const state of this.#calls?.values() ?? []) {
       if (state.input || !this.#o.dispatcher.isPersistent(state.command)) continue;
       state.moved = true;
-      move.follow.push(followed(state.req));
+      move.add(state.req);
       state.call.abort(new SockdError(Status.CANCELLED, "Connection moved to the successor process"));
     }
     this.#t.interrupt?.();
-    return promise;
+    return move.promise;
   }
 
   /** Serves the connection until it ends; never throws. */
@@ -147,7 +144,7 @@ export class Session {
       else this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
     } finally {
       if (!moved) {
-        this.#move?.resolve(undefined);
+        this.#move?.cancel();
         this.#halt();
         this.#cancelAll(new SockdError(Status.CANCELLED, "Connection closed"));
         await this.#allDone();
@@ -157,7 +154,7 @@ export class Session {
   }
 
   /** At the boundary: lets the calls that stay finish and their answers go out, then hands over. */
-  async #handOff(move: Move): Promise<boolean> {
+  async #handOff(move: MoveOut): Promise<boolean> {
     await this.#allDone();
     try {
       await this.#out.drained();
@@ -167,19 +164,7 @@ export class Session {
     if (this.#broken || this.#halted) return false;
     this.#deadlines?.close();
     this.#idle?.stop();
-    const queued = this.#t.detach!();
-    const pending = new Uint8Array(move.rest!.length + queued.length);
-    pending.set(move.rest!);
-    pending.set(queued, move.rest!.length);
-    const dialect = this.#dialect;
-    move.resolve({
-      transport: this.#t,
-      moved: {
-        ...(dialect ? { dialect: dialect.name, state: dialect.state?.() } : {}),
-        pending,
-        follow: move.follow,
-      },
-    });
+    move.handOff(this.#t, this.#dialect);
     return true;
   }
 
@@ -344,7 +329,7 @@ export class Session {
     };
     if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
       // Read before the move: it follows in the successor.
-      this.#move.follow.push(followed(req));
+      this.#move.add(req);
       return undefined;
     }
     const calls = this.#calls ??= new CallTable();
@@ -492,23 +477,4 @@ export class Session {
       this.#t.close();
     } catch { /* already closed */ }
   }
-}
-
-/** A session's move under way. */
-interface Move {
-  promise: Promise<Handoff | undefined>;
-  resolve: (h: Handoff | undefined) => void;
-  /** The persistent calls that move with it. */
-  follow: FollowedCall[];
-  /** Set at the boundary: the decoder's bytes not yet used. */
-  rest: Uint8Array | undefined;
-}
-
-function followed(req: Extract<Request, { type: "call" }>): FollowedCall {
-  return {
-    id: req.id,
-    command: req.command,
-    args: req.args,
-    ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs }),
-  };
 }
