@@ -54,28 +54,15 @@ export async function adoptListener(
   access: AccessLevel,
   origin: ListenerOrigin,
 ): Promise<AdoptedListener> {
-  const queue: NodeSocketTransport[] = [];
-  let waiting: { resolve: (t: NodeSocketTransport) => void; reject: (e: Error) => void } | undefined;
-  let closed = false;
-  const onConnection = (socket: net.Socket) => {
-    const transport = new NodeSocketTransport(socket);
-    if (closed) return transport.close();
-    if (waiting) {
-      const w = waiting;
-      waiting = undefined;
-      w.resolve(transport);
-    } else queue.push(transport);
-  };
   const handed = typeof source !== "number";
   const server = handed ? source : net.createServer({ allowHalfOpen: true });
-  // A handed-over server's connections are read half-open too.
-  (server as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
-  server.on("connection", onConnection);
+  const queue = acceptQueue(server);
   const fd = handed ? ((server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : source;
   if (!handed) await listenOn(server, fd, fdName);
   // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
   server.on("error", () => {});
-  // Inherited without close-on-exec: plugin hosts are told to close it (lib/_inherited_fds.ts).
+  // Inherited without close-on-exec: children are told to close it (lib/_inherited_fds.ts). One handed
+  // over (received on the upgrade channel) is close-on-exec already.
   if (!handed) noteInherited(fd);
   return {
     path: `fd:${fdName}`,
@@ -84,6 +71,38 @@ export async function adoptListener(
     fdName,
     fd,
     server,
+    accept: queue.accept,
+    close() {
+      if (queue.close()) forgetInherited(fd);
+    },
+  };
+}
+
+/**
+ * The connections of a `node:net` server, pulled one at a time: each a
+ * {@linkcode NodeSocketTransport} (read half-open). Attached before the
+ * server listens, so no connection is missed. `close` stops the server and
+ * closes connections not yet accepted; it returns false when already closed.
+ */
+export function acceptQueue(server: net.Server): {
+  accept(): Promise<NodeSocketTransport>;
+  close(): boolean;
+} {
+  const queue: NodeSocketTransport[] = [];
+  let waiting: { resolve: (t: NodeSocketTransport) => void; reject: (e: Error) => void } | undefined;
+  let closed = false;
+  // A handed-over server's connections are read half-open too.
+  (server as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+  server.on("connection", (socket: net.Socket) => {
+    const transport = new NodeSocketTransport(socket);
+    if (closed) return transport.close();
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w.resolve(transport);
+    } else queue.push(transport);
+  });
+  return {
     accept() {
       const next = queue.shift();
       if (next) return Promise.resolve(next);
@@ -91,13 +110,13 @@ export async function adoptListener(
       return new Promise((resolve, reject) => waiting = { resolve, reject });
     },
     close() {
-      if (closed) return;
+      if (closed) return false;
       closed = true;
       server.close();
-      forgetInherited(fd);
       for (const t of queue.splice(0)) t.close();
       waiting?.reject(new Deno.errors.BadResource("Listener is closed"));
       waiting = undefined;
+      return true;
     },
   };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CallId } from "./dialects/dialect.ts";
+import type { CallId, Request } from "./dialects/dialect.ts";
 import { SockdError, Status } from "./errors.ts";
 import type { RunningCall } from "./running_call.ts";
 import type { InputQueue } from "./_input_queue.ts";
@@ -20,6 +20,10 @@ export interface CallState {
   started: number;
   input?: InputQueue;
   done: Promise<void>;
+  /** The request that started it (what re-runs it after its connection moves). */
+  req: Extract<Request, { type: "call" }>;
+  /** Set when its connection moves to a successor process: it stops here without an answer. */
+  moved?: boolean;
 }
 
 /** A session's running calls, by id. */

@@ -13,6 +13,19 @@ import { Session } from "./session.ts";
 import type { Transport } from "./transport.ts";
 import type { Stats } from "./stats.ts";
 import type { Listening } from "./_listener_set.ts";
+import type { Handoff, MovedConnection } from "./_moved_connection.ts";
+import type { AccessLevel } from "./command.ts";
+
+/** Where connections go when the server hands over to a successor process (`upgrade`). */
+export interface ConnectionMover {
+  /** Sends one connection (its socket and what moves with it); rejects when it could not. */
+  move(handoff: Handoff, from: { listener: string; access: AccessLevel }): Promise<void>;
+  /**
+   * Every connection moved or ended, no call runs here any more: the plugin
+   * state is final. Resolves once the successor has been told (bounded).
+   */
+  finished(): Promise<void>;
+}
 
 /** What the connections share with their server. */
 export interface ConnectionsOptions {
@@ -77,7 +90,49 @@ export class Connections {
     }
   }
 
-  #start(conn: Transport, listening: Listening) {
+  /** Serves a connection the process this one replaced handed over, from where it stood. */
+  resume(conn: Transport, listening: Listening, moved: MovedConnection): void {
+    this.#start(conn, listening, moved);
+  }
+
+  /**
+   * Moves every connection to a successor process (see `Session.moveOut`)
+   * through `mover`; those that cannot move within `deadlineMs` stay, for the
+   * caller to shut down. Resolves with how many moved.
+   */
+  async moveAll(mover: ConnectionMover, deadlineMs: number): Promise<number> {
+    let moved = 0;
+    await Promise.allSettled([...this.sessions].map(async (s) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const h = await Promise.race([
+        s.moveOut(),
+        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), deadlineMs)),
+      ]);
+      clearTimeout(timer);
+      if (!h) return;
+      try {
+        // A successor that stops reading its channel must not hold this process up for ever.
+        await Promise.race([
+          mover.move(h, { listener: s.listener, access: s.access }),
+          new Promise((_, reject) =>
+            timer = setTimeout(() => reject(new Error(`not taken within ${deadlineMs} ms`)), deadlineMs)
+          ),
+        ]);
+        moved++;
+      } catch (err) {
+        this.#o.logger.warn("A connection could not be handed over; it is closed", {
+          conn: s.id,
+          error: String(err),
+        });
+        h.transport.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+    return moved;
+  }
+
+  #start(conn: Transport, listening: Listening, resume?: MovedConnection) {
     const id = this.#nextId++;
     const bound = listening.socket;
     const own = listening.limits;
@@ -107,6 +162,7 @@ export class Connections {
       logger: this.#o.logger,
       hello: { ...this.#o.hello, access: bound.access },
       onDropped: () => this.#o.stats.dropped(),
+      ...(resume ? { resume } : {}),
     });
     this.sessions.add(session);
     listening.sessions.add(session);

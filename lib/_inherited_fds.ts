@@ -14,7 +14,11 @@ import net from "node:net";
 
 const open = new Set<number>();
 
-/** Records a descriptor this process adopted from its parent. */
+/**
+ * Records a descriptor open without close-on-exec: one this process adopted
+ * from its parent, or a listening `node:net` socket it made (on Deno 2.9.6
+ * those lack the flag; accepted and received sockets have it).
+ */
 export function noteInherited(fd: number): void {
   open.add(fd);
 }
@@ -24,39 +28,33 @@ export function forgetInherited(fd: number): void {
   open.delete(fd);
 }
 
-/** The descriptors a child process would inherit, lowest first. */
+/**
+ * The descriptors a child process would inherit, lowest first. A descriptor
+ * must be forgotten before (or as) it is closed: a number noted but closed
+ * and reused would make a child close a descriptor of its own. (Deno reads
+ * `/proc/self/fd` only with all permissions, so the list cannot be checked.)
+ */
 export function inheritedFds(): number[] {
   return [...open].sort((a, b) => a - b);
 }
 
-/** How long closing one descriptor may take. */
-const CLOSE_TIMEOUT_MS = 2000;
-
 /**
  * Closes descriptors this process inherited and must not keep (in a plugin
- * host: its server's sockets). `node:fs` refuses to close a descriptor it did
- * not open, so each is adopted as a socket and destroyed: a listening socket
- * as a server, any other as a connection.
+ * host: its server's sockets; in a successor: its predecessor's). `node:fs`
+ * refuses to close a descriptor it did not open, so each is wrapped as a
+ * socket and destroyed: that closes this descriptor only (no shutdown), so
+ * the socket lives on in the process it belongs to. A listening socket is
+ * never listened on here (a connection could be accepted by mistake), and a
+ * socket pair (an IPC channel) is closed too, which listening on it was not.
  */
-export async function closeInheritedFds(fds: readonly number[]): Promise<void> {
+export function closeInheritedFds(fds: readonly number[]): Promise<void> {
   for (const fd of fds) {
     if (!Number.isInteger(fd) || fd < 3) continue;
-    const asListener = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      const timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
-      server.once("error", () => {
-        clearTimeout(timer);
-        server.close();
-        resolve(false);
-      });
-      server.listen({ fd }, () => {
-        clearTimeout(timer);
-        server.close(() => resolve(true));
-      });
-    });
-    if (asListener) continue;
     try {
-      new net.Socket({ fd }).destroy();
+      const s = new net.Socket({ fd });
+      s.on("error", () => {});
+      s.destroy();
     } catch { /* not open, or not a socket */ }
   }
+  return Promise.resolve();
 }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Server } from "node:net";
+import net, { type Server, type Server as NetServer } from "node:net";
 import type { ActivatedSocket } from "./activation.ts";
 import type { AccessLevel } from "./command.ts";
 import { type Limits, type ListenerLimits, listenerLimits } from "./limits.ts";
@@ -23,7 +23,8 @@ import type { Logger } from "./log.ts";
 import type { Session } from "./session.ts";
 import type { CallPool } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
-import { adoptListener } from "./_adopted_listener.ts";
+import { acceptQueue, adoptListener } from "./_adopted_listener.ts";
+import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
 import { connTransport } from "./_conn_transport.ts";
 
 /** One listening socket, whatever made it. */
@@ -64,8 +65,14 @@ export async function openListeners(
   activated: readonly ActivatedSocket[],
   limits: Limits,
   logger: Logger,
-  handed: readonly { path: string; server: Server }[] = [],
+  options: {
+    /** Listening sockets the process this one replaces handed over. */
+    handed?: readonly { path: string; server: Server }[];
+    /** Bind paths with `node:net`, whose connections have descriptors a successor can take over. */
+    movable?: boolean;
+  } = {},
 ): Promise<Listening[]> {
+  const handed = options.handed ?? [];
   const open: Listening[] = [];
   const add = (socket: ListenerSocket, own: ListenerLimits) =>
     open.push({
@@ -106,6 +113,10 @@ export async function openListeners(
         }
         continue;
       }
+      if (options.movable) {
+        add(await bindMovable(l, logger), own);
+        continue;
+      }
       const b = await bindSocket(l, logger);
       add({
         path: b.path,
@@ -122,6 +133,47 @@ export async function openListeners(
     throw err;
   }
   return open;
+}
+
+/**
+ * A path socket whose connections can move to a successor process: a
+ * `node:net` server (a `Deno.Conn` exposes no descriptor), bound with the
+ * same private-directory dance as Deno's, its connections read through
+ * `NodeSocketTransport` (lib/_node_transport.ts).
+ */
+async function bindMovable(l: ListenOptions, logger: Logger): Promise<ListenerSocket> {
+  let queue: ReturnType<typeof acceptQueue> | undefined;
+  let fd = -1;
+  const b = await bindSocket(l, logger, {
+    listen: (tmp) =>
+      new Promise<NetServer>((resolve, reject) => {
+        const server = net.createServer({ allowHalfOpen: true });
+        queue = acceptQueue(server);
+        server.once("error", reject);
+        server.listen({ path: tmp }, () => {
+          server.off("error", reject);
+          // Errors after listening (EMFILE on accept) must not crash the process; accept goes on.
+          server.on("error", () => {});
+          // Made without close-on-exec: children are told to close it (lib/_inherited_fds.ts).
+          fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+          if (fd > 2) noteInherited(fd);
+          resolve(server);
+        });
+      }),
+    close: () => {
+      forgetInherited(fd);
+      queue?.close();
+    },
+  });
+  return {
+    path: b.path,
+    access: b.access,
+    mode: b.mode,
+    tookOver: b.tookOver,
+    origin: "path",
+    accept: () => queue!.accept(),
+    close: () => b.close(),
+  };
 }
 
 /** Every passed descriptor is configured by name, and every `fd:NAME` entry has a descriptor. */

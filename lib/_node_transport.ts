@@ -31,7 +31,9 @@ export class NodeSocketTransport implements Transport {
   #closed = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  #interrupted = false;
 
+  // Accepted and received sockets are close-on-exec (measured on Deno 2.9.6): children never inherit them.
   constructor(socket: Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Uint8Array) => {
@@ -69,6 +71,10 @@ export class NodeSocketTransport implements Transport {
     while (this.#chunks.length === 0) {
       if (this.#error) throw this.#error;
       if (this.#ended || this.#closed) return null;
+      if (this.#interrupted) {
+        this.#interrupted = false;
+        return 0;
+      }
       await new Promise<void>((r) => this.#wake = r);
     }
     let n = 0;
@@ -83,6 +89,43 @@ export class NodeSocketTransport implements Transport {
     this.#queued -= n;
     if (this.#queued <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
     return n;
+  }
+
+  /** Ends a pending `read` (or the next) with 0 bytes taken: the session is moving the connection. */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#notify();
+  }
+
+  /**
+   * Stops reading the socket for good and returns the bytes received but not
+   * read yet: the socket is about to be handed to another process, which
+   * must get them first. Nothing more is read here (the descriptor's reads
+   * are stopped before control returns to the event loop).
+   */
+  detach(): Uint8Array {
+    const socket = this.socket;
+    const handle = (socket as unknown as { _handle?: { readStop?(): unknown; reading?: boolean } })._handle;
+    const stop = () => {
+      handle?.readStop?.();
+      if (handle) handle.reading = false;
+    };
+    socket.pause();
+    stop();
+    // What node:net holds in its own buffer (while paused for HIGH_WATER) comes out too.
+    let chunk: Uint8Array | null;
+    while ((chunk = socket.read() as Uint8Array | null) !== null) this.#chunks.push(chunk);
+    stop();
+    socket.removeAllListeners("data");
+    const out = new Uint8Array(this.#chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of this.#chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    this.#chunks = [];
+    this.#queued = 0;
+    return out;
   }
 
   write(bytes: Uint8Array): Promise<number> {

@@ -20,7 +20,10 @@ import { Refusals } from "./_refusal.ts";
 import type { Listening } from "./_listener_set.ts";
 import type { HandedOver } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
-import { Connections } from "./_connections.ts";
+import { type ConnectionMover, Connections } from "./_connections.ts";
+import type { MovedConnection } from "./_moved_connection.ts";
+import { NodeSocketTransport } from "./_node_transport.ts";
+import type { Socket as NetSocket } from "node:net";
 import type { ServerHello } from "./dialects/dialect.ts";
 import type { ListenerView, Server } from "./server.ts";
 
@@ -202,23 +205,45 @@ export class RunningServer implements Server {
     this.#plugins.applyState(file, op);
   }
 
-  close(options: { drainMs?: number } = {}): Promise<void> {
+  adopt(socket: NetSocket, from: { listener: string; access: string }, moved: MovedConnection): boolean {
+    const listening = this.#bound.find((b) => b.socket.path === from.listener) ??
+      this.#bound.find((b) => b.socket.access === from.access);
+    if (!listening || this.#closing) {
+      socket.destroy();
+      return false;
+    }
+    (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+    this.#connections.resume(new NodeSocketTransport(socket), listening, moved);
+    return true;
+  }
+
+  close(options: { drainMs?: number; moveTo?: ConnectionMover } = {}): Promise<void> {
     if (this.#closing && options.drainMs !== undefined) {
       // Closing again with a drain time (a second signal: 0) cuts the drain under way short.
       for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});
     }
-    this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs);
+    this.#closing ??= this.#shutdown(options.drainMs ?? this.#limits.drainTimeoutMs, options.moveTo);
     return this.#closing;
   }
 
-  async #shutdown(drainMs: number) {
-    this.#logger.info("Shutting down", { connections: this.#connections.sessions.size, drainMs });
+  async #shutdown(drainMs: number, moveTo: ConnectionMover | undefined) {
+    this.#logger.info(moveTo ? "Handing the connections over" : "Shutting down", {
+      connections: this.#connections.sessions.size,
+      drainMs,
+    });
     for (const b of this.#bound) b.socket.close();
     this.#watcher?.close();
     this.#supervisor?.endStreams();
     // Children stop (or are left) while calls drain: a successor taking over starts its own at once.
     const children = this.#supervisor?.close();
+    if (moveTo) {
+      const total = this.#connections.sessions.size;
+      const moved = await this.#connections.moveAll(moveTo, drainMs);
+      this.#logger.info("Connections handed over", { moved, closed: total - moved });
+    }
     await Promise.allSettled([...this.#connections.sessions].map((s) => s.shutdown(drainMs)));
+    // No call runs here any more: what the plugin state holds now is final.
+    await moveTo?.finished();
     this.#plugins.close();
     await children;
     await this.#accepting.catch(() => {});

@@ -150,6 +150,11 @@ export class Dispatcher {
     }
   }
 
+  /** Whether `command` is `persistent`: its calls follow something until cancelled, and move with their connection. */
+  isPersistent(command: string): boolean {
+    return this.#registry.get(command)?.info.persistent === true;
+  }
+
   /** @internal reports a finished call and returns its end event. */
   _record(spec: CallSpec, env: CallEnv, started: number, end: Event): Event {
     const onCallEnd = this.#opts.onCallEnd;

@@ -49,12 +49,12 @@ export interface ListenOptions {
   limits?: Partial<ListenerLimits>;
 }
 
-/** A bound socket. */
-export interface BoundSocket {
+/** A bound socket; its listener a `Deno.UnixListener` unless another {@linkcode SocketOpener} made it. */
+export interface BoundSocket<L = Deno.UnixListener> {
   path: string;
   access: AccessLevel;
   mode: number;
-  listener: Deno.UnixListener;
+  listener: L;
   /** True when a live server was on the path and this socket replaced it. */
   tookOver: boolean;
   /** Stops accepting and removes the socket file if it is still ours. */
@@ -69,8 +69,34 @@ export class ListenError extends Error {
   }
 }
 
-/** Binds `options.path`, replacing a stale socket file and refusing a live one. */
-export async function bindSocket(options: ListenOptions, logger: Logger): Promise<BoundSocket> {
+/** How a listening socket is made on a (private, temporary) path, and closed. */
+export interface SocketOpener<L> {
+  listen(path: string): L | Promise<L>;
+  close(listener: L): void;
+}
+
+/** Deno's own listener: the fast path, whose connections are `Deno.Conn`s (no descriptor to hand over). */
+const DENO_OPENER: SocketOpener<Deno.UnixListener> = {
+  listen: (path) => Deno.listen({ transport: "unix", path }),
+  close: (listener) => listener.close(),
+};
+
+/**
+ * Binds `options.path`, replacing a stale socket file and refusing a live
+ * one; the listener is Deno's, or what `opener` makes (a `node:net` server,
+ * whose connections have descriptors a successor process can take over).
+ */
+export function bindSocket(options: ListenOptions, logger: Logger): Promise<BoundSocket>;
+export function bindSocket<L>(
+  options: ListenOptions,
+  logger: Logger,
+  opener: SocketOpener<L>,
+): Promise<BoundSocket<L>>;
+export async function bindSocket<L>(
+  options: ListenOptions,
+  logger: Logger,
+  opener: SocketOpener<L> = DENO_OPENER as unknown as SocketOpener<L>,
+): Promise<BoundSocket<L>> {
   const path = resolve(options.path);
   const mode = options.mode ?? 0o600;
   const access = options.access ?? "admin";
@@ -87,10 +113,10 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
     throw new ListenError(`Cannot create a socket in ${dirname(path)}: ${err.message}`);
   });
   const tmp = join(dir, "s");
-  let listener: Deno.UnixListener | undefined;
+  let listener: L | undefined;
   try {
     await Deno.chmod(dir, 0o700);
-    listener = Deno.listen({ transport: "unix", path: tmp });
+    listener = await opener.listen(tmp);
     if (gid !== undefined) await Deno.chown(tmp, null, gid);
     await Deno.chmod(tmp, mode);
     if (live) {
@@ -108,7 +134,7 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
       }
     }
   } catch (err) {
-    listener?.close();
+    if (listener !== undefined) opener.close(listener);
     throw err instanceof ListenError
       ? err
       : new ListenError(`Cannot listen on ${path}: ${(err as Error).message}`);
@@ -130,7 +156,7 @@ export async function bindSocket(options: ListenOptions, logger: Logger): Promis
     tookOver: live,
     close() {
       try {
-        listener.close();
+        opener.close(listener!);
       } catch { /* already closed */ }
       try {
         // Only remove the file if it is still ours (a takeover may have replaced it).

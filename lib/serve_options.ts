@@ -90,6 +90,13 @@ export interface ServeOptions {
   upgrade?: () => Promise<unknown>;
   /** What the process this one replaces handed over: listening sockets, plugin state. */
   handed?: HandedOver;
+  /**
+   * Accept on path sockets with `node:net` rather than Deno's listener, so
+   * that each connection has a descriptor a successor process can take over
+   * (`sockd serve`'s upgrade moves them). Costs some speed per call; see
+   * docs/PERFORMANCE.md. @default {false}
+   */
+  movable?: boolean;
 }
 
 /** What a server hands its successor process. */
@@ -103,4 +110,10 @@ export interface HandedOver {
    * was taken (while it still served); returns the unsubscribe function.
    */
   follow?: (listener: (file: string, op: StateOp) => void) => () => void;
+  /**
+   * In the successor: resolves once the old process's plugin state is final
+   * (its last call ended and every change it made arrived). Plugin calls
+   * wait for it, so the two processes never write plugin state at once.
+   */
+  stateFinal?: Promise<void>;
 }

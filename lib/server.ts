@@ -29,8 +29,14 @@ import type { HandedOver, ServeOptions } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
 import { serverHello } from "./version.ts";
+import { StateGate } from "./_state_gate.ts";
+import type { ConnectionMover } from "./_connections.ts";
+import type { MovedConnection } from "./_moved_connection.ts";
+import type { Socket as NetSocket } from "node:net";
 
 export type { HandedOver, ServeOptions } from "./serve_options.ts";
+export type { ConnectionMover } from "./_connections.ts";
+export type { Handoff, MovedConnection } from "./_moved_connection.ts";
 
 /** One socket of a running server. */
 export interface ListenerView {
@@ -75,11 +81,20 @@ export interface Server {
   /** Applies a plugin state change the process this one replaced made after handing its state over. */
   applyPluginState(file: string, op: StateOp): void;
   /**
+   * Serves a connection the process this one replaced handed over (a socket
+   * received over the upgrade channel), on the listener it came in on (or
+   * one of the same access level), from where it stood; false (and the
+   * socket closed) when there is none or the server is closing.
+   */
+  adopt(socket: NetSocket, from: { listener: string; access: string }, moved: MovedConnection): boolean;
+  /**
    * Stops accepting, lets calls finish for up to `drainMs` (default: the
    * `drainTimeoutMs` limit), cancels the rest with 106, removes the socket file.
    * Called again with a `drainMs` while closing, it cuts the drain short to that.
+   * With `moveTo` (an upgrade), each connection first moves to the successor
+   * at a clean boundary; those that cannot within `drainMs` are closed as above.
    */
-  close(options?: { drainMs?: number }): Promise<void>;
+  close(options?: { drainMs?: number; moveTo?: ConnectionMover }): Promise<void>;
 }
 
 /**
@@ -126,6 +141,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     : new Supervisor(options.supervise, { logger });
   const builtinState = new Map<string, unknown>();
   let ownSkipped: SkippedCommand[] = [];
+  // A successor runs no plugin call before the state its predecessor hands over is final.
+  const gate = options.handed?.stateFinal ? new StateGate(options.handed.stateFinal) : undefined;
   // Builds the whole name → entry map and swaps it in at once.
   const commit = (plugins: PluginCommand[]) => {
     const entries = new Map<string, Entry>();
@@ -144,7 +161,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
       }
       sources.set(cmd.name, source);
       const entry: Entry = { command: cmd, info: commandInfo(cmd, source), state };
-      if (runner) entry.runner = runner;
+      if (runner) entry.runner = gate && !gate.open ? gate.wrap(runner) : runner;
       entries.set(cmd.name, entry);
     };
     for (const [cmd, source] of own) add(cmd, source, builtinState);
@@ -211,7 +228,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
   if (wanted.length === 0) throw new TypeError("serve() needs a path, or listeners");
   let bound: Listening[];
   try {
-    bound = await openListeners(wanted, options.activated ?? [], limits, logger, options.handed?.listeners);
+    bound = await openListeners(wanted, options.activated ?? [], limits, logger, {
+      handed: options.handed?.listeners,
+      movable: options.movable,
+    });
   } catch (err) {
     plugins.close();
     throw err;

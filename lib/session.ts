@@ -27,6 +27,7 @@ import { type CallState, CallTable } from "./_call_table.ts";
 import { IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
+import { type Handoff, MoveOut, upgradedMarker } from "./_moved_connection.ts";
 
 export type { CallPool, SessionOptions } from "./session_options.ts";
 export type { Transport } from "./transport.ts";
@@ -65,6 +66,8 @@ export class Session {
   /** The write side: answers queued while a write is under way go out together, in one buffer. */
   #out: BatchWriter;
   #wentAway = false;
+  /** Set by `moveOut`: stop at the next request boundary and hand the connection over. */
+  #move: MoveOut | undefined;
 
   constructor(transport: Transport, options: SessionOptions) {
     this.id = options.id;
@@ -98,8 +101,31 @@ export class Session {
     return this.#o.access;
   }
 
+  /**
+   * Takes the connection out of this session for a successor process, at a
+   * clean boundary: reading stops once the requests read so far are
+   * handled; calls of `persistent` commands stop here without an answer (they
+   * re-run there); the other calls finish here; what they wrote reaches the
+   * socket. Resolves with the socket and what moves with it, or undefined
+   * when it cannot move (its transport has no descriptor, it ended or broke).
+   */
+  moveOut(): Promise<Handoff | undefined> {
+    if (this.#move) return this.#move.promise;
+    if (!this.#t.detach || this.#halted || this.#broken) return Promise.resolve(undefined);
+    const move = this.#move = new MoveOut();
+    for (const state of this.#calls?.values() ?? []) {
+      if (state.input || !this.#o.dispatcher.isPersistent(state.command)) continue;
+      state.moved = true;
+      move.add(state.req);
+      state.call.abort(new SockdError(Status.CANCELLED, "Connection moved to the successor process"));
+    }
+    this.#t.interrupt?.();
+    return move.promise;
+  }
+
   /** Serves the connection until it ends; never throws. */
   async run(): Promise<void> {
+    let moved = false;
     try {
       const serving = this.#serve();
       serving.catch(() => {});
@@ -109,6 +135,7 @@ export class Session {
         serving.then(resolve, reject);
       });
       this.#wake = undefined;
+      if (this.#move?.rest && (moved = await this.#handOff(this.#move))) return;
       // The client has sent all it will (or half-closed): answer what is in flight.
       // On shutdown, shutdown() decides when the rest are cancelled.
       if (finish || this.#stopping) await this.#allDone();
@@ -116,11 +143,29 @@ export class Session {
       if (isDrop(err)) this.#dropped(err);
       else this.#o.logger.warn("Connection failed", { conn: this.id, error: String(err) });
     } finally {
-      this.#halt();
-      this.#cancelAll(new SockdError(Status.CANCELLED, "Connection closed"));
-      await this.#allDone();
-      await this.#close();
+      if (!moved) {
+        this.#move?.cancel();
+        this.#halt();
+        this.#cancelAll(new SockdError(Status.CANCELLED, "Connection closed"));
+        await this.#allDone();
+        await this.#close();
+      }
     }
+  }
+
+  /** At the boundary: lets the calls that stay finish and their answers go out, then hands over. */
+  async #handOff(move: MoveOut): Promise<boolean> {
+    await this.#allDone();
+    try {
+      await this.#out.drained();
+    } catch {
+      return false;
+    }
+    if (this.#broken || this.#halted) return false;
+    this.#deadlines?.close();
+    this.#idle?.stop();
+    move.handOff(this.#t, this.#dialect);
+    return true;
   }
 
   /**
@@ -153,23 +198,42 @@ export class Session {
       limits.handshakeTimeoutMs,
     );
     try {
-      let buf = new Uint8Array(MIN_READ_BYTES);
-      let n: number | null;
-      do {
+      const resume = this.#o.resume;
+      let buf = resume?.pending.length ? resume.pending.slice() : new Uint8Array(MIN_READ_BYTES);
+      let n: number | null = resume?.pending.length ?? 0;
+      const dialects = this.#o.dialects ?? DIALECTS;
+      const named = resume?.dialect === undefined
+        ? undefined
+        : dialects.find((d) => d.name === resume.dialect);
+      while (n === 0 && !named) {
         n = await this.#t.read(buf);
         if (this.#halted || n === null) return false;
-      } while (n === 0);
-      const factory = detectDialect(buf[0]!, this.#o.dialects ?? DIALECTS);
+        if (n === 0 && this.#move) {
+          this.#move.rest = new Uint8Array(0);
+          return false;
+        }
+      }
+      const factory = named ?? detectDialect(buf[0]!, dialects);
       if (!factory) {
         this.#out.push(encoder.encode(`error ${Status.BAD_REQUEST}: unrecognised protocol\n`), false);
         return false;
       }
-      const dialect = factory.create({ limits, hello: this.#o.hello });
+      const dialect = factory.create({ limits, hello: this.#o.hello, resume: named && resume!.state });
       this.#dialect = dialect;
       this.#o.onDialect?.(dialect.name);
-      const greeting = dialect.greeting?.();
+      const greeting = named ? undefined : dialect.greeting?.();
       if (greeting) this.#out.push(greeting, false);
       const decoder = dialect.decoder();
+      if (named) {
+        clearTimeout(handshake);
+        handshake = undefined;
+        // The persistent calls it followed go on here, each after one marker chunk.
+        for (const f of resume!.follow) {
+          this.#send({ type: "data", id: f.id, chunk: upgradedMarker(Deno.pid) });
+          const handled = this.#handle({ type: "call", ...f }, dialect);
+          if (handled !== true && !(handled !== false && await handled)) return false;
+        }
+      }
       while (true) {
         decoder.push(buf.subarray(0, n));
         let req: Request | undefined;
@@ -197,6 +261,14 @@ export class Session {
         // Grow while reads fill the buffer; shrink back when little arrives, so an idle connection holds little.
         if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 2);
         else if (n < buf.length / 8 && buf.length > MIN_READ_BYTES) buf = new Uint8Array(buf.length / 2);
+        if (this.#move) {
+          // A clean boundary once the decoder can say where it stands in bytes.
+          const rest = decoder.remainder?.();
+          if (rest) {
+            this.#move.rest = rest;
+            return false;
+          }
+        }
         n = await this.#t.read(buf);
         if (this.#halted) return false;
         if (n === null) {
@@ -255,6 +327,11 @@ export class Session {
       this.#send({ type: "end", id: req.id, status, error });
       return undefined;
     };
+    if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
+      // Read before the move: it follows in the successor.
+      this.#move.add(req);
+      return undefined;
+    }
     const calls = this.#calls ??= new CallTable();
     if (calls.has(req.id)) {
       // With no id: an end for this id would read as the end of the call still running under it.
@@ -290,7 +367,13 @@ export class Session {
       this.#send(started);
       return undefined;
     }
-    const state = { call: started, command: req.command, started: performance.now(), input } as CallState;
+    const state = {
+      call: started,
+      command: req.command,
+      started: performance.now(),
+      input,
+      req,
+    } as CallState;
     calls.set(req.id, state);
     if (pool) pool.inFlight++;
     state.done = this.#pump(req.id, state);
@@ -302,7 +385,8 @@ export class Session {
     try {
       while (true) {
         const event = await state.call.next();
-        if (this.#broken) break;
+        // A followed call whose connection moves ends here unseen: it goes on in the successor.
+        if (this.#broken || state.moved) break;
         this.#send(event);
         if (event.type === "end") break;
         // Backpressure: the command is pulled again once the socket has taken this chunk.

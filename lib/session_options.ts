@@ -9,6 +9,7 @@ import type { DialectFactory, ServerHello } from "./dialects/dialect.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import type { MovedConnection } from "./_moved_connection.ts";
 
 /** Calls in flight on all the connections of one listener, and how many may be. */
 export interface CallPool {
@@ -33,4 +34,6 @@ export interface SessionOptions {
   dialects?: readonly DialectFactory[];
   /** Told once if the client drops the connection (a reset, a broken pipe): normal, logged at debug. */
   onDropped?: () => void;
+  /** A connection the process this one replaced handed over: carry on from where it stood. */
+  resume?: MovedConnection;
 }

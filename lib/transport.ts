@@ -16,4 +16,11 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<number>;
   /** Closes both directions; a pending read then rejects or ends. */
   close(): void;
+  /**
+   * For a transport that can move to another process (a `node:net` socket):
+   * ends a pending `read` with 0 bytes taken.
+   */
+  interrupt?(): void;
+  /** Stops reading for good and returns the bytes received but not read (see `NodeSocketTransport`). */
+  detach?(): Uint8Array;
 }

@@ -12,8 +12,9 @@ import type { LogLevel } from "../log.ts";
 import { systemdSockets } from "../activation.ts";
 import { grantsNet } from "../runner/grants.ts";
 import { type HandedOver, serve, type Server } from "../server.ts";
-import { followOldState, receiveHandover, report } from "./successor.ts";
+import { followOld, fromBase64, receiveHandover, report } from "./successor.ts";
 import { Exit } from "./exit_codes.ts";
+import { SockdError, Status } from "../errors.ts";
 import { type LogFormat, stderrLogger } from "./logger.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocket, ensurePrivateDir } from "./socket_path.ts";
@@ -59,11 +60,15 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const path = options.socket ?? fallback?.path;
   const ref: { server?: Server } = {};
   const upgrade = async () => {
+    // Not before this process's own hand-over is complete: its plugin state must be final first.
+    if (handed?.stateFinal) await waitFinal(handed.stateFinal);
     const { startSuccessor } = await import("./upgrade.ts");
     const next = await startSuccessor(ref.server!, Deno.args, logger);
-    logger.info("Upgrade: the successor serves; draining and stopping", { pid: next.pid });
-    // After this answer is written: the successor has the sockets; this process drains and ends.
-    setTimeout(() => ref.server!.close(), 0);
+    logger.info("Upgrade: the successor serves; handing the connections over and stopping", {
+      pid: next.pid,
+    });
+    // After this answer is written: the successor has the sockets; the connections follow, this process ends.
+    setTimeout(() => ref.server!.close({ moveTo: next.mover }), 0);
     return { upgraded: true, pid: next.pid };
   };
   try {
@@ -88,6 +93,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       takeover: options.takeover || options.successor,
       limits: options.limits,
       supervise: options.supervise,
+      // Connections accepted through node:net have descriptors: an upgrade moves them.
+      movable: true,
     });
   } catch (err) {
     if (options.successor) report({ t: "failed", error: (err as Error).message });
@@ -98,7 +105,21 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
   if (options.successor) {
     const running = server;
-    followOldState((file, op) => running.applyPluginState(file, op));
+    followOld({
+      op: (file, op) => running.applyPluginState(file, op),
+      connection: (socket, c) => {
+        const moved = {
+          ...(c.dialect ? { dialect: c.dialect, state: c.state } : {}),
+          pending: fromBase64(c.pending),
+          follow: c.follow,
+        };
+        if (!running.adopt(socket, c, moved)) {
+          logger.warn("A connection handed over has no socket of its kind here; closed", {
+            listener: c.listener,
+          });
+        }
+      },
+    });
     report({ t: "ready", pid: Deno.pid });
     logger.info("Took over from the server it replaces", { listeners: handed?.listeners.length ?? 0 });
   }
@@ -163,5 +184,16 @@ async function handOver(old: Client, drainMs: number | undefined, logger: Return
     });
   } finally {
     old.close();
+  }
+}
+
+/** Until the state the process this one replaced handed over is final (bounded). */
+async function waitFinal(final: Promise<void>) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((r) => timer = setTimeout(() => r(false), 30_000));
+  const ok = await Promise.race([final.then(() => true), late]);
+  clearTimeout(timer);
+  if (!ok) {
+    throw new SockdError(Status.BUSY, "The previous upgrade is still handing over; try again shortly");
   }
 }

@@ -6,13 +6,15 @@
  *
  * @module
  */
-import type { Server as NetServer } from "node:net";
+import type { Server as NetServer, Socket as NetSocket } from "node:net";
+import type { FollowedCall } from "../_moved_connection.ts";
 import process from "node:process";
 import { decode } from "../codec.ts";
-import { noteInherited } from "../_inherited_fds.ts";
+import { closeInheritedFds, forgetInherited, noteInherited } from "../_inherited_fds.ts";
 import type { StateOp } from "../runner/host_protocol.ts";
 
-function fromBase64(b64: string): Uint8Array {
+/** Bytes from base64 (what crosses the JSON channel). */
+export function fromBase64(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 import type { HandedOver } from "../server.ts";
@@ -20,49 +22,101 @@ import type { HandedOver } from "../server.ts";
 /** The hidden `serve` option that makes a process a successor. */
 export const SUCCESSOR_FLAG = "--successor";
 
-/** Messages from the old process, in order: listeners (each with its server), the state, done. */
+/**
+ * Messages from the old process, in order: listeners (each with its server),
+ * the state, done; then (once this process says it serves) state changes
+ * and connections (each with its socket) as they come, and `final` once no
+ * call runs there any more.
+ */
 export type ToSuccessor =
+  | { t: "close"; fds: number[] }
   | { t: "listener"; path: string }
   | { t: "state"; plugins: [string, string][] }
   | { t: "done" }
-  | { t: "op"; file: string; op: string };
+  | { t: "op"; file: string; op: string }
+  | { t: "conn"; conn: WireConnection }
+  | { t: "final" }
+  | { t: "sync"; n: number };
 
-/** Messages to the old process. */
-export type FromSuccessor = { t: "ready"; pid: number } | { t: "failed"; error: string };
+/** A moved connection as it crosses the channel (JSON): the bytes not yet used in base64. */
+export interface WireConnection {
+  listener: string;
+  access: string;
+  dialect?: string;
+  state?: Record<string, unknown>;
+  pending: string;
+  follow: FollowedCall[];
+}
+
+/** Messages to the old process (`synced` answers `sync`: every message before it was read). */
+export type FromSuccessor =
+  | { t: "ready"; pid: number }
+  | { t: "failed"; error: string }
+  | { t: "synced"; n: number };
 
 /** How long the old process may take to hand everything over. */
 const RECEIVE_TIMEOUT_MS = 10_000;
 
-/** Plugin state changes the old process made after its snapshot: applied once the server runs. */
-const ops: { file: string; op: StateOp }[] = [];
-let applyOp: ((file: string, op: StateOp) => void) | undefined;
-
-/** From now on, state changes of the old process go to `apply` (those that came already first). */
-export function followOldState(apply: (file: string, op: StateOp) => void): void {
-  for (const { file, op } of ops.splice(0)) apply(file, op);
-  applyOp = apply;
+/** What the old process sends once the server runs: its state changes and its connections. */
+export interface OldProcessSink {
+  op(file: string, op: StateOp): void;
+  connection(socket: NetSocket, conn: WireConnection): void;
 }
+
+/** Plugin state changes (and connections) the old process sent before the server ran: passed on once it does. */
+const early: ((sink: OldProcessSink) => void)[] = [];
+let sink: OldProcessSink | undefined;
+
+/** From now on, what the old process sends goes to `to` (what came already first). */
+export function followOld(to: OldProcessSink): void {
+  for (const f of early.splice(0)) f(to);
+  sink = to;
+}
+
+function pass(f: (sink: OldProcessSink) => void) {
+  if (sink) f(sink);
+  else early.push(f);
+}
+
+/** How long a successor's plugin calls may wait for the old process's final state, at most. */
+const FINAL_STATE_TIMEOUT_MS = 60_000;
 
 /** Receives what the old process hands over; rejects when there is no channel, or on time-out. */
 export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedOver> {
   if (typeof process.send !== "function") {
     return Promise.reject(new Error("--successor is for a server started by `upgrade`: there is no channel"));
   }
-  const handed: HandedOver = { listeners: [], pluginState: new Map() };
+  let final!: () => void;
+  const stateFinal = new Promise<void>((r) => final = r);
+  const handed: HandedOver = { listeners: [], pluginState: new Map(), stateFinal };
+  // The old process is gone or silent: what arrived is all there is.
+  process.once("disconnect", () => final());
+  const lastly = setTimeout(() => final(), FINAL_STATE_TIMEOUT_MS);
+  stateFinal.then(() => clearTimeout(lastly));
   forgetChannel();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off("message", onMessage);
-      process.disconnect?.();
+      letGo();
       reject(new Error(`The server being replaced handed nothing over within ${timeoutMs} ms`));
     }, timeoutMs);
-    const onMessage = (msg: ToSuccessor, handle?: NetServer) => {
-      if (msg?.t === "op") {
+    const onMessage = (msg: ToSuccessor, handle?: NetServer | NetSocket) => {
+      if (msg?.t === "close") {
+        // The old process's sockets this one inherited at spawn (no close-on-exec): its copies go.
+        closeInheritedFds(sockets(msg.fds));
+      } else if (msg?.t === "sync") {
+        report({ t: "synced", n: msg.n });
+      } else if (msg?.t === "op") {
         const op = decode(fromBase64(msg.op)) as StateOp;
-        if (applyOp) applyOp(msg.file, op);
-        else ops.push({ file: msg.file, op });
-      } else if (msg?.t === "listener" && handle) handed.listeners.push({ path: msg.path, server: handle });
-      else if (msg?.t === "state") {
+        pass((s) => s.op(msg.file, op));
+      } else if (msg?.t === "conn" && handle) {
+        pass((s) => s.connection(handle as NetSocket, msg.conn));
+      } else if (msg?.t === "final") {
+        final();
+        letGo();
+      } else if (msg?.t === "listener" && handle) {
+        handed.listeners.push({ path: msg.path, server: handle as NetServer });
+      } else if (msg?.t === "state") {
         for (const [file, b64] of msg.plugins) {
           handed.pluginState.set(
             file,
@@ -82,6 +136,14 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
   });
 }
 
+/** The descriptors of a `close` message: above 3 (stdio and this process's channel). */
+function sockets(fds: unknown): number[] {
+  return Array.isArray(fds) ? fds.filter((fd): fd is number => Number.isInteger(fd) && fd > 3) : [];
+}
+
+/** The descriptor of the channel to the old process (lib/cli/upgrade.ts spawns with it at stdio[3]). */
+const CHANNEL_FD = 3;
+
 /**
  * The IPC channel is a descriptor every process this one starts would
  * inherit, with `NODE_CHANNEL_FD` naming it: a plugin host would open the
@@ -89,12 +151,21 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
  * descriptor before any plugin runs (lib/_inherited_fds.ts).
  */
 function forgetChannel() {
+  // The old process put the channel at descriptor 3 (its spawn's stdio[3]); Deno may have read the
+  // variable away already. Forgotten once the channel closes: the number is then free for reuse.
+  noteInherited(CHANNEL_FD);
+  process.once("disconnect", () => forgetInherited(CHANNEL_FD));
   try {
-    const fd = Number(Deno.env.get("NODE_CHANNEL_FD"));
-    if (Number.isInteger(fd) && fd > 2) noteInherited(fd);
     Deno.env.delete("NODE_CHANNEL_FD");
     Deno.env.delete("NODE_CHANNEL_SERIALIZATION_MODE");
   } catch { /* not permitted: hosts inherit the variable, and the old server checks who says ready */ }
+}
+
+/** Closes the channel, if the old process has not already. */
+function letGo() {
+  try {
+    process.disconnect?.();
+  } catch { /* already disconnected */ }
 }
 
 /** Tells the old process how the start went; then lets the channel go. */

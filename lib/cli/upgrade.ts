@@ -4,14 +4,17 @@
  * hosts are started, with this process's own arguments and `--successor`),
  * hand it the listening sockets it can adopt and the plugin state over a
  * `node:child_process` IPC channel, and wait for it to say it serves. Only
- * then does this process stop accepting and drain; if the successor exits,
- * says it failed, or stays silent past the deadline, it is killed and this
- * process goes on serving everything, and the command answers 105 with the
- * reason.
+ * then does this process stop accepting and hand over its connections, each
+ * at a clean boundary (see `Session.moveOut`): its socket crosses the same
+ * channel (SCM_RIGHTS), with its dialect, prompt mode, unread bytes and the
+ * persistent calls it followed. Plugin state changes made meanwhile follow
+ * in order, and `final` says no call runs here any more. If the successor
+ * exits, says it failed, or stays silent past the deadline, it is killed and
+ * this process goes on serving everything, and the command answers 105 with
+ * the reason.
  *
- * Sockets this process bound to a path (Deno listeners, no descriptor to
- * hand over) are taken over by the successor as `--takeover` does: renamed
- * over, so new connections go there while this process finishes its calls.
+ * Sockets this process bound to a path are taken over by the successor as
+ * `--takeover` does: renamed over, so new connections go there.
  *
  * @module
  */
@@ -19,12 +22,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { encode } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Server } from "../server.ts";
+import type { ConnectionMover, Server } from "../server.ts";
+import type { NodeSocketTransport } from "../_node_transport.ts";
 import { selfCommand } from "./self_command.ts";
-import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor } from "./successor.ts";
+import { UpgradeChannel } from "./_upgrade_channel.ts";
+import { inheritedFds } from "../_inherited_fds.ts";
+import { type FromSuccessor, SUCCESSOR_FLAG, type ToSuccessor, type WireConnection } from "./successor.ts";
 
 /** How long the successor has to load its plugins, take the sockets and say it serves. */
 export const UPGRADE_TIMEOUT_MS = 20_000;
+/** How long telling the successor that the plugin state is final may take. */
+const FINAL_TIMEOUT_MS = 5000;
 /** The running executable: the only program the sockd permission set may run. */
 const EXE = "/proc/self/exe";
 
@@ -80,12 +88,14 @@ export function startSuccessor(
   args: readonly string[],
   logger: Logger,
   timeoutMs = UPGRADE_TIMEOUT_MS,
-): Promise<{ pid: number }> {
+): Promise<{ pid: number; mover: ConnectionMover }> {
   const argv = successorArgs(args);
   const fail = (why: string) =>
     new SockdError(Status.HANDLER_ERROR, `Upgrade failed: ${why}; this server goes on`);
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
+    // What the successor inherits (no close-on-exec): it closes them first. 0-2 are stdio, 3 its channel.
+    const inherited = inheritedFds().filter((fd) => fd > 3);
     try {
       child = spawn(EXE, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"], env: successorEnv() });
     } catch (err) {
@@ -111,7 +121,7 @@ export function startSuccessor(
         // State changes of the calls this process still finishes keep following until it exits.
         // The successor outlives this process: do not keep this one alive for it.
         child.unref();
-        resolve({ pid: pid! });
+        resolve({ pid: pid!, mover: moverTo(child, channel, unfollow, logger) });
       }
     };
     const timer = setTimeout(
@@ -131,17 +141,17 @@ export function startSuccessor(
       if (msg?.t === "ready" && msg.pid === child.pid) settle(undefined, msg.pid);
       else if (msg?.t === "failed") settle(fail(`the successor could not start: ${String(msg.error)}`));
     });
+    const channel = new UpgradeChannel(child);
+    channel.send({ t: "close", fds: inherited }).catch(() => {});
+    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
+      channel.send(msg, handle).catch((err: Error) => {
+        if (!settled) settle(fail(`cannot hand over to the successor: ${err.message}`));
+      });
     // Changes made from now on (this process serves until the successor does) follow the snapshot.
     const handover = server.handover();
     const unfollow = handover.follow?.((file, op) => {
-      try {
-        if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
-      } catch { /* the channel is gone: the successor has what it has */ }
+      if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
     });
-    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
-      child.send(msg, handle as never, (err: Error | null) => {
-        if (err) settle(fail(`cannot hand over to the successor: ${err.message}`));
-      });
     for (const l of handover.listeners) send({ t: "listener", path: l.path }, l.server);
     const state: [string, string][] = [];
     for (const [file, entries] of handover.pluginState) {
@@ -158,6 +168,53 @@ export function startSuccessor(
     send({ t: "done" });
     logger.info("Upgrade: successor started", { pid: child.pid, listeners: handover.listeners.length });
   });
+}
+
+/** Sends connections over the channel; once all are gone, says the state is final and lets the channel go. */
+function moverTo(
+  child: ChildProcess,
+  channel: UpgradeChannel,
+  unfollow: (() => void) | undefined,
+  logger: Logger,
+): ConnectionMover {
+  return {
+    async move(h, from) {
+      const socket = (h.transport as NodeSocketTransport).socket;
+      const conn: WireConnection = {
+        listener: from.listener,
+        access: from.access,
+        ...(h.moved.dialect ? { dialect: h.moved.dialect, state: h.moved.state } : {}),
+        pending: encodeBase64(h.moved.pending),
+        follow: h.moved.follow,
+      };
+      try {
+        await channel.send({ t: "conn", conn }, socket);
+      } finally {
+        // Sent: the successor has its own copy of the descriptor; this one closes (no shutdown).
+        socket.destroy();
+      }
+    },
+    async finished() {
+      unfollow?.();
+      // Sent before this process exits; the successor stops waiting by itself if it never arrives.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          channel.send({ t: "final" }),
+          new Promise((_, reject) =>
+            timer = setTimeout(() => reject(new Error("timed out")), FINAL_TIMEOUT_MS)
+          ),
+        ]);
+      } catch (err) {
+        logger.warn("Could not tell the successor the plugin state is final", { error: String(err) });
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        child.disconnect();
+      } catch { /* gone */ }
+    },
+  };
 }
 
 function encodeBase64(bytes: Uint8Array): string {

@@ -42,6 +42,15 @@ export class FrameDecoder {
     return this.#body ? FRAME_HEADER_BYTES + this.#have : this.#headLen;
   }
 
+  /** A copy of the bytes held for the frame under way, its length prefix included. */
+  pending(): Uint8Array {
+    if (!this.#body) return this.#head?.slice(0, this.#headLen) ?? new Uint8Array(0);
+    const out = new Uint8Array(FRAME_HEADER_BYTES + this.#have);
+    new DataView(out.buffer).setUint32(0, this.#size);
+    out.set(this.#body.subarray(0, this.#have), FRAME_HEADER_BYTES);
+    return out;
+  }
+
   /**
    * Feeds bytes; returns the frames completed by them. A frame that lay
    * inside `chunk` is a view of it, valid as long as `chunk`'s bytes are.

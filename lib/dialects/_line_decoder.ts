@@ -45,6 +45,11 @@ export class LineRequestDecoder implements RequestDecoder {
     this.#item = 0;
   }
 
+  remainder(): Uint8Array | undefined {
+    if (this.#done || this.#item < this.#items.length || this.#req < this.#reqs.length) return undefined;
+    return this.#lines.pending();
+  }
+
   next(): Request | undefined {
     while (true) {
       if (this.#req < this.#reqs.length) {

@@ -48,6 +48,11 @@ export class LineReader {
     return Math.max(this.#dropping, 0);
   }
 
+  /** A copy of the unfinished line's bytes; undefined while an over-long line is being dropped. */
+  pending(): Uint8Array | undefined {
+    return this.#dropping >= 0 ? undefined : this.#buf.slice(0, this.#len);
+  }
+
   /** Feeds bytes; returns what they complete, in order. */
   push(chunk: Uint8Array): LineItem[] {
     const items: LineItem[] = [];

@@ -77,6 +77,12 @@ export interface Dialect {
    * bytes chunks with {@linkcode Dialect.encode}.
    */
   dataHeader?(id: CallId, chunk: Uint8Array): Uint8Array;
+  /**
+   * What a connection's dialect must carry on from in a successor process
+   * (text's prompt mode and where its output stands), as plain JSON; the
+   * successor passes it back as {@linkcode DialectOptions.resume}.
+   */
+  state?(): Record<string, unknown>;
 }
 
 /**
@@ -97,6 +103,15 @@ export interface RequestDecoder {
   next(): Request | undefined;
   /** True once the decoder takes no more bytes: after a fatal error, or text's `quit`. */
   readonly done: boolean;
+  /**
+   * The bytes pushed but not yet decoded (a partial line or frame; for
+   * msgpack, the preface first), such that a fresh decoder of the same
+   * dialect fed them is where this one is: what moves with a connection
+   * handed to a successor process. Undefined when no bytes can say where
+   * this decoder is (requests decoded but not yet taken, an over-long line
+   * being dropped, done).
+   */
+  remainder?(): Uint8Array | undefined;
 }
 
 /** Requests from an async source of chunks, through a {@linkcode Dialect.decoder}. */
@@ -126,4 +141,6 @@ export interface DialectFactory {
 export interface DialectOptions {
   limits: Limits;
   hello: ServerHello;
+  /** A connection handed over by the process this one replaced: its dialect's {@linkcode Dialect.state}. */
+  resume?: Record<string, unknown>;
 }

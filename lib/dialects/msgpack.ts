@@ -254,6 +254,15 @@ class MsgpackDecoder implements RequestDecoder {
     }
   }
 
+  remainder(): Uint8Array | undefined {
+    if (this.#done || this.#next < this.#bodies.length) return undefined;
+    const frame = this.#frames.pending();
+    const out = new Uint8Array(this.#seen + frame.length);
+    out.set(MSGPACK_PREFACE.subarray(0, this.#seen));
+    out.set(frame, this.#seen);
+    return out;
+  }
+
   next(): Request | undefined {
     if (this.#next < this.#bodies.length) {
       const body = this.#bodies[this.#next++]!;

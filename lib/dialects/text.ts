@@ -56,6 +56,25 @@ class TextDialect implements Dialect {
 
   constructor(options: DialectOptions) {
     this.#limits = options.limits;
+    const r = options.resume;
+    if (r) {
+      this.#prompt = r.prompt === true;
+      this.#framed = r.framed === true;
+      this.#atLineStart = r.atLineStart !== false;
+      this.#lastWasBytes = r.lastWasBytes === true;
+      if (Number.isSafeInteger(r.nextId) && (r.nextId as number) > 0) this.#nextId = r.nextId as number;
+      if (this.#framed) this.dataHeader = undefined;
+    }
+  }
+
+  state(): Record<string, unknown> {
+    return {
+      prompt: this.#prompt,
+      framed: this.#framed,
+      atLineStart: this.#atLineStart,
+      lastWasBytes: this.#lastWasBytes,
+      nextId: this.#nextId,
+    };
   }
 
   decoder(): RequestDecoder {
