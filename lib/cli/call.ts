@@ -8,14 +8,32 @@
  * @module
  */
 import { raceAbort } from "../_abortable.ts";
-import { type Client, connect } from "../client.ts";
+import type { CallOptions } from "../client.ts";
+import type { Call } from "../client_call.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
 import { errorLine, jsonData, jsonEnd, renderChunk, renderForPeople, renderResult } from "./render.ts";
 
+/**
+ * What a call needs of a connection: lib/client.ts's `Client`, or the
+ * one-shot client of a plain `sockd call` (_oneshot_client.ts).
+ */
+export interface CallClient {
+  call(command: string, args?: readonly string[], options?: CallOptions): Call;
+  close(): void;
+}
+
+/** Opens a {@linkcode CallClient} on the socket at `path`; rejects with a SockdError. */
+export type Connector = (
+  path: string,
+  options: { timeoutMs: number; trustOwner?: number },
+) => Promise<CallClient>;
+
 /** Options of {@linkcode runCall}. */
 export interface CallCliOptions {
   socket: string;
+  /** How to connect. @default lib/client.ts's `connect` */
+  connect?: Connector;
   json: boolean;
   timeoutMs?: number;
   /**
@@ -51,8 +69,10 @@ export async function runCall(
   io: CliIO,
   interrupt?: AbortSignal,
 ): Promise<number> {
-  let client: Client;
+  let client: CallClient;
   try {
+    // lib/client.ts (and msgpackr with it) is loaded only when no other connector is given.
+    const connect = options.connect ?? (await import("../client.ts")).connect;
     client = await untilAborted(
       connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000, trustOwner: options.trustOwner }),
       interrupt,
@@ -84,7 +104,7 @@ export async function runCall(
  * that does not say (older than `input`) gets stdin, as it always did; stdin
  * left unsent is never read, so `while read` loops keep their lines.
  */
-export async function takesInput(client: Client, command: string): Promise<boolean> {
+export async function takesInput(client: CallClient, command: string): Promise<boolean> {
   try {
     const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
     return info?.input !== false;
@@ -119,7 +139,7 @@ export interface CallOnOptions {
  * answer in time.
  */
 export async function callOn(
-  client: Client,
+  client: CallClient,
   command: string,
   args: string[],
   options: CallOnOptions,
