@@ -85,7 +85,8 @@ export async function runCall(
     return await fail(err, options.json, io);
   }
   try {
-    const input = options.stdin && io.stdin && await takesInput(client, command) ? io.stdin : undefined;
+    // io.stdin last: callAction makes the stream only when it is sent.
+    const input = options.stdin && await takesInput(client, command) ? io.stdin : undefined;
     return await callOn(
       client,
       command,
