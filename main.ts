@@ -2,11 +2,20 @@
  * sockd's entry point: the server and the client in one binary.
  * Everything happens in lib/cli; this file only hands it argv.
  *
+ * A plain `sockd call` is tried first, before the rest of the CLI is
+ * loaded: scripts pay its cold start in every loop (lib/cli/call_fast.ts).
+ *
  * @module
  */
-import { main } from "./lib/cli/main.ts";
-import { HOST_SUBCOMMAND, hostMain } from "./lib/runner/host_main.ts";
-
+if (Deno.args[0] === "call") {
+  const { fastCall } = await import("./lib/cli/call_fast.ts");
+  const code = await fastCall(Deno.args.slice(1));
+  if (code !== undefined) Deno.exit(code);
+}
+const { HOST_SUBCOMMAND, hostMain } = await import("./lib/runner/host_main.ts");
 // A compiled binary starts plugin hosts as itself (lib/runner/host_process.ts).
 if (Deno.args[0] === HOST_SUBCOMMAND) await hostMain(Deno.args[1] ?? "{}");
-else Deno.exit(await main(Deno.args));
+else {
+  const { main } = await import("./lib/cli/main.ts");
+  Deno.exit(await main(Deno.args));
+}
