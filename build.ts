@@ -32,9 +32,11 @@ export const TARGETS: readonly string[] = [
 /**
  * Files loaded at run time by path rather than imported statically; compiled
  * in explicitly. `lib/runner/` holds what runs plugins (the host process's
- * entry point and the worker harness).
+ * entry point and the worker harness); main.ts imports it and
+ * `lib/cli/main.ts` by computed specifiers, so that `deno run` does not read
+ * their module graphs before a plain `sockd call`.
  */
-export const RUNTIME_FILES: readonly string[] = ["commands/", "lib/runner/"];
+export const RUNTIME_FILES: readonly string[] = ["commands/", "lib/runner/", "lib/cli/main.ts"];
 
 /** What to build. */
 export interface BuildOptions {

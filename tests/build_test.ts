@@ -13,6 +13,8 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "commands/",
     "--include",
     "lib/runner/",
+    "--include",
+    "lib/cli/main.ts",
     "--output",
     "dist/sockd",
     "main.ts",
@@ -25,11 +27,13 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "dist/sockd-aarch64-apple-darwin",
   ]);
   const more = compileArgs({ include: ["lib/extra_main.ts", "assets/"] });
-  assertEquals(more.slice(3, 11), [
+  assertEquals(more.slice(3, 13), [
     "--include",
     "commands/",
     "--include",
     "lib/runner/",
+    "--include",
+    "lib/cli/main.ts",
     "--include",
     "lib/extra_main.ts",
     "--include",
@@ -86,7 +90,7 @@ Deno.test("build: --dry-run prints the exact command", async () => {
   }).output();
   assertEquals(
     new TextDecoder().decode(out.stdout).trim(),
-    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/runner/ --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
+    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/runner/ --include lib/cli/main.ts --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
   );
   assertIncludes(denortHelp("x86_64-apple-darwin"), "--target x86_64-apple-darwin");
 });
