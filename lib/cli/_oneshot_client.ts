@@ -29,73 +29,19 @@ const encoder = new TextEncoder();
 
 /**
  * Connects to the server at `path` (after the trust checks of
- * lib/_dial_unix.ts) and waits for its hello, as lib/client.ts's `connect`
- * does: CONN_ERROR when nobody listens or the owner is not trusted, the
- * server's status when it refuses, TIMEOUT when it does not greet within
- * `timeoutMs`.
+ * lib/_dial_unix.ts), as lib/client.ts's `connect` does, but without waiting
+ * for the server's hello: the preface goes out with the first call, so that
+ * a call costs the server one wake-up, not two. The hello is checked when it
+ * arrives, with _handshake.ts's rules and words (a refusal, a text error
+ * line, no hello within `timeoutMs`), and a failed greeting fails the calls
+ * made meanwhile: `sockd call` prints the same either way.
  */
 export async function connectOneShot(
   path: string,
   options: { timeoutMs: number; trustOwner?: number },
 ): Promise<CallClient> {
   const conn = await dialUnix(path, { trustOwner: options.trustOwner });
-  const frames = new FrameDecoder(MAX_FRAME_BYTES);
-  const pending = await greet(conn, path, frames, options.timeoutMs);
-  return new OneShotClient(path, conn, frames, pending);
-}
-
-/** _handshake.ts's `greet`: the preface, then the hello (or a refusal) within `timeoutMs`. */
-async function greet(
-  conn: Deno.UnixConn,
-  name: string,
-  frames: FrameDecoder,
-  timeoutMs: number,
-): Promise<Record<string, unknown>[]> {
-  // AbortSignal.timeout, not setTimeout: the first setTimeout of a process costs ~5 ms (Deno 2.9.6).
-  const deadline = AbortSignal.timeout(timeoutMs);
-  let onTimeout: (() => void) | undefined;
-  try {
-    await conn.write(PREFACE);
-    const greeting = (async () => {
-      const buf = new Uint8Array(4096);
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) {
-          throw new SockdError(Status.CONN_ERROR, `Server at ${name} closed the connection before greeting`);
-        }
-        const msgs = frames.push(buf.subarray(0, n)).map((body) => decodeFrameBody(body));
-        if (msgs.length === 0) {
-          // A server refusing before it knows the dialect answers a text line.
-          const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(buf.subarray(0, n)));
-          if (line) throw new SockdError(Number(line[1]), line[2]!, { remote: true });
-          continue;
-        }
-        const hello = msgs.shift()!;
-        if (hello.type === "end" && typeof hello.status === "number" && hello.status !== Status.OK) {
-          throw new SockdError(hello.status, String(hello.error ?? "Refused"), { remote: true });
-        }
-        if (hello.type !== "hello") {
-          const why = hello.type === "end" ? `: ${hello.error}` : "";
-          throw new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
-        }
-        return msgs;
-      }
-    })();
-    const timedOut = new Promise<never>((_, reject) => {
-      onTimeout = () =>
-        reject(new SockdError(Status.TIMEOUT, `Server at ${name} did not answer within ${timeoutMs} ms`));
-      deadline.addEventListener("abort", onTimeout, { once: true });
-    });
-    return await Promise.race([greeting, timedOut]);
-  } catch (err) {
-    conn.close();
-    if (err instanceof SockdError) throw err;
-    throw new SockdError(Status.CONN_ERROR, `Connection to ${name} failed: ${(err as Error).message}`, {
-      cause: err,
-    });
-  } finally {
-    if (onTimeout) deadline.removeEventListener("abort", onTimeout);
-  }
+  return new OneShotClient(path, conn, options.timeoutMs);
 }
 
 /** lib/client.ts's `Client`, for the calls of one `sockd call`: frames go out one at a time, in order. */
@@ -109,11 +55,26 @@ class OneShotClient implements CallClient {
   #written: Promise<void> = Promise.resolve();
   #writeFailed: SockdError | undefined;
   #grace: AbortSignal | undefined;
+  /** Until the server's hello has arrived: stops the deadline for it. Then true. */
+  #greeted: true | (() => void);
 
-  constructor(path: string, conn: Deno.UnixConn, frames: FrameDecoder, pending: Record<string, unknown>[]) {
+  constructor(path: string, conn: Deno.UnixConn, timeoutMs: number) {
     this.#path = path;
     this.#conn = conn;
-    this.#readLoop(frames, pending);
+    this.#written = this.#writeAll(PREFACE).catch((err) => {
+      this.#writeFailed ??= this.#greetingError(err);
+      this.#fail(this.#writeFailed);
+    });
+    // AbortSignal.timeout, not setTimeout: Deno 2.9.6 loads its Node timers on the first
+    // setTimeout of a process, ~5 ms of a cold call. Unref'd once its listener is removed.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const onTimeout = () => {
+      this.#fail(new SockdError(Status.TIMEOUT, `Server at ${path} did not answer within ${timeoutMs} ms`));
+      this.close();
+    };
+    deadline.addEventListener("abort", onTimeout, { once: true });
+    this.#greeted = () => deadline.removeEventListener("abort", onTimeout);
+    this.#readLoop().finally(this.#greeted);
   }
 
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
@@ -157,7 +118,7 @@ class OneShotClient implements CallClient {
     const done = this.#written.then(async () => {
       if (this.#writeFailed) throw this.#writeFailed;
       try {
-        for (let off = 0; off < frame.length;) off += await this.#conn.write(frame.subarray(off));
+        await this.#writeAll(frame);
       } catch (err) {
         // As lib/client.ts: the server may have closed after explaining why (108 for a frame
         // over its limit), which the read loop must still deliver; if it does not end the
@@ -175,6 +136,40 @@ class OneShotClient implements CallClient {
     return done;
   }
 
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
+  }
+
+  /** What _handshake.ts's greet rejects with for `err`, thrown before the hello. */
+  #greetingError(err: unknown): SockdError {
+    if (err instanceof SockdError) return err;
+    return new SockdError(
+      Status.CONN_ERROR,
+      `Connection to ${this.#path} failed: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+
+  /** The server's first frame (or its refusal as a text line): undefined if it is a hello, else why not. */
+  #greeting(first: Record<string, unknown> | undefined, bytes: Uint8Array): SockdError | undefined {
+    if (first === undefined) {
+      // A server refusing before it knows the dialect answers a text line.
+      const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(bytes));
+      return line ? new SockdError(Number(line[1]), line[2]!, { remote: true }) : undefined;
+    }
+    if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
+      // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
+      return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
+    }
+    if (first.type !== "hello") {
+      const why = first.type === "end" ? `: ${first.error}` : "";
+      return new SockdError(Status.CONN_ERROR, `Server at ${this.#path} did not greet${why}`);
+    }
+    return undefined;
+  }
+
   async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
     const id = call.id;
     try {
@@ -190,26 +185,59 @@ class OneShotClient implements CallClient {
     }
   }
 
-  async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
+  async #readLoop(): Promise<void> {
+    const frames = new FrameDecoder(MAX_FRAME_BYTES);
     const buf = new Uint8Array(READ_BYTES);
     try {
-      for (const msg of pending) await this.#onMessage(msg);
       while (!this.#dead) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
+        const bytes = buf.subarray(0, n);
+        let bodies: Uint8Array[];
+        try {
+          bodies = frames.push(bytes);
+        } catch (err) {
+          if (this.#greeted === true) throw err;
+          throw this.#greetingError(err);
+        }
+        if (this.#greeted !== true && bodies.length === 0) {
+          const refused = this.#greeting(undefined, bytes);
+          if (refused) return this.#fail(refused);
+          continue;
+        }
         // Bytes values are copies (decodeFrameBody), so the read buffer can be reused.
-        for (const body of frames.push(buf.subarray(0, n))) {
+        for (const body of bodies) {
+          if (this.#greeted !== true) {
+            let hello;
+            try {
+              hello = decodeFrameBody(body);
+            } catch (err) {
+              return this.#fail(this.#greetingError(err));
+            }
+            const why = this.#greeting(hello, bytes);
+            if (why) return this.#fail(why);
+            this.#greeted();
+            this.#greeted = true;
+            continue;
+          }
           const wait = this.#onMessage(decodeFrameBody(body));
           if (wait) await wait;
         }
       }
       this.#fail(
-        this.#writeFailed ??
-          new SockdError(Status.CONN_ERROR, `Server at ${this.#path} closed the connection`),
+        this.#greeted === true
+          ? this.#writeFailed ??
+            new SockdError(Status.CONN_ERROR, `Server at ${this.#path} closed the connection`)
+          : new SockdError(
+            Status.CONN_ERROR,
+            `Server at ${this.#path} closed the connection before greeting`,
+          ),
       );
     } catch (err) {
       this.#fail(
-        err instanceof SockdError
+        this.#greeted !== true
+          ? this.#greetingError(err)
+          : err instanceof SockdError
           ? new SockdError(err.status, `Bad data from server: ${err.message}`)
           : new SockdError(Status.CONN_ERROR, `Connection to ${this.#path} lost`, { cause: err }),
       );

@@ -173,7 +173,7 @@ Deno.test("call fast path: takes only the plain forms, and parses them as the fu
   for (const argv of others) assertEquals(parsePlainCall(argv), undefined, argv.join(" "));
 });
 
-Deno.test("call fast path: loads no node: or npm module, and main.ts loads nothing before it", async () => {
+Deno.test("call fast path: loads no node: or npm module, and main.ts makes Deno read no other module graph", async () => {
   const out = await new Deno.Command(DENO, {
     args: ["info", "--json", `${ROOT}main.ts`],
     cwd: ROOT,
@@ -188,10 +188,11 @@ Deno.test("call fast path: loads no node: or npm module, and main.ts loads nothi
   };
   const deps = new Map(info.modules.map((m) => [m.specifier, m.dependencies ?? []]));
   const main = `file://${ROOT}main.ts`;
+  // Deno reads the graph behind every import of main.ts before it starts, literal import() included:
+  // only the fast path's, not the full CLI's (type-only imports are not loaded).
   assertEquals(
-    deps.get(main)!.filter((d) => !d.isDynamic).map((d) => d.specifier),
-    [],
-    "main.ts imports statically",
+    deps.get(main)!.filter((d) => d.code).map((d) => [d.specifier, d.isDynamic === true]),
+    [["./lib/cli/call_fast.ts", true]],
   );
   // Everything a plain call loads at run time: call_fast.ts and its static imports (not `import type`).
   const loaded = new Set<string>();
@@ -271,6 +272,46 @@ Deno.test("call fast path: prints and exits as the full CLI does", async (t) => 
     const r = await same(["-s", `${open}/o.sock`, "ping"]);
     assertEquals(r.code, 3);
     assert(r.stderr.includes("writable by other users"), r.stderr);
+  });
+
+  await t.step("servers that do not greet: silent, not sockd, closing at once", async () => {
+    const answers: Record<string, string | undefined> = {
+      silent: undefined,
+      http: "HTTP/1.1 400 Bad Request\r\n\r\n",
+      refusing: "error 109: too many connections (limit 1)\n",
+      closing: "",
+    };
+    for (const [name, answer] of Object.entries(answers)) {
+      const path = `${tmp.dir}/${name}.sock`;
+      const listener = Deno.listen({ transport: "unix", path });
+      const conns: Deno.Conn[] = [];
+      const served = (async () => {
+        for await (const conn of listener) {
+          conns.push(conn);
+          if (answer !== undefined) {
+            // After the client's first bytes, so that both paths meet the same server.
+            await conn.read(new Uint8Array(8)).catch(() => {});
+            await conn.write(new TextEncoder().encode(answer)).catch(() => {});
+            conn.close();
+          }
+        }
+      })();
+      try {
+        const r = await same(["-s", path, "--timeout", "300ms", "ping"]);
+        assert(r.code !== 0 && r.stderr.startsWith("sockd: "), `${name}: ${r.stderr}`);
+        if (name === "silent") {
+          assertEquals(r.stderr, `sockd: server at ${path} did not answer within 300 ms\n`);
+        }
+      } finally {
+        listener.close();
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* closed */ }
+        }
+        await served.catch(() => {});
+      }
+    }
   });
 
   await t.step("the default socket: $SOCKD_SOCKET, then $XDG_RUNTIME_DIR", async () => {
