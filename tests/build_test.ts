@@ -12,9 +12,7 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "--include",
     "commands/",
     "--include",
-    "lib/runner/",
-    "--include",
-    "lib/cli/main.ts",
+    "lib/",
     "--output",
     "dist/sockd",
     "main.ts",
@@ -27,13 +25,11 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "dist/sockd-aarch64-apple-darwin",
   ]);
   const more = compileArgs({ include: ["lib/extra_main.ts", "assets/"] });
-  assertEquals(more.slice(3, 13), [
+  assertEquals(more.slice(3, 11), [
     "--include",
     "commands/",
     "--include",
-    "lib/runner/",
-    "--include",
-    "lib/cli/main.ts",
+    "lib/",
     "--include",
     "lib/extra_main.ts",
     "--include",
@@ -90,7 +86,7 @@ Deno.test("build: --dry-run prints the exact command", async () => {
   }).output();
   assertEquals(
     new TextDecoder().decode(out.stdout).trim(),
-    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/runner/ --include lib/cli/main.ts --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
+    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/ --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
   );
   assertIncludes(denortHelp("x86_64-apple-darwin"), "--target x86_64-apple-darwin");
 });

@@ -32,8 +32,8 @@ export type Connector = (
 /** Options of {@linkcode runCall}. */
 export interface CallCliOptions {
   socket: string;
-  /** How to connect. @default lib/client.ts's `connect` */
-  connect?: Connector;
+  /** How to connect: lib/client.ts's `connect`, or the one-shot client's. */
+  connect: Connector;
   json: boolean;
   timeoutMs?: number;
   /**
@@ -71,10 +71,11 @@ export async function runCall(
 ): Promise<number> {
   let client: CallClient;
   try {
-    // lib/client.ts (and msgpackr with it) is loaded only when no other connector is given.
-    const connect = options.connect ?? (await import("../client.ts")).connect;
     client = await untilAborted(
-      connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000, trustOwner: options.trustOwner }),
+      options.connect(options.socket, {
+        timeoutMs: options.timeoutMs ?? 5000,
+        trustOwner: options.trustOwner,
+      }),
       interrupt,
     );
   } catch (err) {

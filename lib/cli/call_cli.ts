@@ -116,14 +116,14 @@ export function misplacedOption(
 
 /**
  * Runs `sockd call` with parsed options; returns the exit code. `connect`
- * opens the connection (default: lib/client.ts's).
+ * opens the connection: lib/client.ts's, or the one-shot client's.
  */
 export async function callAction(
   command: string,
   args: string[],
   opts: AllCallOptions,
   err: (line: string) => void,
-  connect?: Connector,
+  connect: Connector,
 ): Promise<number> {
   if (isFleetCall(opts)) return await fleetCallAction(command, args, opts, err);
   let timeoutMs: number | undefined;

@@ -53,7 +53,11 @@ export async function renderForPeople(result: unknown): Promise<Uint8Array> {
   if (typeof result !== "object" || result === null || result instanceof Uint8Array) {
     return renderResult(result);
   }
-  const { renderHuman } = await import("./human.ts");
+  // A computed specifier: `deno run` reads the module graph behind every literal import() before
+  // it starts, and this one (cli-table3, from npm) is needed only on a terminal. build.ts compiles
+  // lib/ in with --include.
+  const human = new URL("./human.ts", import.meta.url).href;
+  const { renderHuman } = await import(human) as typeof import("./human.ts");
   return encoder.encode(renderHuman(result) + "\n");
 }
 
