@@ -32,7 +32,8 @@ async function run(
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
+    // A run that hangs (a server that never greets, and no deadline) is killed, and then differs.
+    signal: AbortSignal.timeout(15_000),
   }).spawn();
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();
