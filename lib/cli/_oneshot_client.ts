@@ -54,7 +54,8 @@ class OneShotClient implements CallClient {
   /** The writes so far, in order. */
   #written: Promise<void> = Promise.resolve();
   #writeFailed: SockdError | undefined;
-  #grace: AbortSignal | undefined;
+  /** Stops the grace period after a failed write (armed at the first failure). */
+  #stopGrace: (() => void) | undefined;
   /** Until the server's hello has arrived: stops the deadline for it. Then true. */
   #greeted: true | (() => void);
 
@@ -125,9 +126,11 @@ class OneShotClient implements CallClient {
         // connection promptly, the failed write is the answer.
         const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.#path} lost`, { cause: err });
         this.#writeFailed ??= lost;
-        if (!this.#grace) {
-          this.#grace = AbortSignal.timeout(WRITE_FAILURE_GRACE_MS);
-          this.#grace.addEventListener("abort", () => this.#fail(lost), { once: true });
+        if (!this.#stopGrace) {
+          const grace = AbortSignal.timeout(WRITE_FAILURE_GRACE_MS);
+          const onGrace = () => this.#fail(lost);
+          grace.addEventListener("abort", onGrace, { once: true });
+          this.#stopGrace = () => grace.removeEventListener("abort", onGrace);
         }
         throw this.#writeFailed;
       }
@@ -272,6 +275,7 @@ class OneShotClient implements CallClient {
   }
 
   #fail(err: SockdError) {
+    this.#stopGrace?.();
     if (this.#dead) return;
     this.#dead = err;
     for (const call of this.#calls.values()) call._end(err);
