@@ -32,9 +32,12 @@ export const TARGETS: readonly string[] = [
 /**
  * Files loaded at run time by path rather than imported statically; compiled
  * in explicitly. `lib/runner/` holds what runs plugins (the host process's
- * entry point and the worker harness).
+ * entry point and the worker harness). main.ts and lib/cli import the full
+ * CLI, the fleet modules and the human renderer by computed specifiers, so
+ * that `deno run` does not read their module graphs before a plain
+ * `sockd call`: `lib/` brings them all in.
  */
-export const RUNTIME_FILES: readonly string[] = ["commands/", "lib/runner/"];
+export const RUNTIME_FILES: readonly string[] = ["commands/", "lib/"];
 
 /** What to build. */
 export interface BuildOptions {

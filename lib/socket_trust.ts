@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirnamePath as dirname } from "./_posix_path.ts";
 
 /** `0755`-style octal permission bits (with the sticky bit when set). */
 export function modeString(mode: number | null): string {

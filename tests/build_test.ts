@@ -12,7 +12,7 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "--include",
     "commands/",
     "--include",
-    "lib/runner/",
+    "lib/",
     "--output",
     "dist/sockd",
     "main.ts",
@@ -29,7 +29,7 @@ Deno.test("build: compiles main.ts with the sockd permission set and the runtime
     "--include",
     "commands/",
     "--include",
-    "lib/runner/",
+    "lib/",
     "--include",
     "lib/extra_main.ts",
     "--include",
@@ -86,7 +86,7 @@ Deno.test("build: --dry-run prints the exact command", async () => {
   }).output();
   assertEquals(
     new TextDecoder().decode(out.stdout).trim(),
-    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/runner/ --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
+    "DENORT_BIN=/opt/denort deno compile -q -P=sockd --include commands/ --include lib/ --target x86_64-apple-darwin --output dist/sockd-x86_64-apple-darwin main.ts",
   );
   assertIncludes(denortHelp("x86_64-apple-darwin"), "--target x86_64-apple-darwin");
 });

@@ -8,14 +8,32 @@
  * @module
  */
 import { raceAbort } from "../_abortable.ts";
-import { type Client, connect } from "../client.ts";
+import type { CallOptions } from "../client.ts";
+import type { Call } from "../client_call.ts";
 import { SockdError, Status } from "../errors.ts";
 import { Exit, exitCodeFor } from "./exit_codes.ts";
 import { errorLine, jsonData, jsonEnd, renderChunk, renderForPeople, renderResult } from "./render.ts";
 
+/**
+ * What a call needs of a connection: lib/client.ts's `Client`, or the
+ * one-shot client of a plain `sockd call` (_oneshot_client.ts).
+ */
+export interface CallClient {
+  call(command: string, args?: readonly string[], options?: CallOptions): Call;
+  close(): void;
+}
+
+/** Opens a {@linkcode CallClient} on the socket at `path`; rejects with a SockdError. */
+export type Connector = (
+  path: string,
+  options: { timeoutMs: number; trustOwner?: number },
+) => Promise<CallClient>;
+
 /** Options of {@linkcode runCall}. */
 export interface CallCliOptions {
   socket: string;
+  /** How to connect: lib/client.ts's `connect`, or the one-shot client's. */
+  connect: Connector;
   json: boolean;
   timeoutMs?: number;
   /**
@@ -51,10 +69,13 @@ export async function runCall(
   io: CliIO,
   interrupt?: AbortSignal,
 ): Promise<number> {
-  let client: Client;
+  let client: CallClient;
   try {
     client = await untilAborted(
-      connect(options.socket, { timeoutMs: options.timeoutMs ?? 5000, trustOwner: options.trustOwner }),
+      options.connect(options.socket, {
+        timeoutMs: options.timeoutMs ?? 5000,
+        trustOwner: options.trustOwner,
+      }),
       interrupt,
     );
   } catch (err) {
@@ -65,7 +86,8 @@ export async function runCall(
     return await fail(err, options.json, io);
   }
   try {
-    const input = options.stdin && io.stdin && await takesInput(client, command) ? io.stdin : undefined;
+    // io.stdin last: callAction makes the stream only when it is sent.
+    const input = options.stdin && await takesInput(client, command) ? io.stdin : undefined;
     return await callOn(
       client,
       command,
@@ -84,7 +106,7 @@ export async function runCall(
  * that does not say (older than `input`) gets stdin, as it always did; stdin
  * left unsent is never read, so `while read` loops keep their lines.
  */
-export async function takesInput(client: Client, command: string): Promise<boolean> {
+export async function takesInput(client: CallClient, command: string): Promise<boolean> {
   try {
     const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
     return info?.input !== false;
@@ -119,7 +141,7 @@ export interface CallOnOptions {
  * answer in time.
  */
 export async function callOn(
-  client: Client,
+  client: CallClient,
   command: string,
   args: string[],
   options: CallOnOptions,
@@ -133,15 +155,15 @@ export async function callOn(
   const cancel = new AbortController();
   let interrupted = false;
   let confirmed = true;
-  let grace: ReturnType<typeof setTimeout> | undefined;
+  let stopGrace: (() => void) | undefined;
   const onInterrupt = () => {
     interrupted = true;
     cancel.abort();
     // Wait for the server's 106, but not forever.
-    grace = setTimeout(() => {
+    stopGrace = after(CANCEL_GRACE_MS, () => {
       confirmed = false;
       client.close();
-    }, CANCEL_GRACE_MS);
+    });
   };
   interrupt?.addEventListener("abort", onInterrupt, { once: true });
   const call = client.call(command, args, {
@@ -151,10 +173,12 @@ export async function callOn(
   });
   // The server enforces the deadline; this guard covers a server that never answers.
   let timedOut = false;
-  const guard = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-    timedOut = true;
-    client.close();
-  }, options.timeoutMs + DEADLINE_SLACK_MS);
+  const stopGuard = options.timeoutMs === undefined
+    ? undefined
+    : after(options.timeoutMs + DEADLINE_SLACK_MS, () => {
+      timedOut = true;
+      client.close();
+    });
   let brokenPipe = false;
   const write = async (bytes: Uint8Array) => {
     if (bytes.length === 0 || brokenPipe) return;
@@ -173,12 +197,12 @@ export async function callOn(
     }
     if (brokenPipe) {
       // Nobody reads our output: the call was cancelled; let the server confirm, briefly.
-      let t: ReturnType<typeof setTimeout> | undefined;
+      let stop: (() => void) | undefined;
       await Promise.race([
         call.result.catch(() => {}),
-        new Promise((r) => t = setTimeout(r, CANCEL_GRACE_MS)),
+        new Promise<void>((r) => stop = after(CANCEL_GRACE_MS, r)),
       ]);
-      clearTimeout(t);
+      stop?.();
       return Exit.BROKEN_PIPE;
     }
     const result = await call.result;
@@ -205,10 +229,23 @@ export async function callOn(
     }
     return await fail(err, options.json, io, options.hint);
   } finally {
-    clearTimeout(guard);
-    clearTimeout(grace);
+    stopGuard?.();
+    stopGrace?.();
     interrupt?.removeEventListener("abort", onInterrupt);
   }
+}
+
+/**
+ * Runs `fn` after `ms` unless the returned function is called first. Not
+ * setTimeout: Deno 2.9.6 loads its Node timers on a process's first
+ * setTimeout or clearTimeout, ~5 ms of a cold `sockd call` (a CPU profile
+ * shows node:timers); AbortSignal.timeout uses the core timers. The timer
+ * keeps the process alive only while `fn` waits for it, as setTimeout's does.
+ */
+function after(ms: number, fn: () => void): () => void {
+  const signal = AbortSignal.timeout(ms);
+  signal.addEventListener("abort", fn, { once: true });
+  return () => signal.removeEventListener("abort", fn);
 }
 
 async function fail(

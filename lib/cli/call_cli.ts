@@ -1,27 +1,21 @@
 /**
- * `sockd call` from argv to exit code. Its options are declared once here:
- * commander builds `sockd call --help` from them, and the fast path parses
- * them with `node:util` so a one-shot call does not load commander (or the
- * server and REPL) at all: cold start is what scripts in loops pay.
+ * `sockd call` from parsed options to exit code. Its options are declared
+ * once here: commander builds `sockd call --help` from them, call_argv.ts
+ * parses them without commander, and call_fast.ts parses the plain forms
+ * without loading anything else. Nothing here imports a `node:` or npm
+ * module: a plain `sockd call` runs this module on its cold path.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type SockdError, Status } from "../errors.ts";
 import { quote } from "../dialects/_tokenize.ts";
-import { runCall } from "./call.ts";
+import { type Connector, runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
 import { sleep } from "../_abortable.ts";
 import { Exit } from "./exit_codes.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
-import {
-  FLEET_OPTIONS,
-  fleetCallAction,
-  type FleetCliOptions,
-  fleetValues,
-  isFleetCall,
-} from "./fleet_call_cli.ts";
+import { FLEET_OPTIONS, fleetCallAction, type FleetCliOptions, isFleetCall } from "./fleet_call_cli.ts";
 
 /** One option of `sockd call`. */
 export interface CallOptionSpec {
@@ -83,58 +77,6 @@ export interface CallCliOptions {
 /** The parsed options of `sockd call`, the fleet ones included. */
 export type AllCallOptions = CallCliOptions & FleetCliOptions;
 
-/**
- * Parses `sockd call` argv (after "call") without commander: options up to
- * the command name, then everything after it is the command's own. Returns
- * undefined for anything unusual (help, errors), which the full parser then
- * handles with its usual messages.
- */
-export function parseCallArgv(
-  argv: readonly string[],
-): { command: string; args: string[]; options: AllCallOptions } | undefined {
-  const takesValue = new Set<string>();
-  for (const o of CALL_OPTIONS) {
-    if (o.value) {
-      takesValue.add(`--${o.long}`);
-      if (o.short) takesValue.add(`-${o.short}`);
-    }
-  }
-  let i = 0;
-  while (i < argv.length && argv[i]!.startsWith("-")) {
-    if (argv[i] === "--") return undefined; // rare: leave it to the full parser
-    i += takesValue.has(argv[i]!) ? 2 : 1;
-  }
-  if (i >= argv.length) return undefined;
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
-  for (const o of CALL_OPTIONS) {
-    options[o.long] = {
-      type: o.value ? "string" : "boolean",
-      ...(o.short ? { short: o.short } : {}),
-      ...(o.multiple ? { multiple: true } : {}),
-    };
-  }
-  try {
-    const { values } = parseArgs({ args: argv.slice(0, i) as string[], options, strict: true });
-    const v = values as Record<string, string | boolean | string[] | undefined>;
-    return {
-      command: argv[i]!,
-      args: argv.slice(i + 1) as string[],
-      options: {
-        socket: v.socket as string | undefined,
-        json: v.json as boolean | undefined,
-        timeout: v.timeout as string | undefined,
-        stdin: v["no-stdin"] ? false : undefined,
-        trustOwner: v["trust-owner"] as string | undefined,
-        interval: v.interval as string | undefined,
-        count: v.count as string | undefined,
-        ...fleetValues(v),
-      },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 function parseCount(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
@@ -172,12 +114,16 @@ export function misplacedOption(
   return `${word} is an option of sockd call, which goes before the command: ${line}`;
 }
 
-/** Runs `sockd call` with parsed options; returns the exit code. */
+/**
+ * Runs `sockd call` with parsed options; returns the exit code. `connect`
+ * opens the connection: lib/client.ts's, or the one-shot client's.
+ */
 export async function callAction(
   command: string,
   args: string[],
   opts: AllCallOptions,
   err: (line: string) => void,
+  connect: Connector,
 ): Promise<number> {
   if (isFleetCall(opts)) return await fleetCallAction(command, args, opts, err);
   let timeoutMs: number | undefined;
@@ -196,7 +142,16 @@ export async function callAction(
   const interrupt = new AbortController();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);
-  const stdout = Deno.stdout.writable.getWriter();
+  // Straight to the file, not through Deno.stdout.writable: setting up web streams costs a
+  // cold call 2–6 ms. stdin's stream is made only when a command takes input.
+  const stdout = { write: (bytes: Uint8Array) => writeAll(Deno.stdout, bytes) };
+  const io = {
+    stdout,
+    stderr: err,
+    get stdin() {
+      return Deno.stdin.readable;
+    },
+  };
   try {
     let code: number = Exit.OK;
     for (let n = 0; n < count && !interrupt.signal.aborted; n++) {
@@ -207,6 +162,7 @@ export async function callAction(
         args,
         {
           socket: opts.socket ?? defaultSocketPath(),
+          connect,
           json: opts.json === true,
           timeoutMs,
           // Input can be sent once: a repeated call gets none.
@@ -216,7 +172,7 @@ export async function callAction(
           // People get tables; a pipe or a file gets JSON, as before.
           human: opts.json !== true && Deno.stdout.isTerminal(),
         },
-        { stdout, stderr: err, stdin: Deno.stdin.readable },
+        io,
         interrupt.signal,
       );
       // Interrupted, or nobody reads the output any more: stop repeating.
@@ -225,7 +181,9 @@ export async function callAction(
     return code;
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
-    await stdout.ready.catch(() => {}); // a closed pipe (`| head`) was already handled
-    stdout.releaseLock();
   }
+}
+
+async function writeAll(file: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
 }

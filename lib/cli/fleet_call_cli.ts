@@ -72,6 +72,15 @@ export function isFleetCall(opts: FleetCliOptions): boolean {
   return (opts.host?.length ?? 0) > 0 || opts.hostsFile !== undefined;
 }
 
+/**
+ * The module at `path` (relative to this one) by a computed specifier: `deno run` reads the module
+ * graph behind every literal import() before it starts, and a plain `sockd call` loads this module
+ * but never the fleet's. build.ts compiles lib/ in with --include.
+ */
+function here(path: string): string {
+  return new URL(path, import.meta.url).href;
+}
+
 /** The most hosts in progress at once that `--concurrency` accepts. */
 const MAX_CONCURRENCY = 1024;
 
@@ -82,7 +91,9 @@ export async function fleetCallAction(
   opts: FleetCliOptions & { json?: boolean; timeout?: string; socket?: string; trustOwner?: string },
   err: (line: string) => void,
 ): Promise<number> {
-  const { fleetHosts, readHostsFile } = await import("../fleet/hosts.ts");
+  const { fleetHosts, readHostsFile } = await import(
+    here("../fleet/hosts.ts")
+  ) as typeof import("../fleet/hosts.ts");
   let hosts: string[];
   let concurrency = 32;
   let timeoutMs: number | undefined;
@@ -109,7 +120,7 @@ export async function fleetCallAction(
     return Exit.USAGE;
   }
   const sshArgs = sshArgsOf(opts);
-  const { runFleetCall } = await import("./fleet_call.ts");
+  const { runFleetCall } = await import(here("./fleet_call.ts")) as typeof import("./fleet_call.ts");
   const interrupt = new AbortController();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);
@@ -155,10 +166,12 @@ export async function replRemote(
 ): Promise<{ name: string; dial: (timeoutMs: number) => Promise<Client> } | undefined> {
   if (opts.host === undefined) return undefined;
   if (opts.socket !== undefined) throw new Error("--socket is for a local server; use --remote-socket");
-  const { hostProblem } = await import("../fleet/hosts.ts");
+  const { hostProblem } = await import(here("../fleet/hosts.ts")) as typeof import("../fleet/hosts.ts");
   const problem = hostProblem(opts.host);
   if (problem) throw new Error(problem);
-  const { connectSsh } = await import("../fleet/ssh_client.ts");
+  const { connectSsh } = await import(
+    here("../fleet/ssh_client.ts")
+  ) as typeof import("../fleet/ssh_client.ts");
   const host = opts.host;
   const ssh = { sshArgs: sshArgsOf(opts), remoteSockd: opts.remoteSockd, remoteSocket: opts.remoteSocket };
   return {

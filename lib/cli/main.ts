@@ -8,7 +8,9 @@ import type { LogLevel } from "../log.ts";
 import { LOG_LEVELS } from "../log.ts";
 import { ACCESS_LEVELS } from "../command.ts";
 import { VERSION } from "../version.ts";
-import { CALL_OPTIONS, callAction, parseCallArgv } from "./call_cli.ts";
+import type { Connector } from "./call.ts";
+import { CALL_OPTIONS, callAction } from "./call_cli.ts";
+import { parseCallArgv } from "./call_argv.ts";
 import { REPL_REMOTE_OPTIONS } from "./fleet_call_cli.ts";
 import { Exit, exitCodeHelp } from "./exit_codes.ts";
 import { SHELLS } from "./completions.ts";
@@ -33,7 +35,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
   // One-shot calls skip commander and the server/REPL modules: see call_cli.ts.
   if (args[0] === "call") {
     const fast = parseCallArgv(args.slice(1));
-    if (fast) return await callAction(fast.command, fast.args, fast.options, io.err);
+    if (fast) return await callAction(fast.command, fast.args, fast.options, io.err, connectClient);
   }
   const { Argument, Command, CommanderError, Option } = await import("commander");
   let code: number = Exit.OK;
@@ -121,7 +123,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
     .argument("[args...]", "Its arguments (flags after the command are passed to it)")
     .passThroughOptions()
     .action(async (command: string, args: string[], opts) => {
-      code = await callAction(command, args, opts, io.err);
+      code = await callAction(command, args, opts, io.err, connectClient);
     });
   for (const o of CALL_OPTIONS) {
     const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
@@ -244,6 +246,10 @@ export function commanderError(text: string): string {
   if (suggestion) message += ` (did you mean "${suggestion[1]}"?)`;
   return errorLine(message);
 }
+
+/** `sockd call`'s connection through lib/client.ts (main.ts runs plain calls on the one-shot client). */
+const connectClient: Connector = async (path, options) =>
+  (await import("../client.ts")).connect(path, options);
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -5,9 +5,27 @@
  * @module
  */
 import type { SockdError } from "../errors.ts";
-import { toJsonValue } from "../json_value.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * json_value.ts's `toJsonValue`, with the platform's base64 instead of
+ * node:buffer's: this module is on the cold path of `sockd call`, where
+ * importing any `node:` module costs ~7 ms of Node compatibility start-up.
+ * tests/cli/render_test.ts holds the two to the same answers.
+ */
+function toJsonValue(value: unknown, depth = 0): unknown {
+  if (depth > 64) throw new RangeError("Value is nested too deeply to encode");
+  if (value instanceof Uint8Array) return { $base64: value.toBase64() };
+  if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, depth + 1);
+    return out;
+  }
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
 
 /** Bytes for one data chunk in human form: text and bytes as-is, values as JSON lines. */
 export function renderChunk(chunk: unknown): Uint8Array {
@@ -35,7 +53,11 @@ export async function renderForPeople(result: unknown): Promise<Uint8Array> {
   if (typeof result !== "object" || result === null || result instanceof Uint8Array) {
     return renderResult(result);
   }
-  const { renderHuman } = await import("./human.ts");
+  // A computed specifier: `deno run` reads the module graph behind every literal import() before
+  // it starts, and this one (cli-table3, from npm) is needed only on a terminal. build.ts compiles
+  // lib/ in with --include.
+  const human = new URL("./human.ts", import.meta.url).href;
+  const { renderHuman } = await import(human) as typeof import("./human.ts");
   return encoder.encode(renderHuman(result) + "\n");
 }
 

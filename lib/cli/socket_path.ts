@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { joinPath as join } from "../_posix_path.ts";
 import { privateDirProblem, resolveUser } from "../socket_trust.ts";
 
 function env(name: string): string | undefined {

@@ -340,6 +340,21 @@ export const mutants: Mutant[] = [
     replace: "return true;",
     tests: ["tests/cli/call_test.ts"],
   },
+  // The fast path of a plain sockd call (issue 18).
+  {
+    name: "a plain sockd call waits forever for a server that never greets",
+    file: "lib/cli/_oneshot_client.ts",
+    find: '    deadline.addEventListener("abort", onTimeout, { once: true });\n',
+    replace: "",
+    tests: ["tests/cli/call_fast_test.ts"],
+  },
+  {
+    name: "the one-shot call reads 64-bit integers as numbers, not as msgpackr's BigInt",
+    file: "lib/cli/_msgpack_lite.ts",
+    find: "return v.getBigUint64(this.#take(8));",
+    replace: "return Number(v.getBigUint64(this.#take(8)));",
+    tests: ["tests/cli/msgpack_lite_test.ts"],
+  },
   {
     name: "a command without declared args refuses every word",
     file: "lib/args.ts",
