@@ -16,6 +16,7 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
+import { endFrame, readSmallMap } from "./_small_msgpack.ts";
 
 const KEEP = { keep: true };
 
@@ -205,6 +206,11 @@ class MsgpackDialect implements Dialect {
   }
 
   encode(event: Event): Uint8Array {
+    // The common answer (an OK end with a scalar result) is written by hand: see _small_msgpack.ts.
+    if (event.type === "end" && event.status === Status.OK && event.id !== null) {
+      const bytes = endFrame(event.id, event.result);
+      if (bytes) return bytes;
+    }
     return encodeFrame(eventMessage(event));
   }
 
@@ -258,7 +264,8 @@ class MsgpackDecoder implements RequestDecoder {
     if (this.#next < this.#bodies.length) {
       const body = this.#bodies[this.#next++]!;
       try {
-        return toRequest(decodeFrameBody(body, ownsBuffer(body)));
+        // Small maps of scalars (most calls) are read by hand: see _small_msgpack.ts.
+        return toRequest(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, ownsBuffer(body)));
       } catch (err) {
         this.#fail(err);
       }
