@@ -6,8 +6,10 @@
 import type { Chunk } from "./command.ts";
 import type { ByteChannel } from "./byte_channel.ts";
 import { Call } from "./client_call.ts";
-import { decodeFrameBody, encodeFrame } from "./dialects/msgpack.ts";
+import { decodeFrameBody } from "./dialects/msgpack.ts";
 import { FRAME_HEADER_BYTES, type FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
+import { readSmallMap } from "./dialects/_small_msgpack.ts";
+import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
 
@@ -72,12 +74,7 @@ export class Client {
   #pings = new Map<number, () => void>();
   #nextId = 1;
   #dead: SockdError | undefined;
-  /** Frames waiting for the next write; sent together in one syscall. */
-  #queue: Uint8Array[] = [];
-  /** Resolves once the queued frames are written (made when someone waits). */
-  #queued: PromiseWithResolvers<void> | undefined;
-  #writing = false;
-  #writeFailed: SockdError | undefined;
+  #writer: FrameWriter;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal use {@linkcode connect}. */
@@ -91,6 +88,12 @@ export class Client {
     this.path = path;
     this.server = hello;
     this.#conn = conn;
+    // Do not close the socket when a write fails: the server may have closed after explaining why
+    // (e.g. 108 for a frame over its limit), and the read loop must still deliver that. If it does
+    // not end the connection promptly, the failed write is the answer.
+    this.#writer = new FrameWriter(conn, path, (lost) => {
+      this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
+    });
     this.closed = this.#readLoop(frames, pending);
   }
 
@@ -112,28 +115,31 @@ export class Client {
    */
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
-    const call = new Call(id, () => this.#send({ type: "cancel", id }).catch(() => {}));
+    const call = new Call(id, this);
     if (this.#dead) {
       call._end(this.#dead);
       return call;
     }
-    if (options.signal?.aborted) {
+    const { signal, input } = options;
+    if (signal?.aborted) {
       call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
       return call;
     }
     this.#calls.set(id, call);
-    const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
-    if (options.input !== undefined) message.input = true;
-    if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
     // A failed write ends the call through the connection's failure: nobody waits on this one.
-    if (!this.#dead && !this.#writeFailed) this.#post(message);
-    if (options.signal) {
+    this.#writer.postCall(id, command, args, input !== undefined, options.timeoutMs);
+    if (signal) {
       const onAbort = () => call.cancel();
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
+      signal.addEventListener("abort", onAbort, { once: true });
+      call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
     }
-    if (options.input !== undefined) this.#pumpInput(call, options.input);
+    if (input !== undefined) this.#pumpInput(call, input);
     return call;
+  }
+
+  /** @internal asks the server to cancel call `id` (see {@linkcode Call.cancel}). */
+  _cancel(id: number): void {
+    if (!this.#dead) this.#writer.send({ type: "cancel", id }).catch(() => {});
   }
 
   /** Measures one round trip to the server, in ms. */
@@ -154,54 +160,10 @@ export class Client {
     } catch { /* already closed */ }
   }
 
-  /**
-   * Queues a frame; resolves once it is written. Frames queued while a write
-   * is under way go out together in the next one.
-   */
+  /** Queues a frame; resolves once it is written. */
   #send(message: Record<string, unknown>): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (this.#writeFailed) return Promise.reject(this.#writeFailed);
-    // The waiter first: the frame may be written at once.
-    const written = (this.#queued ??= Promise.withResolvers<void>()).promise;
-    this.#post(message);
-    return written;
-  }
-
-  /** Queues a frame; nobody waits for it. */
-  #post(message: Record<string, unknown>) {
-    this.#queue.push(encodeFrame(message));
-    // The first frame goes out at once (the server starts on it while more are made); frames
-    // queued while it is written go out together in the next write.
-    if (!this.#writing) this.#flush();
-  }
-
-  async #flush() {
-    if (this.#writing) return;
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const frames = this.#queue;
-      const done = this.#queued;
-      this.#queue = [];
-      this.#queued = undefined;
-      try {
-        await writeAll(this.#conn, concat(frames));
-        done?.resolve();
-      } catch (err) {
-        // Do not close the socket: the server may have closed after explaining
-        // why (e.g. 108 for a frame over its limit), and the read loop must
-        // still deliver that. If it does not end the connection promptly, the
-        // failed write is the answer.
-        const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err });
-        this.#writeFailed = lost;
-        done?.reject(lost);
-        // Frames queued during the failed write will not be sent either.
-        (this.#queued as PromiseWithResolvers<void> | undefined)?.reject(lost);
-        this.#queued = undefined;
-        this.#queue = [];
-        this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
-      }
-    }
-    this.#writing = false;
+    return this.#writer.send(message);
   }
 
   async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
@@ -241,12 +203,13 @@ export class Client {
           // A frame in a buffer nobody writes again (a fresh one, or its own) is decoded
           // as views of it; one in the shared read buffer is copied.
           const keep = into !== buf && large || ownsBuffer(body);
-          const wait = this.#onMessage(decodeFrameBody(body, keep));
+          const msg = readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, keep);
+          const wait = this.#onMessage(msg);
           if (wait) await wait;
         }
       }
       this.#fail(
-        this.#writeFailed ??
+        this.#writer.failed ??
           new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`),
       );
     } catch (err) {
@@ -377,21 +340,4 @@ async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerat
   } else {
     for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
   }
-}
-
-async function writeAll(conn: ByteChannel, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

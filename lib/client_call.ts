@@ -7,6 +7,12 @@
 import type { Chunk } from "./command.ts";
 import type { SockdError } from "./errors.ts";
 
+/** What a call asks of its connection. */
+export interface CallOwner {
+  /** Asks the server to cancel call `id`. */
+  _cancel(id: number): void;
+}
+
 /** Chunks pending in one call before the client stops reading the connection. */
 export const PENDING_CHUNKS = 256;
 
@@ -29,23 +35,21 @@ export class Call implements AsyncIterable<Chunk> {
   #error: SockdError | undefined;
   #resolve!: (v: unknown) => void;
   #reject!: (e: SockdError) => void;
-  #cancel: () => void;
+  #owner: CallOwner;
 
   /** @internal */
-  constructor(id: number, cancel: () => void) {
+  constructor(id: number, owner: CallOwner) {
     this.id = id;
-    this.#cancel = cancel;
+    this.#owner = owner;
     this.result = new Promise((res, rej) => {
       this.#resolve = res;
       this.#reject = rej;
     });
-    // Iterating callers learn of errors there; an unawaited result must not crash the program.
-    this.result.catch(() => {});
   }
 
   /** Asks the server to cancel the call. */
   cancel(): void {
-    if (!this.#ended) this.#cancel();
+    if (!this.#ended) this.#owner._cancel(this.id);
   }
 
   /** Whether the call has ended. */
@@ -67,8 +71,12 @@ export class Call implements AsyncIterable<Chunk> {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
-    if (error) this.#reject(error);
-    else this.#resolve(result);
+    if (error) {
+      // Iterating callers learn of errors there; an unawaited result must not crash the program.
+      // (Attached only on failure: a catch per call cost a promise and a closure per call.)
+      this.result.catch(() => {});
+      this.#reject(error);
+    } else this.#resolve(result);
     this.#notify();
     this.#freeRoom();
   }
