@@ -6,9 +6,8 @@
 import type { Chunk } from "./command.ts";
 import type { ByteChannel } from "./byte_channel.ts";
 import { Call } from "./client_call.ts";
-import { decodeFrameBody } from "./dialects/msgpack.ts";
-import { FRAME_HEADER_BYTES, type FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
-import { readSmallMap } from "./dialects/_small_msgpack.ts";
+import type { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { readFrames } from "./_client_reader.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
@@ -47,13 +46,6 @@ export interface CallOptions {
 }
 
 const INPUT_PIECE = 64 * 1024;
-/** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
-const READ_BYTES = 64 * 1024;
-/**
- * A frame missing at least this much is read straight into its own buffer
- * (the rest of a streamed chunk): no copy, and its bytes are handed out as they are.
- */
-const DIRECT_READ_BYTES = 16 * 1024;
 /** How long a failed write waits for the read loop to report why the server closed. */
 const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
@@ -182,32 +174,13 @@ export class Client {
   }
 
   async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
-    const buf = new Uint8Array(READ_BYTES);
-    /** Bytes of the last large frame (prefix included): a stream's next frame is likely the same size. */
-    let guess = 0;
     try {
       for (const msg of pending) await this.#onMessage(msg);
-      while (!this.#dead) {
-        // The rest of a large frame is read straight into its own buffer. While large frames
-        // stream, each read goes to a fresh buffer the size of the last one, so that a frame
-        // usually arrives whole in a buffer of its own: its bytes are handed out with no copy.
-        const target = frames.readTarget(DIRECT_READ_BYTES);
-        const into = target ?? (guess > 0 ? new Uint8Array(guess) : buf);
-        const n = await this.#conn.read(into);
-        if (n === null) break;
-        const bodies = target ? frames.filled(n) : frames.push(into.subarray(0, n));
-        guess = 0;
-        for (const body of bodies) {
-          const large = body.length >= DIRECT_READ_BYTES;
-          if (large) guess = FRAME_HEADER_BYTES + body.length;
-          // A frame in a buffer nobody writes again (a fresh one, or its own) is decoded
-          // as views of it; one in the shared read buffer is copied.
-          const keep = into !== buf && large || ownsBuffer(body);
-          const msg = readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, keep);
-          const wait = this.#onMessage(msg);
-          if (wait) await wait;
-        }
-      }
+      await readFrames(this.#conn, frames, {
+        call: (id) => this.#calls.get(id),
+        message: (msg) => this.#onMessage(msg),
+        dead: () => this.#dead !== undefined,
+      });
       this.#fail(
         this.#writer.failed ??
           new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`),
