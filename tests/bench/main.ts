@@ -28,6 +28,7 @@ import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
 import { adoptedSocket } from "./_adopted.ts";
+import { streamingLent } from "./_stream_lend.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -46,6 +47,7 @@ const FIGURES: readonly Figure[] = [
   { ids: ["host-start"], run: hostStart },
   { ids: ["host-rss", "host-pss", "examples-rss", "examples-pss"], run: hostMemory },
   { ids: ["stream"], run: streaming },
+  { ids: ["stream-lend"], run: streamingLent },
   { ids: ["idle-memory"], run: idleMemory },
   { ids: ["cold-call"], run: coldCall },
   { ids: [...FLEET_IDS], run: fleetFanOut },
@@ -68,6 +70,7 @@ const ORDER = [
   "examples-rss",
   "examples-pss",
   "stream",
+  "stream-lend",
   "idle-memory",
   "cold-call",
   ...FLEET_IDS,
