@@ -19,7 +19,7 @@ import type { ByteChannel } from "./byte_channel.ts";
 import type { Call } from "./client_call.ts";
 import { decodeFrameBody, readDataHeader } from "./dialects/msgpack.ts";
 import { FRAME_HEADER_BYTES, type FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
-import { readSmallMap } from "./dialects/_small_msgpack.ts";
+import { readOkEnd, readSmallMap } from "./dialects/_small_msgpack.ts";
 
 /** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
 const READ_BYTES = 64 * 1024;
@@ -85,9 +85,16 @@ export async function readFrames(conn: ByteChannel, frames: FrameDecoder, sink: 
       // handed out as views of it; anything else is copied (a small chunk never pins a large buffer).
       const keep = (body.buffer !== into.buffer || !reused) && (large || ownsBuffer(body));
       const head = readDataHeader(body);
-      const wait = head && head.start + head.size === body.length
-        ? sink.call(head.id)?._data(body.subarray(head.start), !keep)
-        : sink.message(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, keep));
+      if (head && head.start + head.size === body.length) {
+        const wait = sink.call(head.id)?._data(body.subarray(head.start), !keep);
+        if (wait) await wait;
+        continue;
+      }
+      const end = readOkEnd(body, 0, body.length);
+      const msg = end
+        ? { type: "end", id: end.id, status: 0, result: end.result }
+        : readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, keep);
+      const wait = sink.message(msg);
       if (wait) await wait;
     }
     if (handed) {

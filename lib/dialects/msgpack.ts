@@ -16,7 +16,7 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
-import { endFrame, readSmallMap } from "./_small_msgpack.ts";
+import { endFrame, readCallFrame, readSmallMap } from "./_small_msgpack.ts";
 
 const KEEP = { keep: true };
 
@@ -309,7 +309,13 @@ class MsgpackDecoder implements RequestDecoder {
     if (this.#next < this.#bodies.length) {
       const body = this.#bodies[this.#next++]!;
       try {
-        // Small maps of scalars (most calls) are read by hand: see _small_msgpack.ts.
+        // Calls as sockd's client writes them, and other small maps of scalars, are read by hand:
+        // see _small_msgpack.ts.
+        const call = readCallFrame(body, 0, body.length);
+        if (call) {
+          const { id, command, args, input, timeout } = call;
+          return { type: "call", id, command, args, input, timeoutMs: timeout };
+        }
         return toRequest(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, ownsBuffer(body)));
       } catch (err) {
         this.#fail(err);

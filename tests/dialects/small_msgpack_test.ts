@@ -1,6 +1,12 @@
 import { decode, encode } from "../../lib/codec.ts";
 import { encodeFrame } from "../../lib/dialects/msgpack.ts";
-import { endFrame, readSmallMap, writeCallFrame } from "../../lib/dialects/_small_msgpack.ts";
+import {
+  endFrame,
+  readCallFrame,
+  readOkEnd,
+  readSmallMap,
+  writeCallFrame,
+} from "../../lib/dialects/_small_msgpack.ts";
 import { assert, assertEquals } from "../assert.ts";
 
 const IDS = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1];
@@ -106,4 +112,66 @@ Deno.test("small msgpack: anything else, malformed input included, is left to ms
   fallback(new Uint8Array([0x81, 0xa1, 0x61, 0xce, 0, 0]), "truncated integer");
   fallback(new Uint8Array([0x82, 0xa1, 0x61, 0x01]), "fewer entries than announced");
   assert(!("polluted" in {}), "the prototype is untouched");
+});
+
+Deno.test("small msgpack: call frames the client writes read back field for field", () => {
+  const out = new Uint8Array(8192);
+  for (const id of IDS) {
+    for (const args of [[], ["a", "x".repeat(40)]]) {
+      for (const timeout of [undefined, 0, 300_000]) {
+        const end = writeCallFrame(out, 0, id, "echo", args, timeout);
+        assertEquals(readCallFrame(out, 4, end), { id, command: "echo", args, input: false, timeout });
+      }
+    }
+  }
+  const withInput = encodeFrame({
+    type: "call",
+    id: "s1",
+    command: "upper",
+    args: [],
+    input: true,
+    timeout: 9,
+  });
+  assertEquals(readCallFrame(withInput, 4, withInput.length), {
+    id: "s1",
+    command: "upper",
+    args: [],
+    input: true,
+    timeout: 9,
+  });
+  const fractional = encodeFrame({ type: "call", id: 1, command: "x", args: [], timeout: 1.5 });
+  assertEquals(readCallFrame(fractional, 4, fractional.length)?.timeout ?? 1.5, 1.5, "a fractional timeout");
+  const noCall = (m: Record<string, unknown>, why: string) => {
+    const f = encodeFrame(m);
+    assertEquals(readCallFrame(f, 4, f.length), undefined, why);
+  };
+  noCall({ type: "call", id: 1, command: "x", args: [1] }, "a number argument");
+  noCall({ type: "call", id: 1, command: "x", args: [], timeout: -1 }, "a negative timeout");
+  noCall({ type: "call", id: 1, command: "x", args: [], input: 1 }, "input not a boolean");
+  noCall({ type: "call", id: 1, args: [], command: "x" }, "another key order");
+  noCall({ type: "call", id: 1, command: "x" }, "no args");
+  noCall({ type: "call", id: 1, command: "x", args: [], extra: 1 }, "an unknown key");
+  noCall({ type: "cancel", id: 1, command: "x", args: [] }, "another type");
+  noCall({ type: "call", id: null, command: "x", args: [] }, "a null id");
+});
+
+Deno.test("small msgpack: OK ends with scalar results read back; anything else is left to msgpackr", () => {
+  for (const result of [undefined, null, true, 0, 300, -5, 1.5, "pong", "p".repeat(100)]) {
+    const f = encodeFrame({ type: "end", id: 77, status: 0, result });
+    assertEquals(readOkEnd(f, 4, f.length), { id: 77, result: result ?? null });
+  }
+  for (
+    const m of [
+      { type: "end", id: 7, status: 105, error: "Broke" },
+      { type: "end", id: 7, status: 0, result: { a: 1 } },
+      { type: "end", id: "s", status: 0, result: 1 },
+      { type: "end", id: 7, status: 0, result: "é" },
+      { type: "data", id: 7, status: 0, result: 1 },
+    ]
+  ) {
+    const f = encodeFrame(m);
+    assertEquals(readOkEnd(f, 4, f.length), undefined, JSON.stringify(m));
+  }
+  const f = encodeFrame({ type: "end", id: 7, status: 0, result: 1 });
+  assertEquals(readOkEnd(f, 4, f.length - 1), undefined, "truncated");
 });
