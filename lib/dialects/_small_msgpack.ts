@@ -245,14 +245,12 @@ export function writeCallFrame(
   off += 4;
   if (off + 1 + CALL_HEAD.length > out.length) return -1;
   out[off++] = timeout === undefined ? 0x84 : 0x85;
-  out.set(CALL_HEAD, off);
-  off = writeUint(out, off + CALL_HEAD.length, id);
+  off = put(out, off, CALL_HEAD);
+  off = writeUint(out, off, id);
   if (off < 0 || off + COMMAND.length > out.length) return -1;
-  out.set(COMMAND, off);
-  off = writeAscii(out, off + COMMAND.length, command);
+  off = writeAscii(out, put(out, off, COMMAND), command);
   if (off < 0 || off + ARGS.length + 3 > out.length || args.length >= 0x10000) return -1;
-  out.set(ARGS, off);
-  off += ARGS.length;
+  off = put(out, off, ARGS);
   if (args.length < 16) out[off++] = 0x90 + args.length;
   else {
     out[off] = 0xdc;
@@ -263,8 +261,7 @@ export function writeCallFrame(
   for (let i = 0; i < args.length && off >= 0; i++) off = writeAscii(out, off, args[i]!);
   if (off >= 0 && timeout !== undefined) {
     if (off + TIMEOUT.length > out.length) return -1;
-    out.set(TIMEOUT, off);
-    off = writeUint(out, off + TIMEOUT.length, timeout);
+    off = writeUint(out, put(out, off, TIMEOUT), timeout);
   }
   if (off < 0) return -1;
   writeLength(out, start, off - start - 4);
@@ -286,10 +283,10 @@ export function endFrame(id: number | string, result: unknown): Uint8Array | und
   const out = slab;
   const start = slabUsed;
   let off = start + 4;
-  for (let i = 0; i < END_HEAD.length; i++) out[off++] = END_HEAD[i]!;
+  off = put(out, off, END_HEAD);
   off = typeof id === "number" ? writeUint(out, off, id) : writeAscii(out, off, id);
   if (off < 0) return undefined;
-  for (let i = 0; i < STATUS_OK_RESULT.length; i++) out[off++] = STATUS_OK_RESULT[i]!;
+  off = put(out, off, STATUS_OK_RESULT);
   if (result === undefined || result === null) out[off++] = 0xc0;
   else if (result === true || result === false) out[off++] = result ? 0xc3 : 0xc2;
   else if (typeof result === "number") off = writeUint(out, off, result);
@@ -313,6 +310,12 @@ let slabUsed = 0;
 /** The most bytes {@linkcode writeUint} or {@linkcode writeAscii} write for `v` (0 when they will refuse it). */
 function bound(v: unknown): number {
   return typeof v === "string" ? (v.length > MAX_STRING ? 0 : v.length + 2) : 5;
+}
+
+/** Copies the few bytes of `bytes` to `out` at `off`; returns the offset after them. (A loop: `set` costs more for so few.) */
+function put(out: Uint8Array, off: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) out[off++] = bytes[i]!;
+  return off;
 }
 
 function writeLength(out: Uint8Array, at: number, size: number) {
