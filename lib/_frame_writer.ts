@@ -76,6 +76,14 @@ export class FrameWriter {
     return written;
   }
 
+  /** The connection is finished with: frames not yet written are dropped, and later ones refused. */
+  stop(reason: SockdError): void {
+    this.failed ??= reason;
+    this.#len = 0;
+    this.#queued?.reject(reason);
+    this.#queued = undefined;
+  }
+
   /**
    * The batch now ends at `end`. It is written once the code that queued
    * it yields (a microtask later), so frames made in one tick (calls made

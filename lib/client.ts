@@ -84,7 +84,7 @@ export class Client {
     // (e.g. 108 for a frame over its limit), and the read loop must still deliver that. If it does
     // not end the connection promptly, the failed write is the answer.
     this.#writer = new FrameWriter(conn, path, (lost) => {
-      this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
+      if (!this.#dead) this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
     });
     this.closed = this.#readLoop(frames, pending);
   }
@@ -234,6 +234,7 @@ export class Client {
     clearTimeout(this.#graceTimer);
     if (this.#dead) return;
     this.#dead = err;
+    this.#writer.stop(err);
     for (const call of this.#calls.values()) call._end(err);
     this.#calls.clear();
   }

@@ -138,3 +138,15 @@ Deno.test("client: ping measures a round trip", async () => {
     c.close();
   });
 });
+
+Deno.test("client: a call made just before close (still in the unwritten batch) ends with CONN_ERROR", async () => {
+  await withServer(async (path) => {
+    const c = await connect(path);
+    const call = c.call("ping"); // queued: the batch goes out a microtask later, after the close
+    c.close();
+    const err = await caught(call.result);
+    assertStatus(err, Status.CONN_ERROR);
+    assertIncludes(err.message, "Client closed the connection");
+    await c.closed;
+  });
+});
