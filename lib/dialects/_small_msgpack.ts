@@ -346,6 +346,7 @@ function writeUint(out: Uint8Array, off: number, n: number): number {
 
 /** Writes an ASCII string of up to {@linkcode MAX_STRING} chars; -1 if it is not one or does not fit. */
 function writeAscii(out: Uint8Array, off: number, s: string): number {
+  if (typeof s !== "string") return -1; // JavaScript callers may pass anything: msgpackr writes it as it is
   const n = s.length;
   if (n > MAX_STRING || off + 2 + n > out.length) return -1;
   if (n < 32) out[off++] = 0xa0 + n;

@@ -42,6 +42,12 @@ Deno.test("small msgpack: what is not written by hand answers -1 (the caller fal
   assertEquals(writeCallFrame(out, 0, 1, "x".repeat(256), [], undefined), -1, "long command");
   assertEquals(writeCallFrame(out, 0, 1, "ping", [], 1.5), -1, "fractional timeout");
   assertEquals(writeCallFrame(out, 0, 2 ** 32, "ping", [], undefined), -1, "id above 32 bits");
+  assertEquals(
+    writeCallFrame(out, 0, 1, "echo", [1 as unknown as string], undefined),
+    -1,
+    "a number argument",
+  );
+  assertEquals(writeCallFrame(out, 0, 1, null as unknown as string, [], undefined), -1, "no command");
   assertEquals(writeCallFrame(new Uint8Array(20), 0, 1, "ping", ["a", "b"], undefined), -1, "no room");
 });
 
