@@ -11,7 +11,7 @@
  * Why: with 64 calls in flight, msgpackr's `pack` and `unpack` of these
  * frames were about a third of the client's CPU per call and a quarter of
  * the server's. Measured in one process (`deno task bench:micro`,
- * small_msgpack_bench.ts, idle machine): reading a call 380 -> 67 ns, an OK
+ * small_msgpack_bench.ts; shared 2-core machine): reading a call 380 -> 67 ns, an OK
  * end 380 -> 64 ns; writing an end 320 -> 74 ns; a call is written straight
  * into the client's batch buffer (no frame allocated, no copy) in ~45 ns.
  *
