@@ -6,8 +6,9 @@
 import type { Chunk } from "./command.ts";
 import type { ByteChannel } from "./byte_channel.ts";
 import { Call } from "./client_call.ts";
-import { decodeFrameBody, encodeFrame } from "./dialects/msgpack.ts";
-import { FRAME_HEADER_BYTES, type FrameDecoder, ownsBuffer } from "./dialects/_frame_decoder.ts";
+import type { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { readFrames } from "./_client_reader.ts";
+import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
 
@@ -45,13 +46,6 @@ export interface CallOptions {
 }
 
 const INPUT_PIECE = 64 * 1024;
-/** Bytes read from the socket at a time (one buffer, reused: decoded values are copies). */
-const READ_BYTES = 64 * 1024;
-/**
- * A frame missing at least this much is read straight into its own buffer
- * (the rest of a streamed chunk): no copy, and its bytes are handed out as they are.
- */
-const DIRECT_READ_BYTES = 16 * 1024;
 /** How long a failed write waits for the read loop to report why the server closed. */
 const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
@@ -72,12 +66,7 @@ export class Client {
   #pings = new Map<number, () => void>();
   #nextId = 1;
   #dead: SockdError | undefined;
-  /** Frames waiting for the next write; sent together in one syscall. */
-  #queue: Uint8Array[] = [];
-  /** Resolves once the queued frames are written (made when someone waits). */
-  #queued: PromiseWithResolvers<void> | undefined;
-  #writing = false;
-  #writeFailed: SockdError | undefined;
+  #writer: FrameWriter;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal use {@linkcode connect}. */
@@ -91,6 +80,12 @@ export class Client {
     this.path = path;
     this.server = hello;
     this.#conn = conn;
+    // Do not close the socket when a write fails: the server may have closed after explaining why
+    // (e.g. 108 for a frame over its limit), and the read loop must still deliver that. If it does
+    // not end the connection promptly, the failed write is the answer.
+    this.#writer = new FrameWriter(conn, path, (lost) => {
+      if (!this.#dead) this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
+    });
     this.closed = this.#readLoop(frames, pending);
   }
 
@@ -112,28 +107,31 @@ export class Client {
    */
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
-    const call = new Call(id, () => this.#send({ type: "cancel", id }).catch(() => {}));
+    const call = new Call(id, this);
     if (this.#dead) {
       call._end(this.#dead);
       return call;
     }
-    if (options.signal?.aborted) {
+    const { signal, input } = options;
+    if (signal?.aborted) {
       call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
       return call;
     }
     this.#calls.set(id, call);
-    const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
-    if (options.input !== undefined) message.input = true;
-    if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
     // A failed write ends the call through the connection's failure: nobody waits on this one.
-    if (!this.#dead && !this.#writeFailed) this.#post(message);
-    if (options.signal) {
+    this.#writer.postCall(id, command, args, input !== undefined, options.timeoutMs);
+    if (signal) {
       const onAbort = () => call.cancel();
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
+      signal.addEventListener("abort", onAbort, { once: true });
+      call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
     }
-    if (options.input !== undefined) this.#pumpInput(call, options.input);
+    if (input !== undefined) this.#pumpInput(call, input);
     return call;
+  }
+
+  /** @internal asks the server to cancel call `id` (see {@linkcode Call.cancel}). */
+  _cancel(id: number): void {
+    if (!this.#dead) this.#writer.send({ type: "cancel", id }).catch(() => {});
   }
 
   /** Measures one round trip to the server, in ms. */
@@ -154,54 +152,10 @@ export class Client {
     } catch { /* already closed */ }
   }
 
-  /**
-   * Queues a frame; resolves once it is written. Frames queued while a write
-   * is under way go out together in the next one.
-   */
+  /** Queues a frame; resolves once it is written. */
   #send(message: Record<string, unknown>): Promise<void> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (this.#writeFailed) return Promise.reject(this.#writeFailed);
-    // The waiter first: the frame may be written at once.
-    const written = (this.#queued ??= Promise.withResolvers<void>()).promise;
-    this.#post(message);
-    return written;
-  }
-
-  /** Queues a frame; nobody waits for it. */
-  #post(message: Record<string, unknown>) {
-    this.#queue.push(encodeFrame(message));
-    // The first frame goes out at once (the server starts on it while more are made); frames
-    // queued while it is written go out together in the next write.
-    if (!this.#writing) this.#flush();
-  }
-
-  async #flush() {
-    if (this.#writing) return;
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const frames = this.#queue;
-      const done = this.#queued;
-      this.#queue = [];
-      this.#queued = undefined;
-      try {
-        await writeAll(this.#conn, concat(frames));
-        done?.resolve();
-      } catch (err) {
-        // Do not close the socket: the server may have closed after explaining
-        // why (e.g. 108 for a frame over its limit), and the read loop must
-        // still deliver that. If it does not end the connection promptly, the
-        // failed write is the answer.
-        const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err });
-        this.#writeFailed = lost;
-        done?.reject(lost);
-        // Frames queued during the failed write will not be sent either.
-        (this.#queued as PromiseWithResolvers<void> | undefined)?.reject(lost);
-        this.#queued = undefined;
-        this.#queue = [];
-        this.#graceTimer ??= setTimeout(() => this.#fail(lost), WRITE_FAILURE_GRACE_MS);
-      }
-    }
-    this.#writing = false;
+    return this.#writer.send(message);
   }
 
   async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
@@ -220,33 +174,15 @@ export class Client {
   }
 
   async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
-    const buf = new Uint8Array(READ_BYTES);
-    /** Bytes of the last large frame (prefix included): a stream's next frame is likely the same size. */
-    let guess = 0;
     try {
       for (const msg of pending) await this.#onMessage(msg);
-      while (!this.#dead) {
-        // The rest of a large frame is read straight into its own buffer. While large frames
-        // stream, each read goes to a fresh buffer the size of the last one, so that a frame
-        // usually arrives whole in a buffer of its own: its bytes are handed out with no copy.
-        const target = frames.readTarget(DIRECT_READ_BYTES);
-        const into = target ?? (guess > 0 ? new Uint8Array(guess) : buf);
-        const n = await this.#conn.read(into);
-        if (n === null) break;
-        const bodies = target ? frames.filled(n) : frames.push(into.subarray(0, n));
-        guess = 0;
-        for (const body of bodies) {
-          const large = body.length >= DIRECT_READ_BYTES;
-          if (large) guess = FRAME_HEADER_BYTES + body.length;
-          // A frame in a buffer nobody writes again (a fresh one, or its own) is decoded
-          // as views of it; one in the shared read buffer is copied.
-          const keep = into !== buf && large || ownsBuffer(body);
-          const wait = this.#onMessage(decodeFrameBody(body, keep));
-          if (wait) await wait;
-        }
-      }
+      await readFrames(this.#conn, frames, {
+        call: (id) => this.#calls.get(id),
+        message: (msg) => this.#onMessage(msg),
+        dead: () => this.#dead !== undefined,
+      });
       this.#fail(
-        this.#writeFailed ??
+        this.#writer.failed ??
           new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`),
       );
     } catch (err) {
@@ -298,6 +234,7 @@ export class Client {
     clearTimeout(this.#graceTimer);
     if (this.#dead) return;
     this.#dead = err;
+    this.#writer.stop(err);
     for (const call of this.#calls.values()) call._end(err);
     this.#calls.clear();
   }
@@ -377,21 +314,4 @@ async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerat
   } else {
     for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
   }
-}
-
-async function writeAll(conn: ByteChannel, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

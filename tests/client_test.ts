@@ -138,3 +138,26 @@ Deno.test("client: ping measures a round trip", async () => {
     c.close();
   });
 });
+
+Deno.test("client: a call made just before close (still in the unwritten batch) ends with CONN_ERROR", async () => {
+  await withServer(async (path) => {
+    const c = await connect(path);
+    const call = c.call("ping"); // queued: the batch goes out a microtask later, after the close
+    c.close();
+    const err = await caught(call.result);
+    assertStatus(err, Status.CONN_ERROR);
+    assertIncludes(err.message, "Client closed the connection");
+    await c.closed;
+  });
+});
+
+Deno.test("client: arguments that are not strings reach the server as they are, and it answers 102", async () => {
+  await withServer(async (path) => {
+    const c = await connect(path);
+    const err = await caught(c.call("echo", [1 as unknown as string]).result);
+    assertStatus(err, Status.BAD_REQUEST);
+    assertIncludes(err.message, "call args must be an array of strings");
+    assertEquals(await c.call("echo", ["still", "fine"]).result, "still fine");
+    c.close();
+  });
+});

@@ -31,6 +31,14 @@ export class FrameDecoder {
   /** Size of the frame under way. */
   #size = 0;
   #have = 0;
+  /**
+   * Asked when a frame begins in a pushed chunk but does not end there,
+   * with its size and the part that arrived: answering true hands the frame
+   * over (the caller reads its other `size - part.length` bytes itself,
+   * then pushes what follows), false lets the decoder gather it. `part` is
+   * a view of the chunk.
+   */
+  onPartial: ((size: number, part: Uint8Array) => boolean) | undefined;
 
   /** @param maxFrameBytes largest body accepted; longer frames throw TOO_LARGE. */
   constructor(maxFrameBytes: number) {
@@ -70,7 +78,8 @@ export class FrameDecoder {
       this.#check(size);
       const start = off + FRAME_HEADER_BYTES;
       if (end - start < size) {
-        this.#start(size, chunk.subarray(start));
+        const part = chunk.subarray(start);
+        if (!this.onPartial?.(size, part)) this.#start(size, part);
         return frames;
       }
       if (frames === NONE) frames = [];
@@ -116,8 +125,9 @@ export class FrameDecoder {
       const size = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
       this.#headLen = 0;
       this.#check(size);
-      this.#start(size, chunk.subarray(off, off + size));
-      return off + Math.min(size, chunk.length - off);
+      const part = chunk.subarray(off, off + size);
+      if (part.length === size || !this.onPartial?.(size, part)) this.#start(size, part);
+      return off + part.length;
     }
     const take = Math.min(this.#size - this.#have, chunk.length);
     this.#room(take);

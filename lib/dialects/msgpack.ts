@@ -16,6 +16,7 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
+import { endFrame, readCallFrame, readSmallMap } from "./_small_msgpack.ts";
 
 const KEEP = { keep: true };
 
@@ -86,6 +87,51 @@ export function dataHeader(id: CallId, size: number): Uint8Array {
     view.setUint32(off + 1, size);
   }
   return out;
+}
+
+/** A data frame's header, as {@linkcode readDataHeader} found it. */
+export interface DataHeader {
+  /** The call's id (integer ids only). */
+  id: number;
+  /** Where the chunk's bytes begin in the body. */
+  start: number;
+  /** The chunk's size in bytes. */
+  size: number;
+}
+
+/**
+ * Reads the header {@linkcode dataHeader} writes (its map up to the bin
+ * header, the length prefix excluded) at the front of a frame `body` (all
+ * of it, or its first bytes): the chunk's bytes are then
+ * `body[start, start + size)`. Undefined when the body does not begin so
+ * (any other frame, another key order, a string id, too few bytes yet).
+ */
+export function readDataHeader(body: Uint8Array): DataHeader | undefined {
+  const keys = DATA_KEYS.length;
+  if (body.length < keys + 1 + CHUNK_KEY.length + 2) return undefined;
+  for (let i = 0; i < keys; i++) if (body[i] !== DATA_KEYS[i]) return undefined;
+  let off = keys;
+  const tag = body[off++]!;
+  let id: number;
+  if (tag < 0x80) id = tag;
+  else if (tag === 0xcc) id = body[off++]!;
+  else if (tag === 0xcd) id = (body[off++]! << 8) | body[off++]!;
+  else if (tag === 0xce) {
+    id = ((body[off]! << 24) >>> 0) + (body[off + 1]! << 16) + (body[off + 2]! << 8) + body[off + 3]!;
+    off += 4;
+  } else return undefined;
+  if (off + CHUNK_KEY.length + 5 > body.length) return undefined;
+  for (let i = 0; i < CHUNK_KEY.length; i++) if (body[off + i] !== CHUNK_KEY[i]) return undefined;
+  off += CHUNK_KEY.length;
+  const bin = body[off]!;
+  let size: number;
+  if (bin === 0xc4) size = body[off + 1]!, off += 2;
+  else if (bin === 0xc5) size = (body[off + 1]! << 8) | body[off + 2]!, off += 3;
+  else if (bin === 0xc6) {
+    size = ((body[off + 1]! << 24) >>> 0) + (body[off + 2]! << 16) + (body[off + 3]! << 8) + body[off + 4]!;
+    off += 5;
+  } else return undefined;
+  return { id, start: off, size };
 }
 
 /**
@@ -205,6 +251,11 @@ class MsgpackDialect implements Dialect {
   }
 
   encode(event: Event): Uint8Array {
+    // The common answer (an OK end with a scalar result) is written by hand: see _small_msgpack.ts.
+    if (event.type === "end" && event.status === Status.OK && event.id !== null) {
+      const bytes = endFrame(event.id, event.result);
+      if (bytes) return bytes;
+    }
     return encodeFrame(eventMessage(event));
   }
 
@@ -267,7 +318,14 @@ class MsgpackDecoder implements RequestDecoder {
     if (this.#next < this.#bodies.length) {
       const body = this.#bodies[this.#next++]!;
       try {
-        return toRequest(decodeFrameBody(body, ownsBuffer(body)));
+        // Calls as sockd's client writes them, and other small maps of scalars, are read by hand:
+        // see _small_msgpack.ts.
+        const call = readCallFrame(body, 0, body.length);
+        if (call) {
+          const { id, command, args, input, timeout } = call;
+          return { type: "call", id, command, args, input, timeoutMs: timeout };
+        }
+        return toRequest(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body, ownsBuffer(body)));
       } catch (err) {
         this.#fail(err);
       }

@@ -30,6 +30,7 @@ import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
 import { adoptedSocket } from "./_adopted.ts";
+import { streamingLent } from "./_stream_lend.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -63,6 +64,7 @@ const FIGURES: readonly Figure[] = [
   { ids: ["stream"], run: streaming },
   { ids: [...CONNECTION_MEMORY_IDS], run: connectionMemory },
   { ids: [...COLD_IDS], run: coldCall },
+  { ids: ["stream-lend"], run: streamingLent },
   { ids: [...FLEET_IDS], run: fleetFanOut },
   { ids: ["adopted-1", "adopted-16", "adopted-stream"], run: adoptedSocket },
 ];
@@ -77,6 +79,7 @@ const ORDER = [
   "examples-rss-redis",
   ...CONNECTION_MEMORY_IDS,
   "stream",
+  "stream-lend",
   "unary-1",
   "unary-1-minimal",
   "unary-16",

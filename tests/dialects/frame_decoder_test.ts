@@ -91,3 +91,33 @@ Deno.test("frame decoder: the rest of a large frame can be read straight into it
   d.push(frame(new Uint8Array(20_000)).subarray(0, 19_000));
   assertEquals(d.readTarget(16 * 1024), undefined);
 });
+
+Deno.test("frame decoder: a frame handed over by onPartial is forgotten; the caller's bytes after it start a new frame", () => {
+  for (const cut of [2, 6, 9]) { // inside the length prefix, just after it, inside the body
+    const d = new FrameDecoder(100);
+    const offered: [number, number[]][] = [];
+    d.onPartial = (size, part) => {
+      offered.push([size, [...part]]);
+      return true;
+    };
+    const first = frame(bytes(1, 2, 3, 4, 5, 6, 7, 8));
+    const input = new Uint8Array([...frame(bytes(9)), ...first]);
+    const head = 5 + cut; // the whole first frame, then `cut` bytes of the second
+    const out = d.push(input.subarray(0, head)).map((f) => [...f]);
+    const more = d.push(input.subarray(head, Math.max(head, 5 + 4 + 1))).map((f) => [...f]);
+    assertEquals([...out, ...more], [[9]]);
+    assertEquals(offered.length, 1, `cut ${cut}`);
+    assertEquals(offered[0]![0], 8);
+    // The caller read the rest itself; what follows is a new frame.
+    assertEquals(d.buffered, 0);
+    assertEquals(d.push(frame(bytes(42))).map((f) => [...f]), [[42]]);
+  }
+});
+
+Deno.test("frame decoder: a frame onPartial declines is gathered as before", () => {
+  const d = new FrameDecoder(100);
+  d.onPartial = () => false;
+  const whole = frame(bytes(1, 2, 3));
+  assertEquals(d.push(whole.subarray(0, 5)), []);
+  assertEquals(d.push(whole.subarray(5)).map((f) => [...f]), [[1, 2, 3]]);
+});
