@@ -331,7 +331,16 @@ export class Session {
         if (event.chunk.length > 0) this.#out.push(event.chunk, true);
         return;
       }
-      bytes = dialect.encode(event);
+      if (dialect.encodeText) {
+        const out = dialect.encodeText(event);
+        if (typeof out === "string") {
+          if (out.length > 0) this.#out.pushText(out);
+          return;
+        }
+        bytes = out;
+      } else {
+        bytes = dialect.encode(event);
+      }
     } catch (err) {
       if (event.type !== "data") throw err;
       this.#calls?.get(event.id)?.call.abort(
