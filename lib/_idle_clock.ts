@@ -27,9 +27,9 @@ export class IdleClock {
     this.#onIdle = onIdle;
   }
 
-  /** Something happened on the connection: restart the clock of `limit` ms. */
-  touch(limit: number): void {
-    this.#lastActivity = performance.now();
+  /** Something happened on the connection at `now` (`performance.now()`): restart the clock of `limit` ms. */
+  touch(limit: number, now: number): void {
+    this.#lastActivity = now;
     if (this.#timer === undefined) this.#arm(limit);
   }
 

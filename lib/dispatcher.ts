@@ -59,6 +59,15 @@ export interface CallEnv {
   input?: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>);
   /** Where the call's deadline waits; a timer of its own when absent. */
   deadlines?: Deadlines;
+  /**
+   * The caller's last clock reading (`performance.now()`): when the read
+   * that brought the call arrived, or the previous call ended. The call's
+   * duration counts from there, and a call's end moves it on, so the calls
+   * of one read take one reading each instead of two (a reading costs
+   * ~80 ns, 2.5% of the busy CPU with 16 pipelined JSON lines). The
+   * dispatcher reads the clock itself when absent.
+   */
+  clock?: { at: number };
 }
 
 /** A finished call, for statistics and logs. */
@@ -94,7 +103,7 @@ export class Dispatcher {
    * Never throws for anything the call does.
    */
   start(spec: CallSpec, env: CallEnv): Started {
-    const started = performance.now();
+    const started = env.clock?.at ?? performance.now();
     const resolved = this.#resolve(spec, env);
     if (resolved.end) return this.#ended(spec, env, started, resolved.end);
     const entry = resolved.entry!;
@@ -154,10 +163,12 @@ export class Dispatcher {
   _record(spec: CallSpec, env: CallEnv, started: number, end: Event): Event {
     const onCallEnd = this.#opts.onCallEnd;
     if (onCallEnd) {
+      const now = performance.now();
+      if (env.clock) env.clock.at = now;
       onCallEnd({
         command: spec.command,
         status: end.type === "end" ? end.status : Status.OK,
-        durationMs: performance.now() - started,
+        durationMs: now - started,
         caller: env.caller,
       });
     }

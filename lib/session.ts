@@ -60,8 +60,10 @@ export class Session {
   /** Made on the first activity that restarts it. */
   #idle: IdleClock | undefined;
   #deadlines: Deadlines | undefined;
-  /** What calls without input share: the caller and the deadlines. */
+  /** What calls without input share: the caller, the deadlines and the clock. */
   #env: CallEnv | undefined;
+  /** The last clock reading (on each read that brings requests, and as calls end); see `CallEnv.clock`. */
+  #clock: { at: number } | undefined;
   /** The write side: answers queued while a write is under way go out together, in one buffer. */
   #out: BatchWriter;
   #wentAway = false;
@@ -275,6 +277,7 @@ export class Session {
     const shared = this.#env ??= {
       caller: Object.freeze({ connection: this.id, dialect: this.dialect, access: this.#o.access }),
       deadlines: this.#deadlines = new Deadlines(),
+      clock: this.#clock ??= { at: performance.now() },
     };
     const input = req.input ? new InputQueue(this.#o.limits.inputBufferBytes) : undefined;
     const env = input ? { ...shared, input: () => input.stream } : shared;
@@ -290,7 +293,7 @@ export class Session {
       this.#send(started);
       return undefined;
     }
-    const state = { call: started, command: req.command, started: performance.now(), input } as CallState;
+    const state = { call: started, command: req.command, started: this.#clock!.at, input } as CallState;
     calls.set(req.id, state);
     if (pool) pool.inFlight++;
     state.done = this.#pump(req.id, state);
@@ -387,9 +390,14 @@ export class Session {
 
   /** Something happened on the connection: restart the idle clock. */
   #touch() {
+    const now = performance.now();
+    if (this.#clock) this.#clock.at = now;
     const limit = this.#o.limits.idleTimeoutMs;
     if (limit <= 0 || this.#halted) return;
-    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.#timeOut(message))).touch(limit);
+    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.#timeOut(message))).touch(
+      limit,
+      now,
+    );
   }
 
   async #close() {
