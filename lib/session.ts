@@ -9,8 +9,9 @@
  * controller, no promise). The answers to one read go out in one write;
  * `_batch_writer.ts` batches them and holds calls and reading back while
  * the client does not read. The calls in flight are a `_call_table.ts`, the
- * idle timer an `_idle_clock.ts`; the deadlines of a connection's calls
- * share one timer.
+ * idle clock and the handshake deadline alarms of `_idle_clock.ts` (one
+ * timer for all connections); the deadlines of a connection's calls share
+ * one timer.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import { Deadlines } from "./_deadlines.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
 import { type CallState, CallTable } from "./_call_table.ts";
-import { IdleClock } from "./_idle_clock.ts";
+import { Alarm, IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
 
@@ -150,10 +151,11 @@ export class Session {
   /** Reads and handles requests; true when calls in flight should be let finish. */
   async #serve(): Promise<boolean> {
     const limits = this.#o.limits;
-    let handshake: ReturnType<typeof setTimeout> | undefined = setTimeout(
-      () => this.#timeOut(`No complete request within ${limits.handshakeTimeoutMs} ms`),
-      limits.handshakeTimeoutMs,
+    // An alarm of the shared clock, not a timer of its own: see _idle_clock.ts.
+    let handshake: Alarm | undefined = new Alarm(() =>
+      this.#timeOut(`No complete request within ${limits.handshakeTimeoutMs} ms`)
     );
+    handshake.set(limits.handshakeTimeoutMs);
     try {
       let buf = new Uint8Array(MIN_READ_BYTES);
       let n: number | null;
@@ -180,7 +182,7 @@ export class Session {
         while ((req = decoder.next()) !== undefined) {
           if (this.#halted) return false;
           if (handshake !== undefined) {
-            clearTimeout(handshake);
+            handshake.clear();
             handshake = undefined;
           }
           if (!touched) {
@@ -215,7 +217,7 @@ export class Session {
       if (this.#halted) return false;
       throw err;
     } finally {
-      clearTimeout(handshake);
+      handshake?.clear();
       this.#idle?.stop();
     }
   }
@@ -253,26 +255,25 @@ export class Session {
 
   /** Starts a call; a promise of its end when it did not finish at once. */
   #startCall(req: Extract<Request, { type: "call" }>): Promise<void> | undefined {
-    const refuse = (status: number, error: string) => {
-      this.#send({ type: "end", id: req.id, status, error });
-      return undefined;
-    };
-    const calls = this.#calls ??= new CallTable();
-    if (calls.has(req.id)) {
+    // Made on the first call that does not finish at once: most connections never need it.
+    const calls = this.#calls;
+    if (calls?.has(req.id)) {
       // With no id: an end for this id would read as the end of the call still running under it.
       const error = `Call id ${JSON.stringify(req.id)} is already in flight (the new call was not run)`;
       this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });
       return undefined;
     }
-    if (calls.size >= this.#o.limits.maxCallsPerConnection) {
-      return refuse(
-        Status.BUSY,
-        `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`,
-      );
+    if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection) {
+      const error =
+        `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`;
+      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
+      return undefined;
     }
     const pool = this.#o.calls;
     if (pool && pool.inFlight >= pool.max) {
-      return refuse(Status.BUSY, `Too many calls in flight on this socket (limit ${pool.max})`);
+      const error = `Too many calls in flight on this socket (limit ${pool.max})`;
+      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
+      return undefined;
     }
     const shared = this.#env ??= {
       caller: Object.freeze({ connection: this.id, dialect: this.dialect, access: this.#o.access }),
@@ -294,7 +295,7 @@ export class Session {
       return undefined;
     }
     const state = { call: started, command: req.command, started: this.#clock!.at, input } as CallState;
-    calls.set(req.id, state);
+    (this.#calls ??= new CallTable()).set(req.id, state);
     if (pool) pool.inFlight++;
     state.done = this.#pump(req.id, state);
     return state.done;

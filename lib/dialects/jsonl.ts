@@ -20,12 +20,13 @@ import type {
 import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
 
 const encoder = new TextEncoder();
+/** Shared by every connection: a decode that is not streamed keeps no state. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 class JsonlDialect implements Dialect {
   readonly name = "jsonl";
   readonly concurrent = true;
   #limits: Limits;
-  #utf8 = new TextDecoder("utf-8", { fatal: true });
 
   constructor(options: DialectOptions) {
     this.#limits = options.limits;
@@ -82,7 +83,7 @@ class JsonlDialect implements Dialect {
     if (isBlank(item.bytes)) return [];
     let text: string;
     try {
-      text = item.text ?? this.#utf8.decode(item.bytes);
+      text = item.text ?? utf8.decode(item.bytes);
     } catch {
       return [bad(null, "Line is not valid UTF-8")];
     }

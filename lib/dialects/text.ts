@@ -35,19 +35,20 @@ const PROMPT_PING_ID = "\u0000prompt";
 const LF = 0x0a;
 const DOT = 0x2e;
 const encoder = new TextEncoder();
+/** Shared by every connection: a decode that is not streamed keeps no state. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 class TextDialect implements Dialect {
   readonly name = "text";
   readonly concurrent = false;
   #limits: Limits;
-  #utf8 = new TextDecoder("utf-8", { fatal: true });
   #nextId = 1;
   #prompt = false;
   /** `prompt framed`: no prompt; output lines starting with `.` get another, and each answer ends with a `.` line. */
   #framed = false;
   /** Calls followed by another on the same line (`a; b`): their answers get no prompt. */
-  #midLine = new Set<CallId>();
+  #midLine: Set<CallId> | undefined;
   /** Whether the output so far ends a line (or is empty, or ends with the prompt). */
   #atLineStart = true;
   /** Whether the last thing written was a bytes chunk (never given a newline after). */
@@ -97,7 +98,7 @@ class TextDialect implements Dialect {
     }
     let line: string;
     try {
-      line = item.text ?? this.#utf8.decode(item.bytes);
+      line = item.text ?? utf8.decode(item.bytes);
     } catch {
       return [this.#error(Status.BAD_REQUEST, "Line is not valid UTF-8")];
     }
@@ -111,7 +112,10 @@ class TextDialect implements Dialect {
     if (commands.length === 0) return this.#idle();
     const requests = commands.flatMap((words) => this.#command(words));
     // Only the last answer of a line shows the prompt, as HAProxy's socket does.
-    for (const req of requests.slice(0, -1)) if (req.type === "call") this.#midLine.add(req.id);
+    for (let i = 0; i < requests.length - 1; i++) {
+      const req = requests[i]!;
+      if (req.type === "call") (this.#midLine ??= new Set()).add(req.id);
+    }
     return requests;
   }
 
@@ -196,7 +200,7 @@ class TextDialect implements Dialect {
     const newLine = () => {
       if (!this.#atLineStart) parts.push(this.#write("\n", false));
     };
-    const last = !this.#midLine.delete(event.id);
+    const last = !this.#midLine?.delete(event.id);
     if (this.#framed) {
       const result = event.status === Status.OK ? this.#result(event.result, event.id) : undefined;
       if (result) {
