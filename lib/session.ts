@@ -37,7 +37,7 @@ export type { Transport } from "./transport.ts";
  * idle connection holds its read buffer the whole time), doubling while
  * reads fill the buffer, up to the largest.
  */
-const MIN_READ_BYTES = 1024;
+const MIN_READ_BYTES = 256;
 const MAX_READ_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
