@@ -102,7 +102,11 @@ class TextDialect implements Dialect {
     } catch {
       return [this.#error(Status.BAD_REQUEST, "Line is not valid UTF-8")];
     }
-    if (line.trimStart().startsWith("#")) return this.#idle();
+    // A line starting with a printable ASCII character other than `#` is no comment: no trimmed copy.
+    const first = line.charCodeAt(0);
+    if ((first === 0x23 || !(first > 0x20 && first < 0x7f)) && line.trimStart().startsWith("#")) {
+      return this.#idle();
+    }
     let commands: string[][];
     try {
       commands = tokenizeCommands(line);
@@ -110,7 +114,9 @@ class TextDialect implements Dialect {
       return [this.#error(Status.BAD_REQUEST, (err as Error).message)];
     }
     if (commands.length === 0) return this.#idle();
-    const requests = commands.flatMap((words) => this.#command(words));
+    const requests = commands.length === 1
+      ? this.#command(commands[0]!)
+      : commands.flatMap((w) => this.#command(w));
     // Only the last answer of a line shows the prompt, as HAProxy's socket does.
     for (let i = 0; i < requests.length - 1; i++) {
       const req = requests[i]!;
