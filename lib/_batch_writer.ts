@@ -116,7 +116,10 @@ export class BatchWriter {
     if (!this.#writing && !this.#flushScheduled) {
       this.#flushScheduled = true;
       // Everything queued in this turn (all the answers to one read) goes out in one write.
-      queueMicrotask(() => this.#flush());
+      // The session's flushQueued() usually writes them first: then this finds nothing to do.
+      queueMicrotask(() => {
+        if (this.#flushScheduled) this.#flush();
+      });
     }
   }
 
@@ -193,7 +196,9 @@ export class BatchWriter {
         const taken = this.#taken;
         this.#taken = undefined;
         taken?.resolve();
-        await this.#writeAll(bytes);
+        // The write loop inline: no promise of a helper's own per write.
+        let off = 0;
+        while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
         if (written) this.#spare = written;
       }
     } catch (err) {
@@ -217,11 +222,6 @@ export class BatchWriter {
   trim(): void {
     if ((this.#spare?.length ?? 0) > KEEP_BATCH_BUFFER) this.#spare = undefined;
     if (this.#batchLen === 0 && (this.#batch?.length ?? 0) > KEEP_BATCH_BUFFER) this.#batch = undefined;
-  }
-
-  async #writeAll(bytes: Uint8Array) {
-    let off = 0;
-    while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
   }
 
   /** Resolves once everything queued has been written (or the connection is lost). */
