@@ -169,7 +169,7 @@ Deno.test("text dialect: a pong that is not its own prompt ping writes nothing",
   assertEquals(d.encode({ type: "pong", id: 1 }).length, 0);
 });
 
-Deno.test("text dialect: the lines of one read decode alike whether the read is ASCII or not", async () => {
+Deno.test("text dialect: the lines of one read decode alike whether the read is ASCII or not", () => {
   const dialect = textDialect.create({
     limits: resolveLimits({ maxLineBytes: 256 }),
     hello: { name: "s", version: "t" },
