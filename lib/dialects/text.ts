@@ -203,17 +203,14 @@ class TextDialect implements Dialect {
 
   #end(event: Extract<Event, { type: "end" }>): Part {
     const parts: Part[] = [];
-    const newLine = () => {
-      if (!this.#atLineStart) parts.push(this.#write("\n", false));
-    };
     const last = !this.#midLine?.delete(event.id);
     if (this.#framed) {
       const result = event.status === Status.OK ? this.#result(event.result, event.id) : undefined;
       if (result) {
-        newLine();
+        this.#newLine(parts);
         parts.push(this.#write(this.#stuff(result.bytes), result.isBytes));
       }
-      newLine();
+      this.#newLine(parts);
       const end = event.status === Status.OK ? ".\n" : "." + errorLine(event.status, event.error);
       parts.push(this.#write(end, false));
       return concat(parts);
@@ -221,20 +218,25 @@ class TextDialect implements Dialect {
     if (event.status === Status.OK) {
       const result = this.#result(event.result, event.id);
       if (result) {
-        newLine();
+        this.#newLine(parts);
         parts.push(this.#write(result.bytes, result.isBytes));
       } else if (!this.#lastWasBytes) {
-        newLine();
+        this.#newLine(parts);
       }
     } else {
-      newLine();
+      this.#newLine(parts);
       parts.push(this.#write(errorLine(event.status, event.error), false));
     }
     if (this.#prompt && last) {
-      newLine();
+      this.#newLine(parts);
       parts.push("\n", this.#promptText());
     }
     return concat(parts);
+  }
+
+  /** Ends the line the output is on, if it is not at the start of one. */
+  #newLine(parts: Part[]) {
+    if (!this.#atLineStart) parts.push(this.#write("\n", false));
   }
 
   /** How a result is written: a string as a line, bytes as-is, anything else as a JSON line. */
