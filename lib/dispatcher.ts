@@ -109,8 +109,8 @@ export class Dispatcher {
     const entry = resolved.entry!;
     const parsed = resolved.parsed!;
     const runner = entry.runner;
-    const deadline = this.#deadline(entry.info.timeout, entry.info.persistent, spec.timeoutMs);
     if (runner && entry.info.persistent) {
+      const deadline = this.#deadline(entry.info.timeout, true, spec.timeoutMs);
       return new PersistentCall(this, spec, env, entry, parsed, deadline, started);
     }
     const ctx = new CallContext(spec.command, parsed, entry.state, env, this.#opts);
@@ -124,6 +124,8 @@ export class Dispatcher {
     if (out !== null && typeof out === "object" || typeof out === "function") {
       const iterable = typeof (out as AsyncIterable<Chunk>)[Symbol.asyncIterator] === "function";
       if (iterable || typeof (out as PromiseLike<unknown>).then === "function") {
+        // Only a call that waits has a deadline to work out.
+        const deadline = this.#deadline(entry.info.timeout, entry.info.persistent, spec.timeoutMs);
         return new AsyncCall(this, spec, env, ctx, out, iterable, deadline, started);
       }
     }
