@@ -51,6 +51,11 @@ export class Alarm {
   }
 }
 
+/** @internal for tests: alarms set now, and whether the shared timer is armed. */
+export function _alarmState(): { set: number; timer: boolean } {
+  return { set: armed.size, timer: timer !== undefined };
+}
+
 function arm(due: number, now: number) {
   clearTimeout(timer);
   timerDue = due;

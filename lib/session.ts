@@ -407,6 +407,7 @@ export class Session {
     try {
       await this.#out.drained();
     } catch { /* broken */ }
+    this.#out.close();
     try {
       this.#t.close();
     } catch { /* already closed */ }

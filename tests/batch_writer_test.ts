@@ -1,4 +1,5 @@
 import { BatchWriter } from "../lib/_batch_writer.ts";
+import { _alarmState } from "../lib/_idle_clock.ts";
 import { assertEquals } from "./assert.ts";
 
 /** A transport that records each write; `take` limits how much one write takes. */
@@ -36,6 +37,7 @@ Deno.test("batch writer: text and bytes queued in one turn go out in order, in o
   await out.drained();
   assertEquals(writes.length, 1);
   assertEquals(writes[0], enc.encode("a\nbytes\n" + wide + "b\n"));
+  out.close();
 });
 
 Deno.test("batch writer: a lone text answer is written by itself; text longer than what is gathered is encoded at once", async () => {
@@ -53,6 +55,7 @@ Deno.test("batch writer: a lone text answer is written by itself; text longer th
   out.flushQueued();
   await out.drained();
   assertEquals(dec.decode(writes[1]), long + "y\n");
+  out.close();
 });
 
 Deno.test("batch writer: a socket that takes part of a write gets the rest, in order", async () => {
@@ -68,4 +71,21 @@ Deno.test("batch writer: a socket that takes part of a write gets the rest, in o
     "answer 0\nanswer 1\nanswer 2\nanswer 3\nanswer 4\n",
   );
   assertEquals(writes.every((w) => w.length <= 7), true);
+  out.close();
+});
+
+Deno.test("batch writer: a quiet connection drops its batch buffers; closing stops the alarm that drops them", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  out.pushText("a\n");
+  out.pushText("b\n");
+  out.flushQueued();
+  await out.drained();
+  assertEquals(dec.decode(writes[0]), "a\nb\n");
+  // The batch buffer is kept for the next batch, and an alarm set to drop it once the connection is quiet.
+  assertEquals(_alarmState(), { set: 1, timer: true });
+  out.close();
+  assertEquals(_alarmState(), { set: 0, timer: false });
 });

@@ -1,4 +1,4 @@
-import { Alarm } from "../lib/_idle_clock.ts";
+import { _alarmState, Alarm } from "../lib/_idle_clock.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 Deno.test("alarms: each fires once, in order, no earlier than set; a cleared one never", async () => {
@@ -27,7 +27,8 @@ Deno.test("alarms: each fires once, in order, no earlier than set; a cleared one
     const ms = { a: 40, b: 120, c: 80 }[name]!;
     assert(at >= ms, `${name} fired after ${at} ms, set for ${ms}`);
   }
-  // Nothing is left armed: the test's timer sanitizer fails if the shared timer were still pending.
+  // Nothing is left set, and the shared timer is not armed for nobody.
+  assertEquals(_alarmState(), { set: 0, timer: false });
 });
 
 Deno.test("alarms: one set again as it fires fires again; clearing the last stops the shared timer", async () => {
@@ -44,5 +45,7 @@ Deno.test("alarms: one set again as it fires fires again; clearing the last stop
     throw new Error("a cleared alarm fired");
   });
   idle.set(50);
+  assertEquals(_alarmState(), { set: 1, timer: true });
   idle.clear();
+  assertEquals(_alarmState(), { set: 0, timer: false });
 });
