@@ -10,6 +10,9 @@
  */
 import type { SockdError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
+import { Alarm } from "./_idle_clock.ts";
+
+const encoder = new TextEncoder();
 
 /**
  * Bytes that may wait for the socket: below it a streaming call goes on while
@@ -22,6 +25,10 @@ const AHEAD_BYTES = 256 * 1024;
 const MIN_BATCH_BUFFER = 4 * 1024;
 /** Batch buffers above this size are dropped once the connection has no call running. */
 const KEEP_BATCH_BUFFER = 64 * 1024;
+/** The batch buffers are dropped once nothing has been written for this long (an idle connection holds none). */
+const BUFFER_IDLE_MS = 2000;
+/** Queued text longer than this (UTF-16 units) is encoded into the batch at once rather than gathered further. */
+const MAX_PENDING_TEXT = 16 * 1024;
 
 /** Queues a session's answers and writes them in batches, with backpressure. */
 export class BatchWriter {
@@ -34,6 +41,10 @@ export class BatchWriter {
   /** The batch being gathered, and its length. */
   #batch: Uint8Array | undefined;
   #batchLen = 0;
+  /** Answers queued as text after the batch's bytes, encoded together when bytes follow or the batch is written. */
+  #text = "";
+  /** Answers in `#text`: one alone is encoded by itself (no batch buffer), more into the batch. */
+  #texts = 0;
   /** The other batch buffer, free again once its write is done. */
   #spare: Uint8Array | undefined;
   #writing = false;
@@ -43,6 +54,9 @@ export class BatchWriter {
   /** Resolves when the writer has written everything (for close). */
   #flushed: PromiseWithResolvers<void> | undefined;
   #lostError: SockdError | undefined;
+  /** Drops the batch buffers once the connection has been quiet for `BUFFER_IDLE_MS`. */
+  #quiet: Alarm | undefined;
+  #closed = false;
 
   constructor(transport: Transport, onError: (err: unknown) => void) {
     this.#t = transport;
@@ -51,7 +65,7 @@ export class BatchWriter {
 
   /** More than `AHEAD_BYTES` wait for the socket: the client is not reading its answers. */
   get behind(): boolean {
-    return this.#batchLen >= AHEAD_BYTES;
+    return this.#batchLen + this.#text.length >= AHEAD_BYTES;
   }
 
   /** Writes what this turn queued now, unless a write is under way. */
@@ -63,6 +77,9 @@ export class BatchWriter {
   lose(error: SockdError): void {
     this.#broken = true;
     this.#lostError = error;
+    this.#text = "";
+    this.#texts = 0;
+    this.#quiet?.clear();
     this.#taken?.reject(error);
     this.#taken = undefined;
   }
@@ -74,6 +91,7 @@ export class BatchWriter {
    * session's own, which is written as it is.
    */
   push(bytes: Uint8Array, borrowed: boolean): void {
+    if (this.#text !== "") this.#encodeText();
     if (this.#batchLen === 0 && this.#lone === undefined && !borrowed) {
       this.#lone = bytes;
     } else {
@@ -84,15 +102,46 @@ export class BatchWriter {
       }
       this.#append(bytes);
     }
+    this.#schedule();
+  }
+
+  /**
+   * Queues text for the next write, to be encoded as UTF-8 (as
+   * `TextEncoder` does) together with the text queued next to it: one
+   * encoder call per batch instead of one per answer (those calls were
+   * ~1/6 of the busy CPU with 16 pipelined JSON lines).
+   */
+  pushText(text: string): void {
+    const lone = this.#lone;
+    if (lone) {
+      this.#lone = undefined;
+      this.#append(lone);
+    }
+    this.#text += text;
+    this.#texts++;
+    if (this.#text.length > MAX_PENDING_TEXT) this.#encodeText();
+    this.#schedule();
+  }
+
+  #schedule() {
     if (!this.#writing && !this.#flushScheduled) {
       this.#flushScheduled = true;
       // Everything queued in this turn (all the answers to one read) goes out in one write.
-      queueMicrotask(() => this.#flush());
+      // The session's flushQueued() usually writes them first: then this finds nothing to do.
+      queueMicrotask(() => {
+        if (this.#flushScheduled) this.#flush();
+      });
     }
   }
 
   #append(bytes: Uint8Array) {
     const need = this.#batchLen + bytes.length;
+    this.#reserve(need).set(bytes, this.#batchLen);
+    this.#batchLen = need;
+  }
+
+  /** The batch buffer, grown to hold at least `need` bytes. */
+  #reserve(need: number): Uint8Array {
     let batch = this.#batch;
     if (!batch || batch.length < need) {
       let size = Math.max(batch?.length ?? 0, this.#spare?.length ?? 0, MIN_BATCH_BUFFER);
@@ -101,8 +150,24 @@ export class BatchWriter {
       if (batch && this.#batchLen > 0) next.set(batch.subarray(0, this.#batchLen));
       batch = this.#batch = next;
     }
-    batch.set(bytes, this.#batchLen);
-    this.#batchLen = need;
+    return batch;
+  }
+
+  /** Encodes the queued text at the end of the batch. */
+  #encodeText() {
+    let text = this.#text;
+    this.#text = "";
+    this.#texts = 0;
+    // At least one byte per UTF-16 unit; more room is made when the text is not ASCII.
+    let need = this.#batchLen + text.length;
+    while (true) {
+      const batch = this.#reserve(need);
+      const { read, written } = encoder.encodeInto(text, batch.subarray(this.#batchLen));
+      this.#batchLen += written;
+      if (read >= text.length) return;
+      text = text.slice(read);
+      need = this.#batchLen + 3 * text.length;
+    }
   }
 
   /**
@@ -111,7 +176,7 @@ export class BatchWriter {
    */
   whenTaken(): Promise<void> {
     if (this.#broken) return Promise.reject(this.#lostError);
-    if (this.#batchLen < AHEAD_BYTES) return Promise.resolve();
+    if (this.#batchLen + this.#text.length < AHEAD_BYTES) return Promise.resolve();
     return (this.#taken ??= Promise.withResolvers<void>()).promise;
   }
 
@@ -121,13 +186,20 @@ export class BatchWriter {
     if (this.#writing) return;
     this.#writing = true;
     try {
-      while (!this.#broken && (this.#lone !== undefined || this.#batchLen > 0)) {
+      while (!this.#broken && (this.#lone !== undefined || this.#batchLen > 0 || this.#text !== "")) {
         let bytes: Uint8Array;
         let written: Uint8Array | undefined;
-        if (this.#lone !== undefined) {
+        if (this.#texts === 1 && this.#batchLen === 0 && this.#lone === undefined) {
+          // A lone answer in text: encoded on its own, no batch buffer needed. Several go into the
+          // batch buffer (a fresh buffer per write cost ~8% of the CPU with 16 pipelined JSON lines).
+          bytes = encoder.encode(this.#text);
+          this.#text = "";
+          this.#texts = 0;
+        } else if (this.#lone !== undefined) {
           bytes = this.#lone;
           this.#lone = undefined;
         } else {
+          if (this.#text !== "") this.#encodeText();
           written = this.#batch!;
           bytes = written.subarray(0, this.#batchLen);
           // Answers arriving while this is written go to the other buffer.
@@ -138,7 +210,9 @@ export class BatchWriter {
         const taken = this.#taken;
         this.#taken = undefined;
         taken?.resolve();
-        await this.#writeAll(bytes);
+        // The write loop inline: no promise of a helper's own per write.
+        let off = 0;
+        while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
         if (written) this.#spare = written;
       }
     } catch (err) {
@@ -148,13 +222,32 @@ export class BatchWriter {
       if (this.#broken) {
         this.#lone = undefined;
         this.#batchLen = 0;
+        this.#text = "";
+        this.#texts = 0;
         this.#taken?.reject(this.#lostError);
         this.#taken = undefined;
       }
       const flushed = this.#flushed;
       this.#flushed = undefined;
       flushed?.resolve();
+      if (!this.#broken && !this.#closed && (this.#batch || this.#spare)) {
+        (this.#quiet ??= new Alarm(() => this.#dropIfQuiet())).set(BUFFER_IDLE_MS);
+      }
     }
+  }
+
+  #dropIfQuiet() {
+    if (this.#writing || this.#batchLen > 0) return;
+    this.#batch = undefined;
+    this.#spare = undefined;
+  }
+
+  /** The connection is closing: drop the buffers and stop the alarm that would drop them. */
+  close(): void {
+    this.#closed = true;
+    this.#quiet?.clear();
+    this.#batch = undefined;
+    this.#spare = undefined;
   }
 
   /** The session has no call running: drop large batch buffers (an idle connection holds little). */
@@ -163,14 +256,11 @@ export class BatchWriter {
     if (this.#batchLen === 0 && (this.#batch?.length ?? 0) > KEEP_BATCH_BUFFER) this.#batch = undefined;
   }
 
-  async #writeAll(bytes: Uint8Array) {
-    let off = 0;
-    while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
-  }
-
   /** Resolves once everything queued has been written (or the connection is lost). */
   async drained(): Promise<void> {
-    while (!this.#broken && (this.#writing || this.#lone !== undefined || this.#batchLen > 0)) {
+    while (
+      !this.#broken && (this.#writing || this.#lone !== undefined || this.#batchLen > 0 || this.#text !== "")
+    ) {
       if (!this.#writing) {
         await this.#flush();
         continue;

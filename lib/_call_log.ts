@@ -19,21 +19,26 @@ export function logCall(
   registry: Registry,
   r: CallRecord,
 ) {
-  // On the hot path: skip the work when the logger would drop the line anyway.
+  // On the hot path: skip the work when the logger would drop the line anyway (at the default
+  // level, info, a read-only command's call is not logged: no fields object is built for it).
   const floor = logger.level === undefined ? 0 : LOG_LEVELS.indexOf(logger.level);
   const failed = r.status === Status.HANDLER_ERROR;
   if (floor > LOG_LEVELS.indexOf(failed ? "warn" : "info")) return;
-  const fields = {
+  let message: "Call failed" | "Call" = "Call failed";
+  let level: "warn" | "info" | "debug" = "warn";
+  if (!failed) {
+    const needs = registry.get(r.command)?.info.access;
+    message = "Call";
+    level = needs === "operate" || needs === "admin" ? "info" : "debug";
+    if (level === "debug" && floor > 0) return;
+  }
+  logger[level](message, {
     command: r.command,
     status: r.status,
     ms: Math.round(r.durationMs * 1000) / 1000,
     conn: r.caller.connection,
     access: r.caller.access,
-  };
-  if (failed) return logger.warn("Call failed", fields);
-  const needs = registry.get(r.command)?.info.access;
-  if (needs === "operate" || needs === "admin") logger.info("Call", fields);
-  else if (floor === 0) logger.debug("Call", fields);
+  });
 }
 
 export function setLogLevel(logger: Logger & { level?: LogLevel }, level: string | undefined): string {

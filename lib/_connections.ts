@@ -44,6 +44,8 @@ export class Connections {
   readonly sessions: Set<Session> = new Set();
   #o: ConnectionsOptions;
   #nextId = 1;
+  /** The hello of each access level, shared by its connections rather than copied for each. */
+  #hellos = new Map<string, ServerHello>();
 
   constructor(options: ConnectionsOptions) {
     this.#o = options;
@@ -132,6 +134,13 @@ export class Connections {
     return moved;
   }
 
+  #hello(access: ServerHello["access"]): ServerHello {
+    const key = String(access);
+    let hello = this.#hellos.get(key);
+    if (!hello) this.#hellos.set(key, hello = Object.freeze({ ...this.#o.hello, access }));
+    return hello;
+  }
+
   #start(conn: Transport, listening: Listening, resume?: MovedConnection) {
     const id = this.#nextId++;
     const bound = listening.socket;
@@ -160,7 +169,7 @@ export class Connections {
       limits: listening.sessionLimits,
       calls: listening.calls,
       logger: this.#o.logger,
-      hello: { ...this.#o.hello, access: bound.access },
+      hello: this.#hello(bound.access),
       onDropped: () => this.#o.stats.dropped(),
       ...(resume ? { resume } : {}),
     });

@@ -59,6 +59,16 @@ export interface CallEnv {
   input?: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>);
   /** Where the call's deadline waits; a timer of its own when absent. */
   deadlines?: Deadlines;
+  /**
+   * The caller's last clock reading (`performance.now()`): when the read
+   * that brought the call arrived, or the previous call ended. The call's
+   * duration counts from there, and a call's end moves it on, so the calls
+   * of one read take one reading each instead of two (a reading costs
+   * ~80 ns; two per call were ~9% of the busy CPU with 16 pipelined JSON
+   * lines). The
+   * dispatcher reads the clock itself when absent.
+   */
+  clock?: { at: number };
 }
 
 /** A finished call, for statistics and logs. */
@@ -94,14 +104,14 @@ export class Dispatcher {
    * Never throws for anything the call does.
    */
   start(spec: CallSpec, env: CallEnv): Started {
-    const started = performance.now();
+    const started = env.clock?.at ?? performance.now();
     const resolved = this.#resolve(spec, env);
     if (resolved.end) return this.#ended(spec, env, started, resolved.end);
     const entry = resolved.entry!;
     const parsed = resolved.parsed!;
     const runner = entry.runner;
-    const deadline = this.#deadline(entry.info.timeout, entry.info.persistent, spec.timeoutMs);
     if (runner && entry.info.persistent) {
+      const deadline = this.#deadline(entry.info.timeout, true, spec.timeoutMs);
       return new PersistentCall(this, spec, env, entry, parsed, deadline, started);
     }
     const ctx = new CallContext(spec.command, parsed, entry.state, env, this.#opts);
@@ -115,6 +125,8 @@ export class Dispatcher {
     if (out !== null && typeof out === "object" || typeof out === "function") {
       const iterable = typeof (out as AsyncIterable<Chunk>)[Symbol.asyncIterator] === "function";
       if (iterable || typeof (out as PromiseLike<unknown>).then === "function") {
+        // Only a call that waits has a deadline to work out.
+        const deadline = this.#deadline(entry.info.timeout, entry.info.persistent, spec.timeoutMs);
         return new AsyncCall(this, spec, env, ctx, out, iterable, deadline, started);
       }
     }
@@ -159,10 +171,12 @@ export class Dispatcher {
   _record(spec: CallSpec, env: CallEnv, started: number, end: Event): Event {
     const onCallEnd = this.#opts.onCallEnd;
     if (onCallEnd) {
+      const now = performance.now();
+      if (env.clock) env.clock.at = now;
       onCallEnd({
         command: spec.command,
         status: end.type === "end" ? end.status : Status.OK,
-        durationMs: performance.now() - started,
+        durationMs: now - started,
         caller: env.caller,
       });
     }

@@ -9,8 +9,9 @@
  * controller, no promise). The answers to one read go out in one write;
  * `_batch_writer.ts` batches them and holds calls and reading back while
  * the client does not read. The calls in flight are a `_call_table.ts`, the
- * idle timer an `_idle_clock.ts`; the deadlines of a connection's calls
- * share one timer.
+ * idle clock and the handshake deadline alarms of `_idle_clock.ts` (one
+ * timer for all connections); the deadlines of a connection's calls share
+ * one timer.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import { Deadlines } from "./_deadlines.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
 import { type CallState, CallTable } from "./_call_table.ts";
-import { IdleClock } from "./_idle_clock.ts";
+import { Alarm, IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
 import { type Handoff, MoveOut, upgradedMarker } from "./_moved_connection.ts";
@@ -37,7 +38,7 @@ export type { Transport } from "./transport.ts";
  * idle connection holds its read buffer the whole time), doubling while
  * reads fill the buffer, up to the largest.
  */
-const MIN_READ_BYTES = 1024;
+const MIN_READ_BYTES = 256;
 const MAX_READ_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
@@ -61,8 +62,10 @@ export class Session {
   /** Made on the first activity that restarts it. */
   #idle: IdleClock | undefined;
   #deadlines: Deadlines | undefined;
-  /** What calls without input share: the caller and the deadlines. */
+  /** What calls without input share: the caller, the deadlines and the clock. */
   #env: CallEnv | undefined;
+  /** The last clock reading (on each read that brings requests, and as calls end); see `CallEnv.clock`. */
+  #clock: { at: number } | undefined;
   /** The write side: answers queued while a write is under way go out together, in one buffer. */
   #out: BatchWriter;
   #wentAway = false;
@@ -193,10 +196,11 @@ export class Session {
   /** Reads and handles requests; true when calls in flight should be let finish. */
   async #serve(): Promise<boolean> {
     const limits = this.#o.limits;
-    let handshake: ReturnType<typeof setTimeout> | undefined = setTimeout(
-      () => this.#timeOut(`No complete request within ${limits.handshakeTimeoutMs} ms`),
-      limits.handshakeTimeoutMs,
+    // An alarm of the shared clock, not a timer of its own: see _idle_clock.ts.
+    let handshake: Alarm | undefined = new Alarm(() =>
+      this.#timeOut(`No complete request within ${limits.handshakeTimeoutMs} ms`)
     );
+    handshake.set(limits.handshakeTimeoutMs);
     try {
       const resume = this.#o.resume;
       let buf = resume?.pending.length ? resume.pending.slice() : new Uint8Array(MIN_READ_BYTES);
@@ -225,7 +229,7 @@ export class Session {
       if (greeting) this.#out.push(greeting, false);
       const decoder = dialect.decoder();
       if (named) {
-        clearTimeout(handshake);
+        handshake.clear();
         handshake = undefined;
         // The persistent calls it followed go on here, each after one marker chunk.
         for (const f of resume!.follow) {
@@ -242,7 +246,7 @@ export class Session {
         while ((req = decoder.next()) !== undefined) {
           if (this.#halted) return false;
           if (handshake !== undefined) {
-            clearTimeout(handshake);
+            handshake.clear();
             handshake = undefined;
           }
           if (!touched) {
@@ -285,7 +289,7 @@ export class Session {
       if (this.#halted) return false;
       throw err;
     } finally {
-      clearTimeout(handshake);
+      handshake?.clear();
       this.#idle?.stop();
     }
   }
@@ -323,35 +327,35 @@ export class Session {
 
   /** Starts a call; a promise of its end when it did not finish at once. */
   #startCall(req: Extract<Request, { type: "call" }>): Promise<void> | undefined {
-    const refuse = (status: number, error: string) => {
-      this.#send({ type: "end", id: req.id, status, error });
-      return undefined;
-    };
     if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
       // Read before the move: it follows in the successor.
       this.#move.add(req);
       return undefined;
     }
-    const calls = this.#calls ??= new CallTable();
-    if (calls.has(req.id)) {
+    // Made on the first call that does not finish at once: most connections never need it.
+    const calls = this.#calls;
+    if (calls?.has(req.id)) {
       // With no id: an end for this id would read as the end of the call still running under it.
       const error = `Call id ${JSON.stringify(req.id)} is already in flight (the new call was not run)`;
       this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });
       return undefined;
     }
-    if (calls.size >= this.#o.limits.maxCallsPerConnection) {
-      return refuse(
-        Status.BUSY,
-        `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`,
-      );
+    if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection) {
+      const error =
+        `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`;
+      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
+      return undefined;
     }
     const pool = this.#o.calls;
     if (pool && pool.inFlight >= pool.max) {
-      return refuse(Status.BUSY, `Too many calls in flight on this socket (limit ${pool.max})`);
+      const error = `Too many calls in flight on this socket (limit ${pool.max})`;
+      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
+      return undefined;
     }
     const shared = this.#env ??= {
       caller: Object.freeze({ connection: this.id, dialect: this.dialect, access: this.#o.access }),
       deadlines: this.#deadlines = new Deadlines(),
+      clock: this.#clock ??= { at: performance.now() },
     };
     const input = req.input ? new InputQueue(this.#o.limits.inputBufferBytes) : undefined;
     const env = input ? { ...shared, input: () => input.stream } : shared;
@@ -367,14 +371,8 @@ export class Session {
       this.#send(started);
       return undefined;
     }
-    const state = {
-      call: started,
-      command: req.command,
-      started: performance.now(),
-      input,
-      req,
-    } as CallState;
-    calls.set(req.id, state);
+    const state = { call: started, command: req.command, started: this.#clock!.at, input, req } as CallState;
+    (this.#calls ??= new CallTable()).set(req.id, state);
     if (pool) pool.inFlight++;
     state.done = this.#pump(req.id, state);
     return state.done;
@@ -415,7 +413,16 @@ export class Session {
         if (event.chunk.length > 0) this.#out.push(event.chunk, true);
         return;
       }
-      bytes = dialect.encode(event);
+      if (dialect.encodeText) {
+        const out = dialect.encodeText(event);
+        if (typeof out === "string") {
+          if (out.length > 0) this.#out.pushText(out);
+          return;
+        }
+        bytes = out;
+      } else {
+        bytes = dialect.encode(event);
+      }
     } catch (err) {
       if (event.type !== "data") throw err;
       this.#calls?.get(event.id)?.call.abort(
@@ -462,9 +469,14 @@ export class Session {
 
   /** Something happened on the connection: restart the idle clock. */
   #touch() {
+    const now = performance.now();
+    if (this.#clock) this.#clock.at = now;
     const limit = this.#o.limits.idleTimeoutMs;
     if (limit <= 0 || this.#halted) return;
-    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.#timeOut(message))).touch(limit);
+    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.#timeOut(message))).touch(
+      limit,
+      now,
+    );
   }
 
   async #close() {
@@ -473,6 +485,7 @@ export class Session {
     try {
       await this.#out.drained();
     } catch { /* broken */ }
+    this.#out.close();
     try {
       this.#t.close();
     } catch { /* already closed */ }

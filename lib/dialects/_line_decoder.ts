@@ -9,12 +9,23 @@ import type { Request, RequestDecoder } from "./dialect.ts";
 import { type LineItem, LineReader } from "./_line_reader.ts";
 
 const NONE: never[] = [];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A line as the dialect gets it: `text` is the line decoded, when the
+ * decoder already knows it (an ASCII chunk is decoded once for all its lines).
+ */
+export type DecodedLine = Exclude<LineItem, { type: "line" }> | {
+  type: "line";
+  bytes: Uint8Array;
+  text?: string;
+};
 
 /** Lines to requests, lazily; stops for good after a `quit` request. */
 export class LineRequestDecoder implements RequestDecoder {
   #lines: LineReader;
-  #toRequests: (item: LineItem) => Request[];
-  #items: LineItem[] = NONE;
+  #toRequests: (item: DecodedLine) => Request[];
+  #items: DecodedLine[] = NONE;
   #item = 0;
   #reqs: Request[] = NONE;
   #req = 0;
@@ -24,7 +35,7 @@ export class LineRequestDecoder implements RequestDecoder {
    * @param maxLineBytes longest line accepted
    * @param toRequests the requests one line stands for (called in order, as they are needed)
    */
-  constructor(maxLineBytes: number, toRequests: (item: LineItem) => Request[]) {
+  constructor(maxLineBytes: number, toRequests: (item: DecodedLine) => Request[]) {
     this.#lines = new LineReader(maxLineBytes);
     this.#toRequests = toRequests;
   }
@@ -35,7 +46,9 @@ export class LineRequestDecoder implements RequestDecoder {
 
   push(chunk: Uint8Array): void {
     if (this.#done) return;
-    this.#items = this.#lines.push(chunk);
+    const items: DecodedLine[] = this.#lines.push(chunk);
+    if (items.length > 1) decodeAscii(chunk, items);
+    this.#items = items;
     this.#item = 0;
   }
 
@@ -65,5 +78,28 @@ export class LineRequestDecoder implements RequestDecoder {
       this.#reqs = this.#toRequests(this.#items[this.#item++]!);
       this.#req = 0;
     }
+  }
+}
+
+/**
+ * Decodes the lines that are views of `chunk` with one decoder call for the
+ * whole chunk when it is all ASCII (one call per line was ~13% of the busy
+ * CPU with 16 pipelined JSON lines). Other chunks are left for the dialect
+ * to decode line by line, so a bad line still gets its own error.
+ */
+function decodeAscii(chunk: Uint8Array, items: DecodedLine[]) {
+  let text: string;
+  try {
+    text = utf8.decode(chunk);
+  } catch {
+    return;
+  }
+  // As many UTF-16 units as bytes only when every byte is ASCII (no BOM, no multi-byte sequence).
+  if (text.length !== chunk.length) return;
+  for (const item of items) {
+    if (item.type !== "line" || item.bytes.buffer !== chunk.buffer) continue;
+    const start = item.bytes.byteOffset - chunk.byteOffset;
+    if (start < 0 || start + item.bytes.length > chunk.length) continue;
+    item.text = text.slice(start, start + item.bytes.length);
   }
 }

@@ -23,7 +23,8 @@ const CR = 0x0d;
 /** Incremental, bounded line splitter; see the module doc. */
 export class LineReader {
   #max: number;
-  #buf: Uint8Array;
+  /** Made when a line first straddles chunks: an idle connection holds none. */
+  #buf: Uint8Array | undefined;
   #len = 0;
   /** Bytes dropped from the current over-long line, or -1 when not dropping. */
   #dropping = -1;
@@ -34,8 +35,6 @@ export class LineReader {
       throw new RangeError(`maxLineBytes must be a positive integer, got ${maxLineBytes}`);
     }
     this.#max = maxLineBytes;
-    // Small until a line straddles reads: an idle connection holds little.
-    this.#buf = new Uint8Array(Math.min(maxLineBytes + 1, 256));
   }
 
   /** Bytes held for an unfinished line (never more than the limit plus one). */
@@ -50,7 +49,7 @@ export class LineReader {
 
   /** A copy of the unfinished line's bytes; undefined while an over-long line is being dropped. */
   pending(): Uint8Array | undefined {
-    return this.#dropping >= 0 ? undefined : this.#buf.slice(0, this.#len);
+    return this.#dropping >= 0 ? undefined : (this.#buf?.slice(0, this.#len) ?? new Uint8Array(0));
   }
 
   /** Feeds bytes; returns what they complete, in order. */
@@ -69,7 +68,7 @@ export class LineReader {
         this.#take(chunk.subarray(off, end), items);
         if (nl !== -1 && this.#dropping < 0) {
           // A copy: the rest of this chunk may start a new line in #buf.
-          this.#emit(this.#buf.slice(0, this.#len), items);
+          this.#emit(this.#buf!.slice(0, this.#len), items);
         }
       }
       if (nl === -1) break;
@@ -84,7 +83,7 @@ export class LineReader {
   /** The stream ended: returns a last line that had no newline, if any. */
   end(): LineItem[] {
     const items: LineItem[] = [];
-    if (this.#dropping < 0 && this.#len > 0) this.#emit(this.#buf.slice(0, this.#len), items);
+    if (this.#dropping < 0 && this.#len > 0) this.#emit(this.#buf!.slice(0, this.#len), items);
     this.#len = 0;
     this.#dropping = -1;
     return items;
@@ -97,14 +96,16 @@ export class LineReader {
       this.#tooLong(this.#len + part.length, items);
       return;
     }
-    if (this.#len + part.length > this.#buf.length) {
+    let buf = this.#buf;
+    if (!buf || this.#len + part.length > buf.length) {
+      // Small at first (256 B), doubling as a line needs it.
       const next = new Uint8Array(
-        Math.min(Math.max(this.#buf.length * 2, this.#len + part.length), this.#max + 1),
+        Math.min(Math.max((buf?.length ?? 128) * 2, this.#len + part.length), this.#max + 1),
       );
-      next.set(this.#buf.subarray(0, this.#len));
-      this.#buf = next;
+      if (buf) next.set(buf.subarray(0, this.#len));
+      buf = this.#buf = next;
     }
-    this.#buf.set(part, this.#len);
+    buf.set(part, this.#len);
     this.#len += part.length;
   }
 

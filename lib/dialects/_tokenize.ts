@@ -97,8 +97,11 @@ function split(line: string, atSemicolons: boolean): string[][] {
       }
       i++;
     } else {
-      word += c;
-      i++;
+      // A run of plain characters in one slice, not one concatenation per character.
+      let end = i + 1;
+      while (end < line.length && !isSpecial(line.charCodeAt(end))) end++;
+      word += line.slice(i, end);
+      i = end;
     }
   }
   if (inWord) words.push(word);
@@ -113,6 +116,11 @@ function split(line: string, atSemicolons: boolean): string[][] {
 export function quote(word: string): string {
   if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Space, tab, `;`, `\\`, `'` and `"`: where a run of plain characters ends. */
+function isSpecial(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x3b || c === 0x5c || c === 0x27 || c === 0x22;
 }
 
 function unterminated(kind: "single" | "double", at: number): SockdError {

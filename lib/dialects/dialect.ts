@@ -70,6 +70,13 @@ export interface Dialect {
   /** Bytes for one event (may be empty). */
   encode(event: Event): Uint8Array;
   /**
+   * Like {@linkcode Dialect.encode}, but may answer text, which the caller
+   * encodes as UTF-8: the session gathers the text of the answers to one
+   * read and encodes it once. Call either this or `encode` for an event,
+   * not both (a dialect may keep state per event).
+   */
+  encodeText?(event: Event): string | Uint8Array;
+  /**
    * For a dialect that sends a bytes chunk verbatim after a header (msgpack's
    * bin, text's raw bytes): the header of a data event of call `id` carrying
    * `chunk`. The caller writes the header and then the chunk, which saves

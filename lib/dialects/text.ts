@@ -19,8 +19,7 @@ import type {
   Request,
   RequestDecoder,
 } from "./dialect.ts";
-import type { LineItem } from "./_line_reader.ts";
-import { LineRequestDecoder } from "./_line_decoder.ts";
+import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
 import { tokenizeCommands } from "./_tokenize.ts";
 
 /** What prompt mode shows when the server waits for a command. */
@@ -36,19 +35,20 @@ const PROMPT_PING_ID = "\u0000prompt";
 const LF = 0x0a;
 const DOT = 0x2e;
 const encoder = new TextEncoder();
+/** Shared by every connection: a decode that is not streamed keeps no state. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 class TextDialect implements Dialect {
   readonly name = "text";
   readonly concurrent = false;
   #limits: Limits;
-  #utf8 = new TextDecoder("utf-8", { fatal: true });
   #nextId = 1;
   #prompt = false;
   /** `prompt framed`: no prompt; output lines starting with `.` get another, and each answer ends with a `.` line. */
   #framed = false;
   /** Calls followed by another on the same line (`a; b`): their answers get no prompt. */
-  #midLine = new Set<CallId>();
+  #midLine: Set<CallId> | undefined;
   /** Whether the output so far ends a line (or is empty, or ends with the prompt). */
   #atLineStart = true;
   /** Whether the last thing written was a bytes chunk (never given a newline after). */
@@ -90,23 +90,25 @@ class TextDialect implements Dialect {
   }
 
   encode(event: Event): Uint8Array {
+    const out = this.encodeText(event);
+    return typeof out === "string" ? encoder.encode(out) : out;
+  }
+
+  /** Text unless bytes are part of the answer (a bytes chunk or result, or dot-stuffed framed output). */
+  encodeText(event: Event): string | Uint8Array {
     switch (event.type) {
       case "data":
         return this.#data(event.chunk);
       case "end":
         return this.#end(event);
       case "pong":
-        if (event.id !== PROMPT_PING_ID) return EMPTY;
-        return this.#framed
-          ? this.#write(encoder.encode(".\n"), false)
-          : this.#prompt
-          ? this.#promptBytes()
-          : EMPTY;
+        if (event.id !== PROMPT_PING_ID) return "";
+        return this.#framed ? this.#write(".\n", false) : this.#prompt ? this.#promptText() : "";
     }
   }
 
   /** The requests one line stands for (none for a blank line). */
-  #requests(item: LineItem): Request[] {
+  #requests(item: DecodedLine): Request[] {
     if (item.type === "too-long") {
       return [this.#error(
         Status.TOO_LARGE,
@@ -115,11 +117,15 @@ class TextDialect implements Dialect {
     }
     let line: string;
     try {
-      line = this.#utf8.decode(item.bytes);
+      line = item.text ?? utf8.decode(item.bytes);
     } catch {
       return [this.#error(Status.BAD_REQUEST, "Line is not valid UTF-8")];
     }
-    if (line.trimStart().startsWith("#")) return this.#idle();
+    // A line starting with a printable ASCII character other than `#` is no comment: no trimmed copy.
+    const first = line.charCodeAt(0);
+    if ((first === 0x23 || !(first > 0x20 && first < 0x7f)) && line.trimStart().startsWith("#")) {
+      return this.#idle();
+    }
     let commands: string[][];
     try {
       commands = tokenizeCommands(line);
@@ -127,9 +133,14 @@ class TextDialect implements Dialect {
       return [this.#error(Status.BAD_REQUEST, (err as Error).message)];
     }
     if (commands.length === 0) return this.#idle();
-    const requests = commands.flatMap((words) => this.#command(words));
+    const requests = commands.length === 1
+      ? this.#command(commands[0]!)
+      : commands.flatMap((w) => this.#command(w));
     // Only the last answer of a line shows the prompt, as HAProxy's socket does.
-    for (const req of requests.slice(0, -1)) if (req.type === "call") this.#midLine.add(req.id);
+    for (let i = 0; i < requests.length - 1; i++) {
+      const req = requests[i]!;
+      if (req.type === "call") (this.#midLine ??= new Set()).add(req.id);
+    }
     return requests;
   }
 
@@ -183,15 +194,16 @@ class TextDialect implements Dialect {
     return this.#prompt && !this.#framed ? [{ type: "ping", id: PROMPT_PING_ID }] : [];
   }
 
-  #data(chunk: Chunk): Uint8Array {
+  #data(chunk: Chunk): Part {
     if (chunk instanceof Uint8Array) return this.#write(this.#stuff(chunk), true);
-    if (typeof chunk === "string") return this.#write(this.#stuff(encoder.encode(chunk)), false);
-    return this.#write(this.#stuff(encoder.encode(JSON.stringify(toJsonValue(chunk)) + "\n")), false);
+    if (typeof chunk === "string") return this.#write(this.#stuff(chunk), false);
+    return this.#write(this.#stuff(JSON.stringify(toJsonValue(chunk)) + "\n"), false);
   }
 
   /** Framed: a line of output that starts with `.` gets another `.` in front (SMTP's dot-stuffing). */
-  #stuff(bytes: Uint8Array): Uint8Array {
-    if (!this.#framed) return bytes;
+  #stuff(part: Part): Part {
+    if (!this.#framed) return part;
+    const bytes = typeof part === "string" ? encoder.encode(part) : part;
     const at: number[] = [];
     for (let i = 0; i < bytes.length; i++) {
       if (bytes[i] === DOT && (i === 0 ? this.#atLineStart : bytes[i - 1] === LF)) at.push(i);
@@ -208,48 +220,50 @@ class TextDialect implements Dialect {
     return out;
   }
 
-  #end(event: Extract<Event, { type: "end" }>): Uint8Array {
-    const parts: Uint8Array[] = [];
-    const newLine = () => {
-      if (!this.#atLineStart) parts.push(this.#write(encoder.encode("\n"), false));
-    };
-    const last = !this.#midLine.delete(event.id);
+  #end(event: Extract<Event, { type: "end" }>): Part {
+    const parts: Part[] = [];
+    const last = !this.#midLine?.delete(event.id);
     if (this.#framed) {
       const result = event.status === Status.OK ? this.#result(event.result, event.id) : undefined;
       if (result) {
-        newLine();
+        this.#newLine(parts);
         parts.push(this.#write(this.#stuff(result.bytes), result.isBytes));
       }
-      newLine();
+      this.#newLine(parts);
       const end = event.status === Status.OK ? ".\n" : "." + errorLine(event.status, event.error);
-      parts.push(this.#write(encoder.encode(end), false));
+      parts.push(this.#write(end, false));
       return concat(parts);
     }
     if (event.status === Status.OK) {
       const result = this.#result(event.result, event.id);
       if (result) {
-        newLine();
+        this.#newLine(parts);
         parts.push(this.#write(result.bytes, result.isBytes));
       } else if (!this.#lastWasBytes) {
-        newLine();
+        this.#newLine(parts);
       }
     } else {
-      newLine();
-      parts.push(this.#write(encoder.encode(errorLine(event.status, event.error)), false));
+      this.#newLine(parts);
+      parts.push(this.#write(errorLine(event.status, event.error), false));
     }
     if (this.#prompt && last) {
-      newLine();
-      parts.push(encoder.encode("\n"), this.#promptBytes());
+      this.#newLine(parts);
+      parts.push("\n", this.#promptText());
     }
     return concat(parts);
   }
 
+  /** Ends the line the output is on, if it is not at the start of one. */
+  #newLine(parts: Part[]) {
+    if (!this.#atLineStart) parts.push(this.#write("\n", false));
+  }
+
   /** How a result is written: a string as a line, bytes as-is, anything else as a JSON line. */
-  #result(result: unknown, id: CallId): { bytes: Uint8Array; isBytes: boolean } | undefined {
+  #result(result: unknown, id: CallId): { bytes: Part; isBytes: boolean } | undefined {
     if (result === undefined || result === null) return undefined;
     if (result instanceof Uint8Array) return result.length ? { bytes: result, isBytes: true } : undefined;
     if (typeof result === "string") {
-      return { bytes: encoder.encode(result.endsWith("\n") ? result : result + "\n"), isBytes: false };
+      return { bytes: result.endsWith("\n") ? result : result + "\n", isBytes: false };
     }
     let json: string;
     try {
@@ -257,30 +271,28 @@ class TextDialect implements Dialect {
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       return {
-        bytes: encoder.encode(
-          errorLine(Status.HANDLER_ERROR, `Call ${id} returned a result that cannot be sent: ${why}`),
-        ),
+        bytes: errorLine(Status.HANDLER_ERROR, `Call ${id} returned a result that cannot be sent: ${why}`),
         isBytes: false,
       };
     }
-    return { bytes: encoder.encode(json + "\n"), isBytes: false };
+    return { bytes: json + "\n", isBytes: false };
   }
 
-  #promptBytes(): Uint8Array {
-    const bytes = encoder.encode((this.#atLineStart ? "" : "\n") + TEXT_PROMPT);
+  #promptText(): string {
+    const text = (this.#atLineStart ? "" : "\n") + TEXT_PROMPT;
     // What the person types next starts after the prompt.
     this.#atLineStart = true;
     this.#lastWasBytes = false;
-    return bytes;
+    return text;
   }
 
-  /** Notes what `bytes` leave the output ending with, and returns them. */
-  #write(bytes: Uint8Array, isBytes: boolean): Uint8Array {
-    if (bytes.length > 0) {
-      this.#atLineStart = bytes[bytes.length - 1] === LF;
+  /** Notes what `part` leaves the output ending with, and returns it. */
+  #write<P extends Part>(part: P, isBytes: boolean): P {
+    if (part.length > 0) {
+      this.#atLineStart = typeof part === "string" ? part.endsWith("\n") : part[part.length - 1] === LF;
       this.#lastWasBytes = isBytes;
     }
-    return bytes;
+    return part;
   }
 }
 
@@ -290,11 +302,17 @@ function errorLine(status: number, message: string | undefined): string {
   return `error ${status}: ${text}\n`;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** Output: text, or bytes where a command's bytes (or dot-stuffing) are part of it. */
+type Part = string | Uint8Array;
+
+/** The parts as one text, or as bytes when any of them is bytes. */
+function concat(parts: Part[]): Part {
   if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  if (parts.every((p) => typeof p === "string")) return parts.join("");
+  const bytes = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
+  const out = new Uint8Array(bytes.reduce((n, p) => n + p.length, 0));
   let off = 0;
-  for (const p of parts) {
+  for (const p of bytes) {
     out.set(p, off);
     off += p.length;
   }

@@ -182,3 +182,39 @@ Deno.test("jsonl dialect: a result that cannot be sent is answered as a handler 
   const answer = encodeOne({ type: "end", id: 1, status: 0, result: cyclic }) as Record<string, unknown>;
   assertEquals([answer.id, answer.status, answer.name], [1, Status.HANDLER_ERROR, "HANDLER_ERROR"]);
 });
+
+Deno.test("jsonl dialect: the lines of one read decode alike whether the read is ASCII or not", async () => {
+  const calls = (reqs: Request[]) => reqs.map((r) => r.type === "call" ? [r.id, r.command, r.args] : r.type);
+  // All ASCII: decoded once for the whole read.
+  assertEquals(calls(await decodeAll('{"id":1,"command":"a"}\n{"id":2,"command":"b","args":["x"]}\n')), [
+    [1, "a", []],
+    [2, "b", ["x"]],
+  ]);
+  // Not ASCII: each line on its own, with the same result.
+  assertEquals(calls(await decodeAll('{"id":1,"command":"a"}\n{"id":2,"command":"é","args":["ü"]}\n')), [
+    [1, "a", []],
+    [2, "é", ["ü"]],
+  ]);
+  // A line that is not UTF-8 gets its own 102; the lines around it in the same read are calls.
+  const bad = new Uint8Array([
+    ...enc.encode('{"id":1,"command":"a"}\n{"id":2,"command":"'),
+    0xff,
+    ...enc.encode(
+      '"}\n{"id":3,"command":"c"}\n',
+    ),
+  ]);
+  const reqs = await decodeAll(bad);
+  assertEquals(reqs.length, 3);
+  assertEquals(calls([reqs[0]!, reqs[2]!]), [[1, "a", []], [3, "c", []]]);
+  assertEquals(errorOf(reqs[1]), [null, Status.BAD_REQUEST, false]);
+  // A read that ends inside a multi-byte character: the line completed by the next read is whole.
+  const line = enc.encode('{"id":4,"command":"é"}\n');
+  const cut = line.indexOf(0xc3) + 1;
+  assertEquals(
+    calls(await decodeAll(enc.encode('{"id":3,"command":"c"}\n'), line.subarray(0, cut), line.subarray(cut))),
+    [
+      [3, "c", []],
+      [4, "é", []],
+    ],
+  );
+});

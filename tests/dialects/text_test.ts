@@ -168,3 +168,29 @@ Deno.test("text dialect: a pong that is not its own prompt ping writes nothing",
   const d = create();
   assertEquals(d.encode({ type: "pong", id: 1 }).length, 0);
 });
+
+Deno.test("text dialect: the lines of one read decode alike whether the read is ASCII or not", () => {
+  const dialect = textDialect.create({
+    limits: resolveLimits({ maxLineBytes: 256 }),
+    hello: { name: "s", version: "t" },
+  });
+  const decoder = dialect.decoder();
+  const take = (bytes: Uint8Array) => {
+    decoder.push(bytes);
+    const out: unknown[] = [];
+    for (let r = decoder.next(); r !== undefined; r = decoder.next()) {
+      out.push(r.type === "call" ? [r.command, r.args] : r.type === "error" ? [r.status, r.message] : r.type);
+    }
+    return out;
+  };
+  const enc = new TextEncoder();
+  assertEquals(take(enc.encode("a x\n  # note\nb 'y z'\n")), [["a", ["x"]], ["b", ["y z"]]]);
+  // A view into a larger buffer (as the session's read buffer is).
+  assertEquals(take(enc.encode("--c 1\nd\n").subarray(2)), [["c", ["1"]], ["d", []]]);
+  assertEquals(take(enc.encode("a é\n\u00a0# note\nb\n")), [["a", ["é"]], ["b", []]]);
+  assertEquals(take(new Uint8Array([...enc.encode("a\n"), 0xc3, 0x28, 0x0a, ...enc.encode("b\n")])), [
+    ["a", []],
+    [Status.BAD_REQUEST, "Line is not valid UTF-8"],
+    ["b", []],
+  ]);
+});

@@ -183,8 +183,8 @@ export const mutants: Mutant[] = [
   {
     name: "calls refused before the per-connection limit is reached",
     file: "lib/session.ts",
-    find: "if (calls.size >= this.#o.limits.maxCallsPerConnection) {",
-    replace: "if (calls.size >= this.#o.limits.maxCallsPerConnection / 2) {",
+    find: "if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection) {",
+    replace: "if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection / 2) {",
     tests: ["tests/session_test.ts"],
   },
   // Issue 11: nobody else can stand between an operator and the socket. Each attack, re-opened.

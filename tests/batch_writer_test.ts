@@ -1,0 +1,91 @@
+import { BatchWriter } from "../lib/_batch_writer.ts";
+import { _alarmState } from "../lib/_idle_clock.ts";
+import { assertEquals } from "./assert.ts";
+
+/** A transport that records each write; `take` limits how much one write takes. */
+function recorder(take = Infinity) {
+  const writes: Uint8Array[] = [];
+  return {
+    writes,
+    transport: {
+      read: () => Promise.resolve(null),
+      write: (b: Uint8Array) => {
+        const n = Math.min(b.length, take);
+        writes.push(b.slice(0, n));
+        return Promise.resolve(n);
+      },
+      close() {},
+    },
+  };
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+Deno.test("batch writer: text and bytes queued in one turn go out in order, in one write, as TextEncoder encodes them", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  // Multi-byte and lone-surrogate text beyond the first buffer, so the encoder has to make room as it goes.
+  const wide = "é€😀\ud800".repeat(2000);
+  out.pushText("a\n");
+  out.push(enc.encode("bytes\n"), true);
+  out.pushText(wide);
+  out.pushText("b\n");
+  out.flushQueued();
+  await out.drained();
+  assertEquals(writes.length, 1);
+  assertEquals(writes[0], enc.encode("a\nbytes\n" + wide + "b\n"));
+  out.close();
+});
+
+Deno.test("batch writer: a lone text answer is written by itself; text longer than what is gathered is encoded at once", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  out.pushText("pong\n");
+  out.flushQueued();
+  await out.drained();
+  assertEquals(writes.map((w) => dec.decode(w)), ["pong\n"]);
+  const long = "x".repeat(40_000) + "\n";
+  out.pushText(long);
+  out.pushText("y\n");
+  out.flushQueued();
+  await out.drained();
+  assertEquals(dec.decode(writes[1]), long + "y\n");
+  out.close();
+});
+
+Deno.test("batch writer: a socket that takes part of a write gets the rest, in order", async () => {
+  const { writes, transport } = recorder(7);
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  for (let i = 0; i < 5; i++) out.pushText(`answer ${i}\n`);
+  out.flushQueued();
+  await out.drained();
+  assertEquals(
+    dec.decode(new Uint8Array(writes.flatMap((w) => [...w]))),
+    "answer 0\nanswer 1\nanswer 2\nanswer 3\nanswer 4\n",
+  );
+  assertEquals(writes.every((w) => w.length <= 7), true);
+  out.close();
+});
+
+Deno.test("batch writer: a quiet connection drops its batch buffers; closing stops the alarm that drops them", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  out.pushText("a\n");
+  out.pushText("b\n");
+  out.flushQueued();
+  await out.drained();
+  assertEquals(dec.decode(writes[0]), "a\nb\n");
+  // The batch buffer is kept for the next batch, and an alarm set to drop it once the connection is quiet.
+  assertEquals(_alarmState(), { set: 1, timer: true });
+  out.close();
+  assertEquals(_alarmState(), { set: 0, timer: false });
+});
