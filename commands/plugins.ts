@@ -4,7 +4,7 @@ import { formatTable } from "../lib/table.ts";
 /** `plugins [--json]`: each plugin file, its commands, whether it loaded, its grants. */
 export default {
   name: "plugins",
-  summary: "List plugin files: commands, loaded or failed (and why), grants, memory",
+  summary: "List plugin files: commands, loaded or failed (and why), grants, host process, memory",
   access: "admin",
   args: [],
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
@@ -25,7 +25,7 @@ function describe(list: PluginStatus[]): string {
     p.runner,
     p.commands.join(",") || "-",
     grants(p.grants),
-    p.pid === undefined ? "-" : String(p.pid),
+    p.pid !== undefined ? String(p.pid) : p.host ?? "-",
     p.memoryBytes === undefined ? "-" : `${(p.memoryBytes / 1048576).toFixed(1)} MiB`,
     [
       p.calls ? `${p.calls} calls` : "",
@@ -33,7 +33,8 @@ function describe(list: PluginStatus[]): string {
       p.retiring ? `${p.retiring} retiring` : "",
     ].filter(Boolean).join(", ") || "-",
   ]);
-  const head = ["FILE", "STATE", "RUNNER", "COMMANDS", "GRANTS", "PID", "MEMORY", "ACTIVITY"];
+  // HOST: the host's pid while it runs, else "stopped" (idle: the next call starts it) or "starting".
+  const head = ["FILE", "STATE", "RUNNER", "COMMANDS", "GRANTS", "HOST", "MEMORY", "ACTIVITY"];
   const notes: string[] = [];
   for (const p of list) {
     if (p.error !== undefined) {

@@ -116,6 +116,7 @@ export function recordStatus(rec: PluginRecord): PluginStatus {
   if (v) status.loadedAt = v.loadedAt.toISOString();
   if (host?.memoryBytes !== undefined) status.memoryBytes = host.memoryBytes;
   if (host?.pid !== undefined) status.pid = host.pid;
+  if (host) status.host = host.host;
   return status;
 }
 

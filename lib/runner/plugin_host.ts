@@ -1,7 +1,13 @@
 /**
  * Runs a plugin file in its own host process (a {@linkcode Runner} for the
- * dispatcher): one host per loaded version, restarted with backoff when it
- * fails, disabled after repeated failures.
+ * dispatcher): at most one host at a time per loaded version, restarted with
+ * backoff when it fails, disabled after repeated failures.
+ *
+ * A host runs only while it is used: the one that loads the version reports
+ * its commands (kept here, so `help`, completion and access checks need no
+ * host) and is stopped at once; the first call starts another (calls that
+ * arrive meanwhile wait for it, within their deadlines), and it is stopped
+ * once it has had no call for `idleMs` (a persistent call keeps it).
  *
  * The host is disposable and never trusted: every message it sends is
  * validated (`host_protocol.ts`), a call that does not stop within
@@ -48,6 +54,8 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #restarts = 0;
   #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleMs: number;
   #persistent: Set<string>;
   #routes: Routes;
 
@@ -64,9 +72,16 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       error: (err) => callError(err, this.#name, spec.configFile),
       pull: (call) => void this.#pull(call.host as LiveHost, call),
     };
-    this.#live = first;
     this.commands = commands;
-    this.#watchMemory(first);
+    const idle = spec.grants.idle;
+    this.#idleMs = idle === undefined ? spec.options.idleMs : Math.round(idle * 1000);
+    if (this.#idleMs > 0) {
+      // It has said what it serves: it starts again on the first call.
+      this.#stop(first, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: loaded`));
+    } else {
+      this.#live = first;
+      this.#watchMemory(first);
+    }
   }
 
   /**
@@ -94,6 +109,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   /** Times this version's host was restarted. */
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Whether a host runs now (`"starting"`: one is on its way for a call or a restart). */
+  get host(): "running" | "starting" | "stopped" {
+    if (this.#live && !this.#live.dead) return "running";
+    return this.#starting ? "starting" : "stopped";
   }
 
   /** Process id of the current host, if one runs. */
@@ -127,8 +148,10 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   }
 
   run(command: string, ctx: Context): RunnerCall {
-    // Counted at once, so a retiring version cannot stop under a call.
+    // Counted at once, so a retiring version cannot stop under a call, nor an idle host.
     this.#active++;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
     const call = new RemoteCall(this, command, ctx, ackEvery);
     const disabled = this.#policy.disabled;
@@ -157,6 +180,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   released(): void {
     this.#active--;
     this.#finishIfRetired();
+    this.#idleLater();
   }
 
   /** @internal asks the host to stop a call; kills the host if it has not within the grace period. */
@@ -204,6 +228,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#idleTimer);
     if (!this.#retired.signal.aborted) this.#retired.abort();
     if (this.#live) this.#stop(this.#live, new SockdError(Status.CANCELLED, "Server is shutting down"));
     this.#live = undefined;
@@ -212,6 +237,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #finishIfRetired() {
     if (!this.finished) return;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#idleTimer);
     if (!this.#live) return;
     this.#stop(this.#live, new SockdError(Status.CANCELLED, `Plugin ${this.#name} was reloaded`));
     this.#live = undefined;
@@ -220,6 +246,19 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #stop(live: LiveHost, why: SockdError) {
     live.expected = true;
     this.#died(live, why);
+  }
+
+  /** Once no call has run for `idleMs`, the host is stopped; the next call starts another. */
+  #idleLater() {
+    if (this.#idleMs <= 0 || this.#active > 0 || !this.#live || this.#live.dead) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const live = this.#live;
+      if (!live || live.dead || this.#active > 0) return;
+      this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idleMs });
+      this.#stop(live, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
+    }, this.#idleMs);
   }
 
   async #ready(signal: AbortSignal): Promise<LiveHost> {
@@ -232,13 +271,15 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
         } else {
           this.#live = live;
           this.#watchMemory(live);
+          // A restart no call waits for idles out like any other host.
+          this.#idleLater();
         }
         return live;
       })
       .catch((err) => {
         const why = new SockdError(
           Status.HANDLER_ERROR,
-          `Plugin ${this.#name} could not restart its host: ${(err as Error).message}`,
+          `Plugin ${this.#name} could not start its host: ${(err as Error).message}`,
         );
         this.#failed(why.message);
         throw why;
