@@ -326,6 +326,11 @@ export class PluginManager {
     }
     // Persistent streams restart on the new version; the rest finish on the old one.
     for (const v of retire) v.runner.retire();
+    // A serving version whose file now fails to load keeps its host while it has one (a new host would
+    // load the file as it is now).
+    for (const rec of this.#records.values()) {
+      if (rec.current?.runner instanceof PluginHost) rec.current.runner.pin(rec.error !== undefined);
+    }
     for (const v of this.#orphans) if (finished(v.runner)) this.#orphans.delete(v);
     this.updateViews();
 

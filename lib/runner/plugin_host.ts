@@ -56,6 +56,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #idleMs: number;
+  #pinned = false;
   #persistent: Set<string>;
   #routes: Routes;
 
@@ -248,14 +249,25 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#died(live, why);
   }
 
+  /**
+   * Keeps the running host from idling out (`on`): its file changed on disk
+   * and the new content failed to load, so a new host would not load this
+   * version's code.
+   */
+  pin(on: boolean): void {
+    this.#pinned = on;
+    if (on) clearTimeout(this.#idleTimer);
+    else this.#idleLater();
+  }
+
   /** Once no call has run for `idleMs`, the host is stopped; the next call starts another. */
   #idleLater() {
-    if (this.#idleMs <= 0 || this.#active > 0 || !this.#live || this.#live.dead) return;
+    if (this.#idleMs <= 0 || this.#pinned || this.#active > 0 || !this.#live || this.#live.dead) return;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       const live = this.#live;
-      if (!live || live.dead || this.#active > 0) return;
+      if (!live || live.dead || this.#active > 0 || this.#pinned) return;
       this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idleMs });
       this.#stop(live, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
     }, this.#idleMs);

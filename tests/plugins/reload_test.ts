@@ -91,6 +91,8 @@ Deno.test("reload: a syntax error keeps the old version answering, and the failu
   await using server = await pluginServer(tmp.dir, { "ver.js": version(1) }, { logger });
   const client = await connect(server.path);
   try {
+    // Its host runs (hosts start on first use); a failed reload keeps it running.
+    assertEquals(await client.call("ver").result, 1);
     await Deno.writeTextFile(`${server.plugins_dir}/ver.js`, `export default { name: "ver", run( };`);
     const err = await caught(client.call("reload").result);
     assertStatus(err, Status.HANDLER_ERROR);
@@ -134,6 +136,8 @@ Deno.test("reload: calls in flight finish on the old version, which then retires
   await using server = await pluginServer(tmp.dir, { "ver.js": version(1) });
   const client = await connect(server.path);
   try {
+    // Version 1's host runs before the file changes (a host loads the file as it is on disk).
+    assertEquals(await client.call("ver").result, 1);
     const inFlight = client.call("slow").result;
     // The call is running on version 1 (counted there) before the reload, however loaded the machine.
     await waitFor(() => server.plugins()[0]!.calls === 1, 5000, "the slow call to start");
