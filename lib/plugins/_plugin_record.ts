@@ -44,6 +44,8 @@ export interface LoadVersionOptions {
   grants: PluginGrants;
   config: DirConfig;
   fingerprint: string;
+  /** SHA-256 (hex) of the plugin file's content as read for this version. */
+  sha256: string;
   /** What a plugin in a host process sees of the server. */
   view: () => ViewSnapshot;
   logger: Logger;
@@ -62,6 +64,7 @@ export async function loadVersion(rec: PluginRecord, options: LoadVersionOptions
     const host = await PluginHost.load({
       file: rec.file,
       grants,
+      sha256: options.sha256,
       configFile: config.file,
       state: rec.state,
       view: options.view,

@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Runner } from "../runner/runner.ts";
 import type { SandboxOptions } from "../runner/host_options.ts";
 import { PluginHost } from "../runner/plugin_host.ts";
+import { contentDigest } from "../runner/host_main.ts";
 import { PluginState } from "../runner/state.ts";
 import type { StateOp } from "../runner/host_protocol.ts";
 import type { ViewSnapshot } from "../runner/host_protocol.ts";
@@ -238,8 +239,11 @@ export class PluginManager {
         rec.dirIndex = dirIndex;
         const grants = config.plugins.get(basename(file)) ?? {};
         let fingerprint: string;
+        let sha256: string;
         try {
-          fingerprint = await digest([await Deno.readFile(file), JSON.stringify(grants), helpers]);
+          const bytes = await Deno.readFile(file);
+          fingerprint = await digest([bytes, JSON.stringify(grants), helpers]);
+          sha256 = await contentDigest(bytes);
         } catch (err) {
           this.#failed(rec, report, `Cannot read: ${(err as Error).message}`, undefined);
           continue;
@@ -268,6 +272,7 @@ export class PluginManager {
               grants,
               config,
               fingerprint,
+              sha256,
               view: this.#opts.view,
               logger: this.#opts.logger,
               sandbox: this.#opts.sandbox,

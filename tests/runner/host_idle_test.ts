@@ -237,3 +237,21 @@ Deno.test("host idle: with idleMs 0 every host runs from load on, as before", as
   assertEquals(p.host, "running");
   assert(p.pid !== undefined && await alive(p.pid));
 });
+
+Deno.test("host idle: a host started after its file changed on disk refuses the new content until a reload", async () => {
+  await using tmp = await tempDir();
+  const ver = (v: number) => `export default { name: "ver", summary: "Version", run: () => ${v} };`;
+  await using server = await pluginServer(tmp.dir, { "ver.js": ver(1) });
+  const client = await connect(server.path);
+  try {
+    assertEquals(status(server, "ver.js").host, "stopped");
+    await Deno.writeTextFile(`${tmp.dir}/cmds/ver.js`, ver(2));
+    const err = await caught(client.call("ver").result);
+    assertStatus(err, Status.HANDLER_ERROR);
+    assertIncludes(err.message, "ver.js changed on disk since this version loaded: reload to serve");
+    await server.reload();
+    assertEquals(await client.call("ver").result, 2);
+  } finally {
+    client.close();
+  }
+});
