@@ -29,6 +29,8 @@ import { type HostEvents, type PluginHostSpec, spawnHost } from "./host_spawn.ts
 import type { LiveHost, Routes } from "./live_host.ts";
 import { type CallOwner, nextInput, RemoteCall } from "./remote_call.ts";
 import { RestartPolicy } from "./restart_policy.ts";
+import { IdleStop } from "./_idle_stop.ts";
+import { hostErrors } from "./_host_errors.ts";
 import { raceAbort } from "../_abortable.ts";
 import { callError } from "./load_error.ts";
 import { applyHostState } from "./state.ts";
@@ -54,9 +56,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #restarts = 0;
   #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleMs: number;
-  #pinned = false;
+  #idle: IdleStop;
   #persistent: Set<string>;
   #routes: Routes;
 
@@ -75,8 +75,11 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     };
     this.commands = commands;
     const idle = spec.grants.idle;
-    this.#idleMs = idle === undefined ? spec.options.idleMs : Math.round(idle * 1000);
-    if (this.#idleMs > 0) {
+    this.#idle = new IdleStop(idle === undefined ? spec.options.idleMs : Math.round(idle * 1000), () => {
+      this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idle.ms });
+      this.#stop(this.#live!, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
+    });
+    if (this.#idle.enabled) {
       // It has said what it serves: it starts again on the first call.
       this.#stop(first, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: loaded`));
     } else {
@@ -151,8 +154,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   run(command: string, ctx: Context): RunnerCall {
     // Counted at once, so a retiring version cannot stop under a call, nor an idle host.
     this.#active++;
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idle.clear();
     const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
     const call = new RemoteCall(this, command, ctx, ackEvery);
     const disabled = this.#policy.disabled;
@@ -181,7 +183,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   released(): void {
     this.#active--;
     this.#finishIfRetired();
-    this.#idleLater();
+    this.#idle.arm(this.#isIdle);
   }
 
   /** @internal asks the host to stop a call; kills the host if it has not within the grace period. */
@@ -196,20 +198,13 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     });
     call.graceTimer = setTimeout(() => {
       if (call.isSettled || live.dead) return;
-      const why = toSockdError(reason, Status.CANCELLED);
-      const what = why.status === Status.TIMEOUT ? "its deadline passed" : "it was cancelled";
+      const timedOut = toSockdError(reason, Status.CANCELLED).status === Status.TIMEOUT;
       this.#spec.logger.warn("Plugin host killed: a call did not stop in time", {
         plugin: this.#name,
         command: call.command,
         graceMs,
       });
-      this.#died(
-        live,
-        new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin host of ${this.#name} was killed: call "${call.command}" did not stop within ${graceMs} ms after ${what}`,
-        ),
-      );
+      this.#died(live, hostErrors.graceOver(this.#name, call.command, graceMs, timedOut));
     }, graceMs);
   }
 
@@ -229,7 +224,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
-    clearTimeout(this.#idleTimer);
+    this.#idle.clear();
     if (!this.#retired.signal.aborted) this.#retired.abort();
     if (this.#live) this.#stop(this.#live, new SockdError(Status.CANCELLED, "Server is shutting down"));
     this.#live = undefined;
@@ -238,7 +233,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #finishIfRetired() {
     if (!this.finished) return;
     clearTimeout(this.#restartTimer);
-    clearTimeout(this.#idleTimer);
+    this.#idle.clear();
     if (!this.#live) return;
     this.#stop(this.#live, new SockdError(Status.CANCELLED, `Plugin ${this.#name} was reloaded`));
     this.#live = undefined;
@@ -255,23 +250,11 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
    * version's code.
    */
   pin(on: boolean): void {
-    this.#pinned = on;
-    if (on) clearTimeout(this.#idleTimer);
-    else this.#idleLater();
+    this.#idle.pin(on, this.#isIdle);
   }
 
-  /** Once no call has run for `idleMs`, the host is stopped; the next call starts another. */
-  #idleLater() {
-    if (this.#idleMs <= 0 || this.#pinned || this.#active > 0 || !this.#live || this.#live.dead) return;
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const live = this.#live;
-      if (!live || live.dead || this.#active > 0 || this.#pinned) return;
-      this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idleMs });
-      this.#stop(live, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
-    }, this.#idleMs);
-  }
+  /** No call, and a live host: what may stop when idle. */
+  #isIdle = () => this.#active === 0 && this.#live !== undefined && !this.#live.dead;
 
   async #ready(signal: AbortSignal): Promise<LiveHost> {
     const current = this.#live;
@@ -284,15 +267,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
           this.#live = live;
           this.#watchMemory(live);
           // A restart no call waits for idles out like any other host.
-          this.#idleLater();
+          this.#idle.arm(this.#isIdle);
         }
         return live;
       })
       .catch((err) => {
-        const why = new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin ${this.#name} could not start its host: ${(err as Error).message}`,
-        );
+        const why = hostErrors.cannotStart(this.#name, (err as Error).message);
         this.#failed(why.message);
         throw why;
       })
@@ -329,10 +309,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     if (live.dead) return;
     live.proc.send(msg);
     if (live.proc.pendingBytes > this.#spec.options.maxPendingBytes) {
-      this.#died(
-        live,
-        new SockdError(Status.HANDLER_ERROR, `Plugin host of ${this.#name} stopped reading its input`),
-      );
+      this.#died(live, hostErrors.notReading(this.#name));
     }
   }
 
@@ -383,29 +360,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       case "state":
         this.#applyState(live, msg.op, listener);
         return;
-      case "log": {
-        const call = msg.id === undefined ? undefined : live.calls.get(msg.id);
-        this.#log.line(msg.level, msg.msg, msg.fields, call?.ctx.log);
-        return;
-      }
       case "crash":
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin ${this.#name} crashed: ${this.#message(msg.error.message)}`,
-          ),
-        );
+        this.#died(live, hostErrors.crashed(this.#name, this.#message(msg.error.message)));
         return;
       case "loaded":
       case "load-error":
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin host of ${this.#name} broke the protocol: "${msg.t}" again`,
-          ),
-        );
+        this.#died(live, hostErrors.protocol(this.#name, msg.t));
         return;
     }
   }
@@ -430,30 +390,14 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       everyMs: Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)),
       limitMs: unresponsiveMs,
       excused: () => [...live.calls.values()].some((c) => !this.#persistent.has(c.command)),
-      silent: (ms) =>
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin host of ${this.#name} was killed: it answered nothing for ${Math.round(ms / 1000)} s ` +
-              `(a loop that never yields?)`,
-          ),
-        ),
+      silent: (ms) => this.#died(live, hostErrors.silent(this.#name, ms)),
     });
   }
 
   /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */
   #applyState(live: LiveHost, op: StateOp, listener: StateListener) {
     const over = applyHostState(this.#spec.state, op, listener, this.#spec.options);
-    if (over) {
-      this.#died(
-        live,
-        new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin ${this.#name} went over its state budget of ${over}: its host was stopped`,
-        ),
-      );
-    }
+    if (over) this.#died(live, hostErrors.stateBudget(this.#name, over));
   }
 
   /** The call's next input chunk (or its end), for the host that asked. */
