@@ -61,6 +61,7 @@ export async function loadVersion(rec: PluginRecord, options: LoadVersionOptions
     commands = await loadPluginFile(rec.file);
     runner = new InlinePlugin(commands);
   } else {
+    const old = rec.current?.runner;
     const host = await PluginHost.load({
       file: rec.file,
       grants,
@@ -70,7 +71,7 @@ export async function loadVersion(rec: PluginRecord, options: LoadVersionOptions
       view: options.view,
       logger: options.logger,
       options: options.sandbox,
-    });
+    }, { keep: old instanceof PluginHost && old.host !== "stopped" });
     runner = host;
     commands = host.toCommands();
   }

@@ -60,7 +60,13 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #persistent: Set<string>;
   #routes: Routes;
 
-  private constructor(spec: PluginHostSpec, log: HostLog, first: LiveHost, commands: CommandMeta[]) {
+  private constructor(
+    spec: PluginHostSpec,
+    log: HostLog,
+    first: LiveHost,
+    commands: CommandMeta[],
+    keep: boolean,
+  ) {
     this.#spec = spec;
     this.#name = basename(spec.file);
     this.#log = log;
@@ -79,24 +85,28 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idle.ms });
       this.#stop(this.#live!, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
     });
-    if (this.#idle.enabled) {
+    if (this.#idle.enabled && !keep) {
       // It has said what it serves: it starts again on the first call.
       this.#stop(first, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: loaded`));
     } else {
       this.#live = first;
       this.#watchMemory(first);
+      this.#idle.arm(this.#isIdle);
     }
   }
 
   /**
    * Starts a host for `spec.file` and waits until the plugin has loaded.
-   * Rejects with a {@linkcode PluginLoadError} saying why it did not.
+   * Rejects with a {@linkcode PluginLoadError} saying why it did not. The
+   * host is then stopped until the first call, unless `keep` (the version
+   * this one replaces had a host running: a reload keeps a busy plugin's
+   * host warm, and its calls need not wait for a start) or hosts always run.
    */
-  static async load(spec: PluginHostSpec): Promise<PluginHost> {
+  static async load(spec: PluginHostSpec, options: { keep?: boolean } = {}): Promise<PluginHost> {
     const ref: { host?: PluginHost } = {};
     const log = new HostLog(basename(spec.file), spec.logger, spec.options.logsPerSecond);
     const { live, commands } = await spawnHost(spec, log, () => ref.host);
-    ref.host = new PluginHost(spec, log, live, commands);
+    ref.host = new PluginHost(spec, log, live, commands, options.keep ?? false);
     return ref.host;
   }
 

@@ -255,3 +255,25 @@ Deno.test("host idle: a host started after its file changed on disk refuses the 
     client.close();
   }
 });
+
+Deno.test("host idle: a reload keeps a plugin's host running if it ran, and stopped if it was stopped", async () => {
+  await using tmp = await tempDir();
+  const ver = (name: string, v: number) =>
+    `export default { name: "${name}", summary: "x", run: () => ${v} };`;
+  await using server = await pluginServer(tmp.dir, { "hot.js": ver("hot", 1), "cold.js": ver("cold", 1) });
+  const client = await connect(server.path);
+  try {
+    assertEquals(await client.call("hot").result, 1);
+    await Deno.writeTextFile(`${tmp.dir}/cmds/hot.js`, ver("hot", 2));
+    await Deno.writeTextFile(`${tmp.dir}/cmds/cold.js`, ver("cold", 2));
+    const report = await server.reload();
+    assertEquals(report.loaded.length, 2);
+    const hot = status(server, "hot.js");
+    assertEquals([hot.version, hot.host], [2, "running"], "the new version's host kept running");
+    assertEquals(status(server, "cold.js").host, "stopped");
+    assertEquals(await client.call("hot").result, 2);
+    assertEquals(status(server, "hot.js").pid, hot.pid, "served by the host that loaded it");
+  } finally {
+    client.close();
+  }
+});
