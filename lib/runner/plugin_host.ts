@@ -385,23 +385,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#died(live, why);
   }
 
-  /**
-   * Pings the host now and then: its answer carries its memory (it keeps its
-   * own cap: see host_main.ts), and a host that has not answered for
-   * `unresponsiveMs` while no call with a deadline runs in it is spinning
-   * where no deadline reaches (between calls, or in a persistent one): it is
-   * killed. A call with a deadline may keep its host busy until deadline +
-   * grace: that rule stops it.
-   */
+  /** Pings the host for its memory, and kills one that stops answering (see LiveHost.heartbeat). */
   #watchMemory(live: LiveHost) {
     const { memoryCheckMs, unresponsiveMs } = this.#spec.options;
-    live.heartbeat({
-      send: (msg) => this.#send(live, msg),
-      everyMs: Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)),
-      limitMs: unresponsiveMs,
-      excused: () => [...live.calls.values()].some((c) => !this.#persistent.has(c.command)),
-      silent: (ms) => this.#died(live, hostErrors.silent(this.#name, ms)),
-    });
+    const send = (msg: { t: "ping"; n: number }) => this.#send(live, msg);
+    const silent = (ms: number) => this.#died(live, hostErrors.silent(this.#name, ms));
+    live.heartbeat({ send, memoryCheckMs, unresponsiveMs, persistent: this.#persistent, silent });
   }
 
   /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */

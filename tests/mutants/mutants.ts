@@ -521,7 +521,7 @@ export const mutants: Mutant[] = [
   {
     name: "a host that stops answering between calls is never killed",
     file: "lib/runner/live_host.ts",
-    find: "if (quiet > o.limitMs && !o.excused()) return o.silent(quiet);",
+    find: "if (quiet > limitMs && !excused()) return o.silent(quiet);",
     replace: "",
     tests: ["tests/runner/plugin_host_test.ts"],
   },
