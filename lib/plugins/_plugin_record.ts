@@ -46,6 +46,8 @@ export interface LoadVersionOptions {
   fingerprint: string;
   /** SHA-256 (hex) of the plugin file's content as read for this version. */
   sha256: string;
+  /** Called when a host of this version cannot start: the file changed (a reload is due). */
+  onStale?: () => void;
   /** What a plugin in a host process sees of the server. */
   view: () => ViewSnapshot;
   logger: Logger;
@@ -66,6 +68,7 @@ export async function loadVersion(rec: PluginRecord, options: LoadVersionOptions
       file: rec.file,
       grants,
       sha256: options.sha256,
+      ...(options.onStale ? { onStale: options.onStale } : {}),
       configFile: config.file,
       state: rec.state,
       view: options.view,

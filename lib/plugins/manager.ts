@@ -273,6 +273,10 @@ export class PluginManager {
               config,
               fingerprint,
               sha256,
+              // A stopped version whose file changed cannot start: reload now, watcher or not.
+              onStale: () => {
+                if (!this.#closed) this.reload().catch(() => {});
+              },
               view: this.#opts.view,
               logger: this.#opts.logger,
               sandbox: this.#opts.sandbox,

@@ -43,6 +43,9 @@ export interface HostSpec {
 /** The exit code of a host that went over its memory cap. */
 export const MEMORY_EXIT = 75;
 
+/** The exit code of a host whose plugin file no longer holds its version's code. */
+export const STALE_EXIT = 79;
+
 /** The hidden subcommand that runs a host in a compiled binary. */
 export const HOST_SUBCOMMAND = "__plugin-host";
 
@@ -64,7 +67,7 @@ export async function hostMain(spec: string): Promise<void> {
     if (await contentDigest(bytes) !== sha256) {
       fatal(
         `${basename(file)} changed on disk since this version loaded: reload to serve what it holds now`,
-        78,
+        STALE_EXIT,
       );
     }
   }

@@ -12,6 +12,7 @@ import type { HostLog } from "./host_log.ts";
 import { LiveHost } from "./live_host.ts";
 import type { SandboxOptions } from "./host_options.ts";
 import { HostProcess } from "./host_process.ts";
+import { STALE_EXIT } from "./host_main.ts";
 import type { CommandMeta, FromHost, ViewSnapshot } from "./host_protocol.ts";
 import { loadMessage, PluginLoadError } from "./load_error.ts";
 import type { PluginState, StateListener } from "./state.ts";
@@ -24,6 +25,8 @@ export interface PluginHostSpec {
   grants: PluginGrants;
   /** SHA-256 (hex) of the file as this version loaded it: a host refuses other content. */
   sha256?: string;
+  /** A host could not start because the file changed since this version loaded: a reload is due. */
+  onStale?: () => void;
   /** Where the grants come from (named in errors). */
   configFile: string;
   /** The plugin's state, kept across reloads by the caller. */
@@ -89,7 +92,7 @@ export async function spawnHost(
         if (loading && output.length < 50) output.push(line);
         log.output(line);
       },
-      onExit: (why) => {
+      onExit: (why, status) => {
         if (!loading) return owner()?.onExit(live, why);
         if (why.message.includes("ran out of memory")) {
           return loading.reject(new PluginLoadError(why.message));
@@ -99,6 +102,7 @@ export async function spawnHost(
         loading.reject(
           new PluginLoadError(
             said ? loadMessage({ name: "Error", message: said }, name, spec.configFile) : why.message,
+            { stale: status.code === STALE_EXIT },
           ),
         );
       },

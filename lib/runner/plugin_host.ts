@@ -32,7 +32,7 @@ import { RestartPolicy } from "./restart_policy.ts";
 import { IdleStop } from "./_idle_stop.ts";
 import { hostErrors } from "./_host_errors.ts";
 import { raceAbort } from "../_abortable.ts";
-import { callError } from "./load_error.ts";
+import { callError, type PluginLoadError } from "./load_error.ts";
 import { applyHostState } from "./state.ts";
 import type { Runner, RunnerCall } from "./runner.ts";
 import type { StateListener } from "./state.ts";
@@ -283,7 +283,9 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       })
       .catch((err) => {
         const why = hostErrors.cannotStart(this.#name, (err as Error).message);
-        this.#failed(why.message);
+        // Not the plugin's failure: its file moved on. The reload that is due serves the new content.
+        if ((err as PluginLoadError).stale) this.#spec.onStale?.();
+        else this.#failed(why.message);
         throw why;
       })
       .finally(() => this.#starting = undefined);

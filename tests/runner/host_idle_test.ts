@@ -238,7 +238,7 @@ Deno.test("host idle: with idleMs 0 every host runs from load on, as before", as
   assert(p.pid !== undefined && await alive(p.pid));
 });
 
-Deno.test("host idle: a host started after its file changed on disk refuses the new content until a reload", async () => {
+Deno.test("host idle: a host started after its file changed on disk refuses the new content, and a reload follows at once", async () => {
   await using tmp = await tempDir();
   const ver = (v: number) => `export default { name: "ver", summary: "Version", run: () => ${v} };`;
   await using server = await pluginServer(tmp.dir, { "ver.js": ver(1) });
@@ -249,8 +249,15 @@ Deno.test("host idle: a host started after its file changed on disk refuses the 
     const err = await caught(client.call("ver").result);
     assertStatus(err, Status.HANDLER_ERROR);
     assertIncludes(err.message, "ver.js changed on disk since this version loaded: reload to serve");
-    await server.reload();
+    // No watcher here: the failed start itself asked for the reload.
+    await waitFor(() => status(server, "ver.js").version === 2, 5000, "version 2 to load");
     assertEquals(await client.call("ver").result, 2);
+    const p = status(server, "ver.js");
+    assertEquals(
+      [p.state, p.restarts, p.error],
+      ["loaded", 0, undefined],
+      "not counted as the plugin's failure",
+    );
   } finally {
     client.close();
   }
