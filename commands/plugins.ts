@@ -1,31 +1,32 @@
 import type { Command, PluginGrants, PluginStatus } from "../lib/command.ts";
-import { formatTable } from "../lib/table.ts";
 
 /** `plugins [--json]`: each plugin file, its commands, whether it loaded, its grants. */
 export default {
   name: "plugins",
-  summary: "List plugin files: commands, loaded or failed (and why), grants, memory",
+  summary: "List plugin files: commands, loaded or failed (and why), grants, host process, memory",
   access: "admin",
   args: [],
   flags: { json: { type: "boolean", description: "Answer with structured data" } },
-  run(ctx) {
+  async run(ctx) {
     if (!ctx.server.plugins) throw new Error("This server has no plugin list");
     const list = ctx.server.plugins();
     if (ctx.flags.json) return list.map((p) => ({ ...p }) as unknown as Record<string, never>);
     if (list.length === 0) return "no plugins";
-    return describe(list);
+    // Loaded on first use: cli-table3 and its dependencies stay out of an idle server (about 2 MB RSS).
+    const { formatTable } = await import("../lib/table.ts");
+    return describe(list, formatTable);
   },
 } satisfies Command;
 
 /** One aligned row per file, then what failed or was skipped, a line each. */
-function describe(list: PluginStatus[]): string {
+function describe(list: PluginStatus[], formatTable: (head: string[], rows: string[][]) => string): string {
   const rows = list.map((p) => [
     p.file,
     state(p),
     p.runner,
     p.commands.join(",") || "-",
     grants(p.grants),
-    p.pid === undefined ? "-" : String(p.pid),
+    p.pid !== undefined ? String(p.pid) : p.host ?? "-",
     p.memoryBytes === undefined ? "-" : `${(p.memoryBytes / 1048576).toFixed(1)} MiB`,
     [
       p.calls ? `${p.calls} calls` : "",
@@ -33,7 +34,8 @@ function describe(list: PluginStatus[]): string {
       p.retiring ? `${p.retiring} retiring` : "",
     ].filter(Boolean).join(", ") || "-",
   ]);
-  const head = ["FILE", "STATE", "RUNNER", "COMMANDS", "GRANTS", "PID", "MEMORY", "ACTIVITY"];
+  // HOST: the host's pid while it runs, else "stopped" (idle: the next call starts it) or "starting".
+  const head = ["FILE", "STATE", "RUNNER", "COMMANDS", "GRANTS", "HOST", "MEMORY", "ACTIVITY"];
   const notes: string[] = [];
   for (const p of list) {
     if (p.error !== undefined) {

@@ -142,6 +142,7 @@ export class RunningServer implements Server {
       commands: this.#registry.size,
       plugins: {
         loaded: plugins.filter((p) => p.state === "loaded").length,
+        hosts: plugins.filter((p) => p.host === "running").length,
         failed: this.loadFailures.map((f) => ({ file: f.file, error: f.error })),
       },
       limits: { ...this.#limits },

@@ -193,6 +193,11 @@ export interface PluginGrants {
   /** Heap cap of the plugin's isolate, in MiB. @default {256} */
   memory?: number;
   /**
+   * Seconds its host may stay without calls before it is stopped (it starts
+   * again on the next call); `0` keeps it running. @default {60}
+   */
+  idle?: number;
+  /**
    * Where the plugin runs: `"process"`, its own host process with only its
    * grants; or `"inline"`, in the server itself with all of the server's
    * permissions (trusted, hot code only). @default {"process"}

@@ -83,7 +83,8 @@ export interface ServerStatus {
   listeners: ListenerInfo[];
   connections: number;
   commands: number;
-  plugins: { loaded: number; failed: { file: string; error: string }[] };
+  /** `hosts`: plugin host processes running now (a host starts on first use and stops when idle). */
+  plugins: { loaded: number; hosts: number; failed: { file: string; error: string }[] };
   limits: Record<string, number>;
   /** The log level, when the logger has one. */
   logLevel?: string;
@@ -127,6 +128,11 @@ export interface PluginStatus {
   runner: "process" | "inline";
   /** Process id of its host, while one runs. */
   pid?: number;
+  /**
+   * Its host (a `"process"` plugin that loaded): `"running"`, `"starting"`
+   * (for a call, or a restart) or `"stopped"` (idle: the next call starts it).
+   */
+  host?: "running" | "starting" | "stopped";
   /** When the serving version loaded (ISO 8601). */
   loadedAt?: string;
   /** Times the serving version's host was restarted (crash, memory cap, deadline). */

@@ -44,6 +44,10 @@ export interface LoadVersionOptions {
   grants: PluginGrants;
   config: DirConfig;
   fingerprint: string;
+  /** SHA-256 (hex) of the plugin file's content as read for this version. */
+  sha256: string;
+  /** Called when a host of this version cannot start: the file changed (a reload is due). */
+  onStale?: () => void;
   /** What a plugin in a host process sees of the server. */
   view: () => ViewSnapshot;
   logger: Logger;
@@ -59,15 +63,18 @@ export async function loadVersion(rec: PluginRecord, options: LoadVersionOptions
     commands = await loadPluginFile(rec.file);
     runner = new InlinePlugin(commands);
   } else {
+    const old = rec.current?.runner;
     const host = await PluginHost.load({
       file: rec.file,
       grants,
+      sha256: options.sha256,
+      ...(options.onStale ? { onStale: options.onStale } : {}),
       configFile: config.file,
       state: rec.state,
       view: options.view,
       logger: options.logger,
       options: options.sandbox,
-    });
+    }, { keep: old instanceof PluginHost && old.host !== "stopped" });
     runner = host;
     commands = host.toCommands();
   }
@@ -116,6 +123,7 @@ export function recordStatus(rec: PluginRecord): PluginStatus {
   if (v) status.loadedAt = v.loadedAt.toISOString();
   if (host?.memoryBytes !== undefined) status.memoryBytes = host.memoryBytes;
   if (host?.pid !== undefined) status.pid = host.pid;
+  if (host) status.host = host.host;
   return status;
 }
 

@@ -16,7 +16,8 @@
  * Keys under `plugins` are file names in the directory. Each grant is `true`
  * (all of that kind) or a list; what is not granted is denied. Relative
  * `read`/`write` paths are relative to the directory. `"memory"` sets the
- * heap cap of the plugin's isolate in MiB; `"import"` lists the module
+ * heap cap of the plugin's isolate in MiB, `"idle"` the seconds its host may
+ * stay without calls before it stops (`0`: always running); `"import"` lists the module
  * specifiers (or prefixes) it may import besides its own directory.
  * `"sandbox": "inline"` (or `false`) runs the file in the server itself,
  * with all of the server's permissions: for trusted, hot code only.
@@ -48,7 +49,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS = [...GRANT_KINDS, "sandbox", "memory"] as const;
+const KEYS = [...GRANT_KINDS, "sandbox", "memory", "idle"] as const;
 
 /** Reads and validates `dir/sockd.json`; a missing file grants nothing. */
 export async function readDirConfig(dir: string): Promise<DirConfig> {
@@ -119,6 +120,15 @@ export function parseDirConfig(text: string, file: string): DirConfig {
           throw new ConfigError(`${where}.memory: must be a whole number of MiB from 16 to 65536`);
         }
         grants.memory = v;
+        continue;
+      }
+      if (key === "idle") {
+        if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400) {
+          throw new ConfigError(
+            `${where}.idle: must be a number of seconds from 0 (always running) to 86400`,
+          );
+        }
+        grants.idle = v;
         continue;
       }
       const kind = key as typeof GRANT_KINDS[number];

@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Runner } from "../runner/runner.ts";
 import type { SandboxOptions } from "../runner/host_options.ts";
 import { PluginHost } from "../runner/plugin_host.ts";
+import { contentDigest } from "../runner/host_main.ts";
 import { PluginState } from "../runner/state.ts";
 import type { StateOp } from "../runner/host_protocol.ts";
 import type { ViewSnapshot } from "../runner/host_protocol.ts";
@@ -238,8 +239,11 @@ export class PluginManager {
         rec.dirIndex = dirIndex;
         const grants = config.plugins.get(basename(file)) ?? {};
         let fingerprint: string;
+        let sha256: string;
         try {
-          fingerprint = await digest([await Deno.readFile(file), JSON.stringify(grants), helpers]);
+          const bytes = await Deno.readFile(file);
+          fingerprint = await digest([bytes, JSON.stringify(grants), helpers]);
+          sha256 = await contentDigest(bytes);
         } catch (err) {
           this.#failed(rec, report, `Cannot read: ${(err as Error).message}`, undefined);
           continue;
@@ -268,6 +272,11 @@ export class PluginManager {
               grants,
               config,
               fingerprint,
+              sha256,
+              // A stopped version whose file changed cannot start: reload now, watcher or not.
+              onStale: () => {
+                if (!this.#closed) this.reload().catch(() => {});
+              },
               view: this.#opts.view,
               logger: this.#opts.logger,
               sandbox: this.#opts.sandbox,
@@ -326,6 +335,11 @@ export class PluginManager {
     }
     // Persistent streams restart on the new version; the rest finish on the old one.
     for (const v of retire) v.runner.retire();
+    // A serving version whose file now fails to load keeps its host while it has one (a new host would
+    // load the file as it is now).
+    for (const rec of this.#records.values()) {
+      if (rec.current?.runner instanceof PluginHost) rec.current.runner.pin(rec.error !== undefined);
+    }
     for (const v of this.#orphans) if (finished(v.runner)) this.#orphans.delete(v);
     this.updateViews();
 

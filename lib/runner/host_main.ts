@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { basename, dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PluginGrants } from "../command.ts";
 import { grantsNotHeld, workerPermissions } from "./grants.ts";
@@ -26,10 +27,24 @@ export interface HostSpec {
   rssLimitMiB: number;
   /** The server's sockets this process inherited (see lib/_inherited_fds.ts): closed before the plugin starts. */
   closeFds?: number[];
+  /**
+   * SHA-256 (hex) of the plugin file as the server loaded this version: a
+   * host started later (a call after an idle stop, a restart) refuses other
+   * content rather than run code that did not load as this version.
+   */
+  sha256?: string;
+  /**
+   * Check the imports of the plugin's module graph before it loads (see
+   * lib/plugins/import_policy.ts); absent when it is granted `"import": true`.
+   */
+  imports?: { allow: string[]; configFile: string };
 }
 
 /** The exit code of a host that went over its memory cap. */
 export const MEMORY_EXIT = 75;
+
+/** The exit code of a host whose plugin file no longer holds its version's code. */
+export const STALE_EXIT = 79;
 
 /** The hidden subcommand that runs a host in a compiled binary. */
 export const HOST_SUBCOMMAND = "__plugin-host";
@@ -39,11 +54,29 @@ const KINDS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as 
 
 /** Runs a host for `spec` (JSON); resolves once the worker is started. */
 export async function hostMain(spec: string): Promise<void> {
-  const { file, grants, rssLimitMiB, closeFds } = JSON.parse(spec) as HostSpec;
+  const { file, grants, rssLimitMiB, closeFds, sha256, imports } = JSON.parse(spec) as HostSpec;
   if (closeFds?.length) await closeInheritedFds(closeFds);
   const missing = await grantsNotHeld(grants);
   if (missing.length > 0) {
     fatal(`it is granted ${missing.join(", ")}, which sockd itself does not hold (its permission set)`, 78);
+  }
+  if (sha256 !== undefined) {
+    const bytes = await Deno.readFile(file).catch((err) =>
+      fatal(`Cannot read ${basename(file)}: ${err.message}`, 78)
+    );
+    if (await contentDigest(bytes) !== sha256) {
+      fatal(
+        `${basename(file)} changed on disk since this version loaded: reload to serve what it holds now`,
+        STALE_EXIT,
+      );
+    }
+  }
+  if (imports) {
+    // Here, not in the server: the parser (and what a hostile source makes it hold) lives and dies with
+    // this process, under the plugin's memory cap, and the server never loads it.
+    const { checkPluginImports } = await import("../plugins/import_policy.ts");
+    await checkPluginImports(file, { dir: dirname(file), ...imports })
+      .catch((err) => fatal((err as Error).message, 78));
   }
   const source = `import { start } from ${JSON.stringify(HARNESS)};\n` +
     `import * as plugin from ${JSON.stringify(pathToFileURL(file).href)};\n` +
@@ -83,6 +116,12 @@ export async function hostMain(spec: string): Promise<void> {
     if (++ticks % 5 === 0 && Deno.ppid !== parent) Deno.exit(0);
   }, 100);
   Deno.unrefTimer(watch);
+}
+
+/** SHA-256 of a plugin file's bytes, in hex: what {@linkcode HostSpec.sha256} holds. */
+export async function contentDigest(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function fatal(message: string, code: number): never {

@@ -94,6 +94,15 @@ export interface SandboxOptions {
    * @default {67108864}
    */
   maxPendingBytes: number;
+  /**
+   * Time a plugin's host may stay without calls before it is stopped, in
+   * ms, unless its `sockd.json` entry sets `"idle"`. A host starts on its
+   * plugin's first call (and when it loads, only long enough to report its
+   * commands); the server keeps the commands, so `help`, completion and
+   * access checks need no host. `0` keeps every host running from load on.
+   * @default {60000}
+   */
+  idleMs: number;
 }
 
 /** The defaults of {@linkcode SandboxOptions}. */
@@ -113,4 +122,5 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   restartBackoffMs: 100,
   restartBackoffMaxMs: 5_000,
   maxPendingBytes: 64 * 1024 * 1024,
+  idleMs: 60_000,
 });

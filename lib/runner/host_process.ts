@@ -30,6 +30,8 @@ export interface HostStart {
   rssLimitMiB: number;
   /** Largest message accepted from the host, in bytes. */
   maxMessageBytes: number;
+  /** What the host checks before the plugin loads (its content, its imports). */
+  checks?: Pick<HostSpec, "sha256" | "imports">;
   /** Each message, once validated. */
   onMessage: (msg: FromHost) => void;
   /** A line the host wrote to stderr (at most 4 KiB; longer lines are cut). */
@@ -80,6 +82,7 @@ export class HostProcess {
         file: start.file,
         grants: start.grants,
         rssLimitMiB: start.rssLimitMiB,
+        ...start.checks,
         ...(inheritedFds().length ? { closeFds: inheritedFds() } : {}),
       }),
       env: { DENO_V8_FLAGS: `--max-old-space-size=${start.memoryMiB}`, NO_COLOR: "1" },

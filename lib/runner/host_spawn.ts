@@ -1,10 +1,10 @@
 /**
- * Starting a plugin host: the import check, the process, and the wait for
- * its plugin to load; and what the server keeps of a host while it lives.
+ * Starting a plugin host: the process (which checks the plugin's imports
+ * itself), and the wait for its plugin to load; and what the server keeps of a host while it lives.
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { basename } from "node:path";
 import type { PluginGrants } from "../command.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -12,6 +12,7 @@ import type { HostLog } from "./host_log.ts";
 import { LiveHost } from "./live_host.ts";
 import type { SandboxOptions } from "./host_options.ts";
 import { HostProcess } from "./host_process.ts";
+import { STALE_EXIT } from "./host_main.ts";
 import type { CommandMeta, FromHost, ViewSnapshot } from "./host_protocol.ts";
 import { loadMessage, PluginLoadError } from "./load_error.ts";
 import type { PluginState, StateListener } from "./state.ts";
@@ -22,6 +23,10 @@ export interface PluginHostSpec {
   file: string;
   /** What the operator granted it. */
   grants: PluginGrants;
+  /** SHA-256 (hex) of the file as this version loaded it: a host refuses other content. */
+  sha256?: string;
+  /** A host could not start because the file changed since this version loaded: a reload is due. */
+  onStale?: () => void;
   /** Where the grants come from (named in errors). */
   configFile: string;
   /** The plugin's state, kept across reloads by the caller. */
@@ -50,17 +55,6 @@ export async function spawnHost(
 ): Promise<{ live: LiveHost; commands: CommandMeta[] }> {
   const name = basename(spec.file);
   const { grants } = spec;
-  if (grants.import !== true) {
-    // Loaded on first use: a server without plugins never parses a module.
-    const { checkPluginImports } = await import("../plugins/import_policy.ts");
-    await checkPluginImports(spec.file, {
-      dir: dirname(spec.file),
-      allow: grants.import ?? [],
-      configFile: spec.configFile,
-    }).catch((err) => {
-      throw new PluginLoadError((err as Error).message);
-    });
-  }
   if (Array.isArray(grants.run) && grants.run.some((p) => p.replace(/\/+$/, "") === "/proc/self/exe")) {
     // sockd's own executable, with sockd's whole permission set: never a plugin's.
     throw new PluginLoadError(
@@ -80,6 +74,13 @@ export async function spawnHost(
       memoryMiB,
       rssLimitMiB: memoryMiB + spec.options.memorySlackMiB,
       maxMessageBytes: 17 * 1024 * 1024,
+      // The host checks its imports itself before the plugin loads (see host_main.ts).
+      checks: {
+        ...(spec.sha256 === undefined ? {} : { sha256: spec.sha256 }),
+        ...(grants.import === true
+          ? {}
+          : { imports: { allow: grants.import ?? [], configFile: spec.configFile } }),
+      },
       onMessage: (msg) => {
         if (!loading) return owner()?.onMessage(live, msg, listener);
         if (msg.t === "loaded") loading.resolve(msg.commands);
@@ -91,7 +92,7 @@ export async function spawnHost(
         if (loading && output.length < 50) output.push(line);
         log.output(line);
       },
-      onExit: (why) => {
+      onExit: (why, status) => {
         if (!loading) return owner()?.onExit(live, why);
         if (why.message.includes("ran out of memory")) {
           return loading.reject(new PluginLoadError(why.message));
@@ -101,6 +102,7 @@ export async function spawnHost(
         loading.reject(
           new PluginLoadError(
             said ? loadMessage({ name: "Error", message: said }, name, spec.configFile) : why.message,
+            { stale: status.code === STALE_EXIT },
           ),
         );
       },

@@ -88,24 +88,29 @@ export class LiveHost {
   }
 
   /**
-   * Pings the host every `everyMs` (its pong sets `lastPong`); calls
-   * `silent` once it has not answered for more than `limitMs`, unless
-   * `excused()` says that is expected now.
+   * Pings the host now and then: its answer (setting `lastPong`) carries its
+   * memory (it keeps its own cap: see host_main.ts), and a host that has not
+   * answered for `unresponsiveMs` while no call with a deadline runs in it
+   * (only calls of `persistent` commands, or none) is spinning where no
+   * deadline reaches: `silent` is called. A call with a deadline may keep its
+   * host busy until deadline + grace: that rule stops it.
    */
   heartbeat(o: {
     send: (msg: { t: "ping"; n: number }) => void;
-    everyMs: number;
-    limitMs: number;
-    excused: () => boolean;
+    memoryCheckMs: number;
+    unresponsiveMs: number;
+    persistent: ReadonlySet<string>;
     silent: (ms: number) => void;
   }): void {
     let n = 0;
+    const limitMs = o.unresponsiveMs;
+    const excused = () => [...this.calls.values()].some((c) => !o.persistent.has(c.command));
     this.lastPong = Date.now();
     o.send({ t: "ping", n: ++n });
     this.timer = setInterval(() => {
       const quiet = Date.now() - this.lastPong;
-      if (quiet > o.limitMs && !o.excused()) return o.silent(quiet);
+      if (quiet > limitMs && !excused()) return o.silent(quiet);
       o.send({ t: "ping", n: ++n });
-    }, o.everyMs);
+    }, Math.min(o.memoryCheckMs, Math.max(100, o.unresponsiveMs / 3)));
   }
 }

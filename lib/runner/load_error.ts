@@ -9,9 +9,12 @@ import type { WireError } from "./host_protocol.ts";
 
 /** A plugin file that could not be loaded in a host; the message says why. */
 export class PluginLoadError extends Error {
-  constructor(message: string) {
+  /** The plugin file no longer holds the code of the version that tried to start (a reload is due). */
+  readonly stale: boolean;
+  constructor(message: string, options: { stale?: boolean } = {}) {
     super(message);
     this.name = "PluginLoadError";
+    this.stale = options.stale ?? false;
   }
 }
 

@@ -1,7 +1,13 @@
 /**
  * Runs a plugin file in its own host process (a {@linkcode Runner} for the
- * dispatcher): one host per loaded version, restarted with backoff when it
- * fails, disabled after repeated failures.
+ * dispatcher): at most one host at a time per loaded version, restarted with
+ * backoff when it fails, disabled after repeated failures.
+ *
+ * A host runs only while it is used: the one that loads the version reports
+ * its commands (kept here, so `help`, completion and access checks need no
+ * host) and is stopped at once; the first call starts another (calls that
+ * arrive meanwhile wait for it, within their deadlines), and it is stopped
+ * once it has had no call for `idleMs` (a persistent call keeps it).
  *
  * The host is disposable and never trusted: every message it sends is
  * validated (`host_protocol.ts`), a call that does not stop within
@@ -23,8 +29,10 @@ import { type HostEvents, type PluginHostSpec, spawnHost } from "./host_spawn.ts
 import type { LiveHost, Routes } from "./live_host.ts";
 import { type CallOwner, nextInput, RemoteCall } from "./remote_call.ts";
 import { RestartPolicy } from "./restart_policy.ts";
+import { IdleStop } from "./_idle_stop.ts";
+import { hostErrors } from "./_host_errors.ts";
 import { raceAbort } from "../_abortable.ts";
-import { callError } from "./load_error.ts";
+import { callError, type PluginLoadError } from "./load_error.ts";
 import { applyHostState } from "./state.ts";
 import type { Runner, RunnerCall } from "./runner.ts";
 import type { StateListener } from "./state.ts";
@@ -48,10 +56,17 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #restarts = 0;
   #policy: RestartPolicy;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #idle: IdleStop;
   #persistent: Set<string>;
   #routes: Routes;
 
-  private constructor(spec: PluginHostSpec, log: HostLog, first: LiveHost, commands: CommandMeta[]) {
+  private constructor(
+    spec: PluginHostSpec,
+    log: HostLog,
+    first: LiveHost,
+    commands: CommandMeta[],
+    keep: boolean,
+  ) {
     this.#spec = spec;
     this.#name = basename(spec.file);
     this.#log = log;
@@ -64,20 +79,34 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       error: (err) => callError(err, this.#name, spec.configFile),
       pull: (call) => void this.#pull(call.host as LiveHost, call),
     };
-    this.#live = first;
     this.commands = commands;
-    this.#watchMemory(first);
+    const idle = spec.grants.idle;
+    this.#idle = new IdleStop(idle === undefined ? spec.options.idleMs : Math.round(idle * 1000), () => {
+      this.#spec.logger.debug("Plugin host stopped: idle", { plugin: this.#name, idleMs: this.#idle.ms });
+      this.#stop(this.#live!, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: idle`));
+    });
+    if (this.#idle.enabled && !keep) {
+      // It has said what it serves: it starts again on the first call.
+      this.#stop(first, new SockdError(Status.CANCELLED, `Plugin host of ${this.#name} stopped: loaded`));
+    } else {
+      this.#live = first;
+      this.#watchMemory(first);
+      this.#idle.arm(this.#isIdle);
+    }
   }
 
   /**
    * Starts a host for `spec.file` and waits until the plugin has loaded.
-   * Rejects with a {@linkcode PluginLoadError} saying why it did not.
+   * Rejects with a {@linkcode PluginLoadError} saying why it did not. The
+   * host is then stopped until the first call, unless `keep` (the version
+   * this one replaces had a host running: a reload keeps a busy plugin's
+   * host warm, and its calls need not wait for a start) or hosts always run.
    */
-  static async load(spec: PluginHostSpec): Promise<PluginHost> {
+  static async load(spec: PluginHostSpec, options: { keep?: boolean } = {}): Promise<PluginHost> {
     const ref: { host?: PluginHost } = {};
     const log = new HostLog(basename(spec.file), spec.logger, spec.options.logsPerSecond);
     const { live, commands } = await spawnHost(spec, log, () => ref.host);
-    ref.host = new PluginHost(spec, log, live, commands);
+    ref.host = new PluginHost(spec, log, live, commands, options.keep ?? false);
     return ref.host;
   }
 
@@ -94,6 +123,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   /** Times this version's host was restarted. */
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Whether a host runs now (`"starting"`: one is on its way for a call or a restart). */
+  get host(): "running" | "starting" | "stopped" {
+    if (this.#live && !this.#live.dead) return "running";
+    return this.#starting ? "starting" : "stopped";
   }
 
   /** Process id of the current host, if one runs. */
@@ -127,8 +162,9 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   }
 
   run(command: string, ctx: Context): RunnerCall {
-    // Counted at once, so a retiring version cannot stop under a call.
+    // Counted at once, so a retiring version cannot stop under a call, nor an idle host.
     this.#active++;
+    this.#idle.clear();
     const ackEvery = Math.max(1, Math.floor(this.#spec.options.chunkCredit / 4));
     const call = new RemoteCall(this, command, ctx, ackEvery);
     const disabled = this.#policy.disabled;
@@ -157,6 +193,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   released(): void {
     this.#active--;
     this.#finishIfRetired();
+    this.#idle.arm(this.#isIdle);
   }
 
   /** @internal asks the host to stop a call; kills the host if it has not within the grace period. */
@@ -171,20 +208,13 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     });
     call.graceTimer = setTimeout(() => {
       if (call.isSettled || live.dead) return;
-      const why = toSockdError(reason, Status.CANCELLED);
-      const what = why.status === Status.TIMEOUT ? "its deadline passed" : "it was cancelled";
+      const timedOut = toSockdError(reason, Status.CANCELLED).status === Status.TIMEOUT;
       this.#spec.logger.warn("Plugin host killed: a call did not stop in time", {
         plugin: this.#name,
         command: call.command,
         graceMs,
       });
-      this.#died(
-        live,
-        new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin host of ${this.#name} was killed: call "${call.command}" did not stop within ${graceMs} ms after ${what}`,
-        ),
-      );
+      this.#died(live, hostErrors.graceOver(this.#name, call.command, graceMs, timedOut));
     }, graceMs);
   }
 
@@ -204,6 +234,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
+    this.#idle.clear();
     if (!this.#retired.signal.aborted) this.#retired.abort();
     if (this.#live) this.#stop(this.#live, new SockdError(Status.CANCELLED, "Server is shutting down"));
     this.#live = undefined;
@@ -212,6 +243,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
   #finishIfRetired() {
     if (!this.finished) return;
     clearTimeout(this.#restartTimer);
+    this.#idle.clear();
     if (!this.#live) return;
     this.#stop(this.#live, new SockdError(Status.CANCELLED, `Plugin ${this.#name} was reloaded`));
     this.#live = undefined;
@@ -221,6 +253,18 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     live.expected = true;
     this.#died(live, why);
   }
+
+  /**
+   * Keeps the running host from idling out (`on`): its file changed on disk
+   * and the new content failed to load, so a new host would not load this
+   * version's code.
+   */
+  pin(on: boolean): void {
+    this.#idle.pin(on, this.#isIdle);
+  }
+
+  /** No call, and a live host: what may stop when idle. */
+  #isIdle = () => this.#active === 0 && this.#live !== undefined && !this.#live.dead;
 
   async #ready(signal: AbortSignal): Promise<LiveHost> {
     const current = this.#live;
@@ -232,15 +276,16 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
         } else {
           this.#live = live;
           this.#watchMemory(live);
+          // A restart no call waits for idles out like any other host.
+          this.#idle.arm(this.#isIdle);
         }
         return live;
       })
       .catch((err) => {
-        const why = new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin ${this.#name} could not restart its host: ${(err as Error).message}`,
-        );
-        this.#failed(why.message);
+        const why = hostErrors.cannotStart(this.#name, (err as Error).message);
+        // Not the plugin's failure: its file moved on. The reload that is due serves the new content.
+        if ((err as PluginLoadError).stale) this.#spec.onStale?.();
+        else this.#failed(why.message);
         throw why;
       })
       .finally(() => this.#starting = undefined);
@@ -276,10 +321,7 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     if (live.dead) return;
     live.proc.send(msg);
     if (live.proc.pendingBytes > this.#spec.options.maxPendingBytes) {
-      this.#died(
-        live,
-        new SockdError(Status.HANDLER_ERROR, `Plugin host of ${this.#name} stopped reading its input`),
-      );
+      this.#died(live, hostErrors.notReading(this.#name));
     }
   }
 
@@ -330,29 +372,12 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
       case "state":
         this.#applyState(live, msg.op, listener);
         return;
-      case "log": {
-        const call = msg.id === undefined ? undefined : live.calls.get(msg.id);
-        this.#log.line(msg.level, msg.msg, msg.fields, call?.ctx.log);
-        return;
-      }
       case "crash":
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin ${this.#name} crashed: ${this.#message(msg.error.message)}`,
-          ),
-        );
+        this.#died(live, hostErrors.crashed(this.#name, this.#message(msg.error.message)));
         return;
       case "loaded":
       case "load-error":
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin host of ${this.#name} broke the protocol: "${msg.t}" again`,
-          ),
-        );
+        this.#died(live, hostErrors.protocol(this.#name, msg.t));
         return;
     }
   }
@@ -362,45 +387,18 @@ export class PluginHost implements Runner, CallOwner, HostEvents {
     this.#died(live, why);
   }
 
-  /**
-   * Pings the host now and then: its answer carries its memory (it keeps its
-   * own cap: see host_main.ts), and a host that has not answered for
-   * `unresponsiveMs` while no call with a deadline runs in it is spinning
-   * where no deadline reaches (between calls, or in a persistent one): it is
-   * killed. A call with a deadline may keep its host busy until deadline +
-   * grace: that rule stops it.
-   */
+  /** Pings the host for its memory, and kills one that stops answering (see LiveHost.heartbeat). */
   #watchMemory(live: LiveHost) {
     const { memoryCheckMs, unresponsiveMs } = this.#spec.options;
-    live.heartbeat({
-      send: (msg) => this.#send(live, msg),
-      everyMs: Math.min(memoryCheckMs, Math.max(100, unresponsiveMs / 3)),
-      limitMs: unresponsiveMs,
-      excused: () => [...live.calls.values()].some((c) => !this.#persistent.has(c.command)),
-      silent: (ms) =>
-        this.#died(
-          live,
-          new SockdError(
-            Status.HANDLER_ERROR,
-            `Plugin host of ${this.#name} was killed: it answered nothing for ${Math.round(ms / 1000)} s ` +
-              `(a loop that never yields?)`,
-          ),
-        ),
-    });
+    const send = (msg: { t: "ping"; n: number }) => this.#send(live, msg);
+    const silent = (ms: number) => this.#died(live, hostErrors.silent(this.#name, ms));
+    live.heartbeat({ send, memoryCheckMs, unresponsiveMs, persistent: this.#persistent, silent });
   }
 
   /** A state change from a host, held to the entry and byte budgets (a host over them is stopped). */
   #applyState(live: LiveHost, op: StateOp, listener: StateListener) {
     const over = applyHostState(this.#spec.state, op, listener, this.#spec.options);
-    if (over) {
-      this.#died(
-        live,
-        new SockdError(
-          Status.HANDLER_ERROR,
-          `Plugin ${this.#name} went over its state budget of ${over}: its host was stopped`,
-        ),
-      );
-    }
+    if (over) this.#died(live, hostErrors.stateBudget(this.#name, over));
   }
 
   /** The call's next input chunk (or its end), for the host that asked. */

@@ -31,6 +31,8 @@ Deno.test("e2e: a busy-loop plugin answers 104 at its deadline, and its host is 
   type Status = { restarts: number; pid?: number; state: string };
   const status = async () => (await b.call("plugins", ["--json"]).result as Status[])[0]!;
   try {
+    // Hosts start on first use: start it before the 500 ms deadline counts.
+    assertEquals(await b.call("quick").result, "quick");
     const first = await status();
     const spin = caught(a.call("spin").result);
     let pings = 0;

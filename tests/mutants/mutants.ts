@@ -256,9 +256,23 @@ export const mutants: Mutant[] = [
   {
     name: "a call past its deadline and grace never gets its host killed",
     file: "lib/runner/plugin_host.ts",
-    find: "      if (call.isSettled || live.dead) return;\n      const why",
-    replace: "      if (call) return;\n      const why",
+    find: "      if (call.isSettled || live.dead) return;\n      const timedOut",
+    replace: "      if (call) return;\n      const timedOut",
     tests: ["tests/e2e/plugins_test.ts"],
+  },
+  {
+    name: "an idle plugin host is never stopped",
+    file: "lib/runner/_idle_stop.ts",
+    find: "if (!this.#pinned && idle()) this.#stop();",
+    replace: "if (false) this.#stop();",
+    tests: ["tests/runner/host_idle_test.ts"],
+  },
+  {
+    name: "a host started after an idle stop runs whatever the file holds now",
+    file: "lib/runner/host_main.ts",
+    find: "if (await contentDigest(bytes) !== sha256) {",
+    replace: "if (false) {",
+    tests: ["tests/runner/host_idle_test.ts"],
   },
   {
     name: "a crash-looping plugin is never disabled",
@@ -522,7 +536,7 @@ export const mutants: Mutant[] = [
   {
     name: "a host that stops answering between calls is never killed",
     file: "lib/runner/live_host.ts",
-    find: "if (quiet > o.limitMs && !o.excused()) return o.silent(quiet);",
+    find: "if (quiet > limitMs && !excused()) return o.silent(quiet);",
     replace: "",
     tests: ["tests/runner/plugin_host_test.ts"],
   },

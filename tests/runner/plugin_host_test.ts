@@ -181,6 +181,8 @@ Deno.test("plugin host: a call that ignores its deadline is stopped after the gr
   const a = await connect(server.path);
   const b = await connect(server.path);
   try {
+    // The host runs before the deadline starts counting (else "hang" could time out waiting for it to start).
+    assertEquals(await a.call("fast").result, "fast");
     const t0 = performance.now();
     const slow = a.call("slow").result;
     const hang = caught(a.call("hang").result);
@@ -280,7 +282,7 @@ Deno.test("plugin host: a host produces at most its chunk credit ahead of the re
   }
 });
 
-Deno.test("plugin host: each host's memory and pid are shown by `plugins`", async () => {
+Deno.test("plugin host: each running host's memory and pid are shown by `plugins`", async () => {
   await using tmp = await tempDir();
   const files: Record<string, string> = {};
   for (let i = 0; i < 4; i++) {
@@ -289,7 +291,9 @@ Deno.test("plugin host: each host's memory and pid are shown by `plugins`", asyn
   await using server = await pluginServer(tmp.dir, files);
   const client = await connect(server.path);
   try {
-    type Status = { memoryBytes?: number; state: string; pid?: number };
+    type Status = { memoryBytes?: number; state: string; pid?: number; host?: string };
+    // Hosts start on first use.
+    for (let i = 0; i < 4; i++) assertEquals(await client.call(`p${i}`).result, i);
     let list: Status[] = [];
     await waitFor(
       async () => {
@@ -304,6 +308,7 @@ Deno.test("plugin host: each host's memory and pid are shown by `plugins`", asyn
     assertEquals(pids.size, 4, "one host process per plugin file");
     for (const p of list) {
       assertEquals(p.state, "loaded");
+      assertEquals(p.host, "running");
       const ps = await new Deno.Command("ps", { args: ["-o", "args=", "-p", String(p.pid)] }).output();
       assertIncludes(new TextDecoder().decode(ps.stdout), "host_main.ts", "pid is the plugin's host");
       assert(
@@ -312,7 +317,7 @@ Deno.test("plugin host: each host's memory and pid are shown by `plugins`", asyn
       );
     }
     const text = await client.call("plugins").result as string;
-    assertMatch(text, /^FILE +STATE +RUNNER +COMMANDS +GRANTS +PID +MEMORY +ACTIVITY\n/);
+    assertMatch(text, /^FILE +STATE +RUNNER +COMMANDS +GRANTS +HOST +MEMORY +ACTIVITY\n/);
     assertMatch(text, /p0\.js +loaded v1 +process +p0 +no grants +\d+ +[\d.]+ MiB +-\n/);
   } finally {
     client.close();
@@ -429,8 +434,9 @@ Deno.test("plugin host: a host that spins between calls, where no deadline reach
   });
   const client = await connect(server.path);
   try {
-    const before = server.plugins()[0]!.pid;
     assertEquals(await client.call("later").result, "ok");
+    const before = server.plugins()[0]!.pid;
+    assert(before !== undefined, "the call started a host");
     await waitFor(() => server.plugins()[0]!.restarts === 1, 5000, "the silent host to be killed");
     assert(server.plugins()[0]!.pid !== before);
     assertEquals(await client.call("ok").result, "ok", "a new host serves");

@@ -15,8 +15,9 @@ const UNRESPONSIVE_MS = 8000 + 2000;
 Deno.test("attacks/bgspin: a host that spins between calls does not keep the CPUs", async (t) => {
   await using a = await attack("bgspin", { pingIntervalMs: 100 });
   // Started first, so that its host has stopped answering for a while by the last step.
-  const idlePid = (await a.plugin("idle_spin.ts")).pid;
   assertEquals(await a.call("idle-spin"), "spinning");
+  // Read after the call: hosts start on first use.
+  const idlePid = (await a.plugin("idle_spin.ts")).pid;
   const idleSince = performance.now();
 
   await step(

@@ -25,6 +25,7 @@ Deno.test("attacks/cpu: a busy loop is stopped at its deadline, its host killed,
     a,
     "104 at the deadline; the host is gone by deadline + grace; the CPU is free for 5 s",
     async () => {
+      assertEquals(await a.call("spin-ok"), "spin-ok", "its host started (hosts start on first use)");
       const old = (await a.plugin("spin.ts")).pid!;
       assert(old && old !== server && alive(old), `spin.ts runs in a host of its own: ${old}`);
       const t0 = performance.now();

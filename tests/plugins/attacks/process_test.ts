@@ -21,8 +21,12 @@ const SLACK_MS = 1000;
 const UNRESPONSIVE_MS = 8000;
 const PING_MS = 2000;
 
-/** The pid of `file`'s host, which must be a live process other than the server. */
-async function hostPid(a: Attack, file: string): Promise<number> {
+/**
+ * The pid of `file`'s host, which must be a live process other than the
+ * server; hosts start on first use, so `start` (a harmless command) is called first.
+ */
+async function hostPid(a: Attack, file: string, start?: string): Promise<number> {
+  if (start) await a.call(start);
   const p = await a.plugin(file);
   assert(typeof p.pid === "number" && p.pid !== a.server.process.pid && alive(p.pid), JSON.stringify(p));
   return p.pid;
@@ -40,7 +44,7 @@ async function restarted(a: Attack, file: string, old: number, ms = 5000) {
 
 /** A call that overruns its 500 ms deadline: 104 at the deadline, the host gone by deadline + grace. */
 async function assertStopped(a: Attack, file: string, command: string, stops = false) {
-  const pid = await hostPid(a, file);
+  const pid = await hostPid(a, file, `${command}-pid`);
   const t0 = performance.now();
   const call = a.fail(command);
   call.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
@@ -57,12 +61,15 @@ async function assertStopped(a: Attack, file: string, command: string, stops = f
 
 /** A busy persistent call (no deadline) ended by its caller: its host is killed within grace. */
 async function assertCallerStops(a: Attack, file: string, command: string, how: "cancel" | "hang up") {
-  const pid = await hostPid(a, file);
   const c = await connect(a.server.path);
+  let pid: number;
   try {
     const call = c.call(command);
     call.result.catch(() => {});
     await new Promise((r) => setTimeout(r, 300));
+    // The call started the host (hosts start on first use), and keeps it: it is persistent.
+    pid = (await a.waitPlugin(file, (p) => p.pid !== undefined, 5000, `${file} to have a host`)).pid!;
+    assert(alive(pid));
     const t0 = performance.now();
     if (how === "cancel") call.cancel();
     else c.close();
@@ -96,8 +103,8 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
     a,
     "Deno.kill(Deno.pid, SIGKILL) ends its own host only: 105 naming the host, restarted",
     async () => {
-      const pid = await hostPid(a, "kill_self.ts");
-      const victim = await hostPid(a, "victim.ts");
+      const pid = await hostPid(a, "kill_self.ts", "kill-self-pid");
+      const victim = await hostPid(a, "victim.ts", "victim-pid");
       const err = await a.fail("kill-self");
       assertStatus(err, Status.HANDLER_ERROR);
       assertMatch(err.message, /host/i);
@@ -154,7 +161,7 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
   });
 
   await step(t, a, "killing another plugin's host is denied; it keeps its pid and answers", async () => {
-    const victim = await hostPid(a, "victim.ts");
+    const victim = await hostPid(a, "victim.ts", "victim-pid");
     const err = await a.fail("kill-sibling", [String(victim)]);
     assertStatus(err, Status.HANDLER_ERROR);
     assertMatch(err.message, /requires run access/i);
@@ -164,7 +171,7 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
   });
 
   await step(t, a, "Deno.exit in a plugin: 105, its host restarted, it serves again", async () => {
-    const pid = await hostPid(a, "exit_self.ts");
+    const pid = await hostPid(a, "exit_self.ts", "exit-self-ok");
     const err = await a.fail("exit-self");
     assertStatus(err, Status.HANDLER_ERROR);
     assertIncludes(err.message, "exit_self.ts");
@@ -261,6 +268,8 @@ Deno.test("attacks/process: signals, exits and descriptors reach only the plugin
   });
 
   await step(t, a, "a plugin that crashes after every restart is disabled, saying why", async () => {
+    // Its host starts on first use; from then on it crashes 100 ms after every (re)start.
+    assertEquals(await a.call("crash-loop"), "crash-loop");
     const p = await a.waitPlugin(
       "crash_loop.ts",
       (p) => p.state === "disabled",

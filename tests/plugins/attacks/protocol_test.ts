@@ -16,6 +16,8 @@ import { alive, assertMatch, type Attack, attack, rssMiB, step, within } from ".
 
 /** `command` must end its host promptly as malformed, and the plugin serve again from a new host. */
 async function assertHostEnded(a: Attack, file: string, command: string, pattern = /malformed|protocol/i) {
+  // Hosts start on first use: a harmless call starts this one.
+  assertEquals(await a.call(`${command}-ok`), command === "stdout-garbage" ? "stdout-garbage-ok" : "ok");
   const pid = (await a.plugin(file)).pid;
   assert(typeof pid === "number", `${file} has a host pid`);
   const t0 = performance.now();
