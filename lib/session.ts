@@ -47,7 +47,7 @@ export class Session {
   #t: Transport;
   #o: SessionOptions;
   #dialect: Dialect | undefined;
-  /** The calls (made on the first). */
+  /** The calls (made on the first call request: a connection that never calls has none). */
   #calls: SessionCalls | undefined;
   #broken = false;
   #stopping = false;
