@@ -15,6 +15,7 @@ import type { Stats } from "./stats.ts";
 import type { Listening } from "./_listener_set.ts";
 import type { Handoff, MovedConnection } from "./_moved_connection.ts";
 import type { AccessLevel } from "./command.ts";
+import { raceAbort } from "./_abortable.ts";
 
 /** Where connections go when the server hands over to a successor process (`upgrade`). */
 export interface ConnectionMover {
@@ -105,21 +106,12 @@ export class Connections {
   async moveAll(mover: ConnectionMover, deadlineMs: number): Promise<number> {
     let moved = 0;
     await Promise.allSettled([...this.sessions].map(async (s) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const h = await Promise.race([
-        s.moveOut(),
-        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), deadlineMs)),
-      ]);
-      clearTimeout(timer);
+      // Not at a clean boundary by then: it stays.
+      const h = await within(s.moveOut(), deadlineMs).catch(() => undefined);
       if (!h) return;
       try {
         // A successor that stops reading its channel must not hold this process up for ever.
-        await Promise.race([
-          mover.move(h, { listener: s.listener, access: s.access }),
-          new Promise((_, reject) =>
-            timer = setTimeout(() => reject(new Error(`not taken within ${deadlineMs} ms`)), deadlineMs)
-          ),
-        ]);
+        await within(mover.move(h, { listener: s.listener, access: s.access }), deadlineMs);
         moved++;
       } catch (err) {
         this.#o.logger.warn("A connection could not be handed over; it is closed", {
@@ -127,8 +119,6 @@ export class Connections {
           error: String(err),
         });
         h.transport.close();
-      } finally {
-        clearTimeout(timer);
       }
     }));
     return moved;
@@ -186,4 +176,12 @@ export class Connections {
       });
     });
   }
+}
+
+/** `p`, or a rejection once `ms` have passed (`p` runs on); the timer ends with the race. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  const late = new AbortController();
+  const timer = setTimeout(() => late.abort(), ms);
+  return raceAbort(p, late.signal, () => new Error(`not taken within ${ms} ms`))
+    .finally(() => clearTimeout(timer));
 }

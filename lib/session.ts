@@ -1,30 +1,27 @@
 /**
- * One connection: detects its dialect, runs its calls, writes events back
- * with backpressure, and enforces its limits.
+ * One connection: reads its requests, detects its dialect, hands calls to
+ * `_session_calls.ts` and writes events back through `_event_writer.ts`,
+ * enforces the connection's time limits, and can move out to a successor
+ * process (`moveOut`) or resume where a predecessor left it.
  *
  * The session reads the socket itself into one small buffer (it grows while
  * reads fill it and shrinks back when they do not, so an idle connection
- * holds little), feeds the dialect's synchronous decoder, and answers a call
- * that finishes at once without awaiting anything (no timer, no abort
- * controller, no promise). The answers to one read go out in one write;
- * `_batch_writer.ts` batches them and holds calls and reading back while
- * the client does not read. The calls in flight are a `_call_table.ts`, the
- * idle clock and the handshake deadline alarms of `_idle_clock.ts` (one
- * timer for all connections); the deadlines of a connection's calls share
- * one timer.
+ * holds little) and feeds the dialect's synchronous decoder. The answers to
+ * one read go out in one write; `_batch_writer.ts` batches them and holds
+ * calls and reading back while the client does not read. The idle clock and
+ * the handshake deadline are alarms of `_idle_clock.ts` (one timer for all
+ * connections).
  *
  * @module
  */
 import type { AccessLevel } from "./command.ts";
-import type { CallId, Dialect, Event, Request } from "./dialects/dialect.ts";
+import type { Dialect, Event, Request } from "./dialects/dialect.ts";
 import { detectDialect, DIALECTS } from "./dialects/detect.ts";
-import { type CallEnv, isRunning } from "./dispatcher.ts";
 import { SockdError, Status } from "./errors.ts";
-import { InputQueue } from "./_input_queue.ts";
-import { Deadlines } from "./_deadlines.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
-import { type CallState, CallTable } from "./_call_table.ts";
+import { SessionCalls } from "./_session_calls.ts";
+import { writeEvent } from "./_event_writer.ts";
 import { Alarm, IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
@@ -50,10 +47,8 @@ export class Session {
   #t: Transport;
   #o: SessionOptions;
   #dialect: Dialect | undefined;
-  /** Calls that did not finish at once, by id (made on the first). */
-  #calls: CallTable | undefined;
-  /** A call being started: running, but not (yet) in #calls (most finish before they would be). */
-  #starting = 0;
+  /** The calls (made on the first call request: a connection that never calls has none). */
+  #calls: SessionCalls | undefined;
   #broken = false;
   #stopping = false;
   /** Set once the session should stop reading (shutdown, time-out, lost); wakes `run`. */
@@ -61,9 +56,6 @@ export class Session {
   #wake: (() => void) | undefined;
   /** Made on the first activity that restarts it. */
   #idle: IdleClock | undefined;
-  #deadlines: Deadlines | undefined;
-  /** What calls without input share: the caller, the deadlines and the clock. */
-  #env: CallEnv | undefined;
   /** The last clock reading (on each read that brings requests, and as calls end); see `CallEnv.clock`. */
   #clock: { at: number } | undefined;
   /** The write side: answers queued while a write is under way go out together, in one buffer. */
@@ -86,7 +78,7 @@ export class Session {
 
   /** Commands running now. */
   get callsInFlight(): number {
-    return (this.#calls?.size ?? 0) + this.#starting;
+    return this.#calls?.inFlight ?? 0;
   }
 
   /** The calls running now (those that did not finish at once): command and milliseconds so far. */
@@ -116,12 +108,7 @@ export class Session {
     if (this.#move) return this.#move.promise;
     if (!this.#t.detach || this.#halted || this.#broken) return Promise.resolve(undefined);
     const move = this.#move = new MoveOut();
-    for (const state of this.#calls?.values() ?? []) {
-      if (state.input || !this.#o.dispatcher.isPersistent(state.command)) continue;
-      state.moved = true;
-      move.add(state.req);
-      state.call.abort(new SockdError(Status.CANCELLED, "Connection moved to the successor process"));
-    }
+    this.#calls?.moveOut(move);
     this.#t.interrupt?.();
     return move.promise;
   }
@@ -165,7 +152,7 @@ export class Session {
       return false;
     }
     if (this.#broken || this.#halted) return false;
-    this.#deadlines?.close();
+    this.#calls?.close();
     this.#idle?.stop();
     move.handOff(this.#t, this.#dialect);
     return true;
@@ -298,7 +285,12 @@ export class Session {
   #handle(req: Request, dialect: Dialect): boolean | Promise<boolean> {
     switch (req.type) {
       case "call": {
-        const task = this.#startCall(req);
+        if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
+          // Read before the move: it follows in the successor.
+          this.#move.add(req);
+          return true;
+        }
+        const task = (this.#calls ??= this.#newCalls()).start(req);
         if (task && !dialect.concurrent) return task.then(() => true);
         return true;
       }
@@ -325,113 +317,17 @@ export class Session {
     }
   }
 
-  /** Starts a call; a promise of its end when it did not finish at once. */
-  #startCall(req: Extract<Request, { type: "call" }>): Promise<void> | undefined {
-    if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
-      // Read before the move: it follows in the successor.
-      this.#move.add(req);
-      return undefined;
-    }
-    // Made on the first call that does not finish at once: most connections never need it.
-    const calls = this.#calls;
-    if (calls?.has(req.id)) {
-      // With no id: an end for this id would read as the end of the call still running under it.
-      const error = `Call id ${JSON.stringify(req.id)} is already in flight (the new call was not run)`;
-      this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });
-      return undefined;
-    }
-    if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection) {
-      const error =
-        `Too many calls in flight on this connection (limit ${this.#o.limits.maxCallsPerConnection})`;
-      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
-      return undefined;
-    }
-    const pool = this.#o.calls;
-    if (pool && pool.inFlight >= pool.max) {
-      const error = `Too many calls in flight on this socket (limit ${pool.max})`;
-      this.#send({ type: "end", id: req.id, status: Status.BUSY, error });
-      return undefined;
-    }
-    const shared = this.#env ??= {
-      caller: Object.freeze({ connection: this.id, dialect: this.dialect, access: this.#o.access }),
-      deadlines: this.#deadlines = new Deadlines(),
-      clock: this.#clock ??= { at: performance.now() },
-    };
-    const input = req.input ? new InputQueue(this.#o.limits.inputBufferBytes) : undefined;
-    const env = input ? { ...shared, input: () => input.stream } : shared;
-    this.#starting++;
-    let started;
-    try {
-      started = this.#o.dispatcher.start(req, env);
-    } finally {
-      this.#starting--;
-    }
-    if (!isRunning(started)) {
-      input?.discard();
-      this.#send(started);
-      return undefined;
-    }
-    const state = { call: started, command: req.command, started: this.#clock!.at, input, req } as CallState;
-    (this.#calls ??= new CallTable()).set(req.id, state);
-    if (pool) pool.inFlight++;
-    state.done = this.#pump(req.id, state);
-    return state.done;
-  }
-
-  /** Moves a running call's events to the connection, one chunk at a time. */
-  async #pump(id: CallId, state: CallState): Promise<void> {
-    try {
-      while (true) {
-        const event = await state.call.next();
-        // A followed call whose connection moves ends here unseen: it goes on in the successor.
-        if (this.#broken || state.moved) break;
-        this.#send(event);
-        if (event.type === "end") break;
-        // Backpressure: the command is pulled again once the socket has taken this chunk.
-        await this.#out.whenTaken();
-      }
-    } catch (err) {
-      this.#lost(err);
-    } finally {
-      state.input?.discard();
-      this.#calls!.delete(id);
-      if (this.#o.calls) this.#o.calls.inFlight--;
-      this.#touch();
-      if (this.#calls!.size === 0) this.#out.trim();
-    }
-  }
-
   /** Queues one event; a data event that cannot be encoded ends its call with 105 instead. */
   #send(event: Event) {
     if (this.#broken) return;
-    const dialect = this.#dialect!;
-    let bytes: Uint8Array;
     try {
-      if (event.type === "data" && event.chunk instanceof Uint8Array && dialect.dataHeader) {
-        const header = dialect.dataHeader(event.id, event.chunk);
-        if (header.length > 0) this.#out.push(header, false);
-        if (event.chunk.length > 0) this.#out.push(event.chunk, true);
-        return;
-      }
-      if (dialect.encodeText) {
-        const out = dialect.encodeText(event);
-        if (typeof out === "string") {
-          if (out.length > 0) this.#out.pushText(out);
-          return;
-        }
-        bytes = out;
-      } else {
-        bytes = dialect.encode(event);
-      }
+      writeEvent(this.#out, this.#dialect!, event);
     } catch (err) {
       if (event.type !== "data") throw err;
       this.#calls?.get(event.id)?.call.abort(
         new SockdError(Status.HANDLER_ERROR, `Command produced a chunk that cannot be sent: ${err}`),
       );
-      return;
     }
-    // A data event's bytes may be the command's own (text sends bytes chunks as they are).
-    if (bytes.length > 0) this.#out.push(bytes, event.type === "data");
   }
 
   #lost(err: unknown) {
@@ -453,6 +349,21 @@ export class Session {
 
   #cancelAll(reason: SockdError) {
     this.#calls?.cancelAll(reason);
+  }
+
+  /** The calls' view of this session: what they send, and what they tell it. */
+  #newCalls(): SessionCalls {
+    return new SessionCalls(this.#o, {
+      out: this.#out,
+      host: {
+        send: (event) => this.#send(event),
+        touch: () => this.#touch(),
+        lost: (err) => this.#lost(err),
+        broken: () => this.#broken,
+      },
+      dialect: this.dialect,
+      clock: this.#clock ??= { at: performance.now() },
+    });
   }
 
   /**
@@ -480,7 +391,7 @@ export class Session {
   }
 
   async #close() {
-    this.#deadlines?.close();
+    this.#calls?.close();
     this.#idle?.stop();
     try {
       await this.#out.drained();

@@ -182,7 +182,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "calls refused before the per-connection limit is reached",
-    file: "lib/session.ts",
+    file: "lib/_session_calls.ts",
     find: "if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection) {",
     replace: "if ((calls?.size ?? 0) >= this.#o.limits.maxCallsPerConnection / 2) {",
     tests: ["tests/session_test.ts"],
@@ -326,10 +326,10 @@ export const mutants: Mutant[] = [
   },
   {
     name: "a reused id in flight is refused under that id (two ends for one id)",
-    file: "lib/session.ts",
+    file: "lib/_session_calls.ts",
     find:
-      'this.#send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });',
-    replace: 'this.#send({ type: "end", id: req.id, status: Status.BAD_REQUEST, error });',
+      'this.#host.send({ type: "end", id: null, status: Status.BAD_REQUEST, error, details: { id: req.id } });',
+    replace: 'this.#host.send({ type: "end", id: req.id, status: Status.BAD_REQUEST, error });',
     tests: ["tests/protocol_edges_test.ts"],
   },
   {
