@@ -49,6 +49,8 @@ export class Session {
   #dialect: Dialect | undefined;
   /** The calls (made on the first call request: a connection that never calls has none). */
   #calls: SessionCalls | undefined;
+  /** `run`'s promise once running: shutdown waits for the connection to be closed. */
+  #ran: Promise<void> | undefined;
   #broken = false;
   #stopping = false;
   /** Set once the session should stop reading (shutdown, time-out, lost); wakes `run`. */
@@ -114,7 +116,11 @@ export class Session {
   }
 
   /** Serves the connection until it ends; never throws. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    return this.#ran ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
     let moved = false;
     try {
       const serving = this.#serve();
@@ -166,6 +172,15 @@ export class Session {
     this.#stopping = true;
     this.#halt();
     await this.#calls?.drain(drainMs, () => this.#t.close());
+    // The last answers are out before the server may exit: a node:net socket's write callback can run
+    // before its bytes leave, so a server stopping right after a call ended lost that call's end. A
+    // client that does not read them is closed after another drainMs.
+    const late = setTimeout(() => this.#t.close(), drainMs);
+    try {
+      await this.#ran;
+    } finally {
+      clearTimeout(late);
+    }
   }
 
   #allDone(): Promise<unknown> {
