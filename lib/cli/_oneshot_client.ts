@@ -18,7 +18,8 @@ import { dialUnix } from "../_dial_unix.ts";
 import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { CallClient } from "./call.ts";
-import { decodeFrameBody, encodeFrame, PREFACE } from "./_msgpack_lite.ts";
+import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
+import { PREFACE } from "../dialects/_msgpack_bytes.ts";
 
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const INPUT_PIECE = 64 * 1024;
@@ -80,7 +81,7 @@ class OneShotClient implements CallClient {
 
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
-    const call = new Call(id, () => this.#send({ type: "cancel", id }).catch(() => {}));
+    const call = new Call(id, this);
     if (this.#dead) {
       call._end(this.#dead);
       return call;
@@ -102,6 +103,11 @@ class OneShotClient implements CallClient {
     }
     if (options.input !== undefined) this.#pumpInput(call, options.input);
     return call;
+  }
+
+  /** @internal asks the server to cancel call `id` (see {@linkcode Call.cancel}). */
+  _cancel(id: number): void {
+    this.#send({ type: "cancel", id }).catch(() => {});
   }
 
   close(): void {
