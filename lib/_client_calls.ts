@@ -21,6 +21,24 @@ export const WRITE_FAILURE_GRACE_MS = 1000;
 const encoder = new TextEncoder();
 
 /**
+ * Ends `call` at once when the connection is dead (with why) or `signal`
+ * has already aborted (CANCELLED); otherwise answers true: it may start.
+ */
+export function mayStart(call: Call, dead: SockdError | undefined, signal: AbortSignal | undefined): boolean {
+  if (dead) call._end(dead);
+  else if (signal?.aborted) call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
+  else return true;
+  return false;
+}
+
+/** Cancels `call` when `signal` aborts, until the call ends. */
+export function cancelOnAbort(call: Call, signal: AbortSignal): void {
+  const onAbort = () => call.cancel();
+  signal.addEventListener("abort", onAbort, { once: true });
+  call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
+}
+
+/**
  * Handles an `end` frame from the server: ends the call it names (a remote
  * error unless its status is OK) and forgets it; an end without an id is
  * the server ending the connection, passed to `fail`.

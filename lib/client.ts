@@ -12,9 +12,11 @@ import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
 import {
+  cancelOnAbort,
   closedByServer,
   endAll,
   endCall,
+  mayStart,
   pumpInput,
   readFailure,
   WRITE_FAILURE_GRACE_MS,
@@ -113,23 +115,12 @@ export class Client {
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
     const call = new Call(id, this);
-    if (this.#dead) {
-      call._end(this.#dead);
-      return call;
-    }
     const { signal, input } = options;
-    if (signal?.aborted) {
-      call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
-      return call;
-    }
+    if (!mayStart(call, this.#dead, signal)) return call;
     this.#calls.set(id, call);
     // A failed write ends the call through the connection's failure: nobody waits on this one.
     this.#writer.postCall(id, command, args, input !== undefined, options.timeoutMs);
-    if (signal) {
-      const onAbort = () => call.cancel();
-      signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
-    }
+    if (signal) cancelOnAbort(call, signal);
     if (input !== undefined) pumpInput(call, input, (message) => this.#send(message));
     return call;
   }

@@ -27,9 +27,11 @@ import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { CallClient } from "./call.ts";
 import {
+  cancelOnAbort,
   closedByServer,
   endAll,
   endCall,
+  mayStart,
   pumpInput,
   readFailure,
   WRITE_FAILURE_GRACE_MS,
@@ -94,25 +96,14 @@ class OneShotClient implements CallClient {
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
     const call = new Call(id, this);
-    if (this.#dead) {
-      call._end(this.#dead);
-      return call;
-    }
-    if (options.signal?.aborted) {
-      call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
-      return call;
-    }
+    if (!mayStart(call, this.#dead, options.signal)) return call;
     this.#calls.set(id, call);
     const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
     if (options.input !== undefined) message.input = true;
     if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
     // A failed write ends the call through the connection's failure: nobody waits on this one.
     this.#send(message).catch(() => {});
-    if (options.signal) {
-      const onAbort = () => call.cancel();
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
-    }
+    if (options.signal) cancelOnAbort(call, options.signal);
     if (options.input !== undefined) pumpInput(call, options.input, (m) => this.#send(m));
     return call;
   }
