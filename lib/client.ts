@@ -11,6 +11,16 @@ import { readFrames } from "./_client_reader.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
+import {
+  cancelOnAbort,
+  closedByServer,
+  endAll,
+  endCall,
+  mayStart,
+  pumpInput,
+  readFailure,
+  WRITE_FAILURE_GRACE_MS,
+} from "./_client_calls.ts";
 
 export { Call };
 export type { ServerHello };
@@ -45,11 +55,6 @@ export interface CallOptions {
   input?: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array | string;
 }
 
-const INPUT_PIECE = 64 * 1024;
-/** How long a failed write waits for the read loop to report why the server closed. */
-const WRITE_FAILURE_GRACE_MS = 1000;
-const encoder = new TextEncoder();
-
 /**
  * A connection to a sockd server, speaking the framed msgpack dialect.
  * Several calls may run at once.
@@ -68,6 +73,8 @@ export class Client {
   #dead: SockdError | undefined;
   #writer: FrameWriter;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** {@linkcode Client.#fail}, made once (not a closure per end frame). */
+  readonly #failWith = (err: SockdError) => this.#fail(err);
 
   /** @internal use {@linkcode connect}. */
   constructor(
@@ -108,24 +115,13 @@ export class Client {
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
     const call = new Call(id, this);
-    if (this.#dead) {
-      call._end(this.#dead);
-      return call;
-    }
     const { signal, input } = options;
-    if (signal?.aborted) {
-      call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
-      return call;
-    }
+    if (!mayStart(call, this.#dead, signal)) return call;
     this.#calls.set(id, call);
     // A failed write ends the call through the connection's failure: nobody waits on this one.
     this.#writer.postCall(id, command, args, input !== undefined, options.timeoutMs);
-    if (signal) {
-      const onAbort = () => call.cancel();
-      signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
-    }
-    if (input !== undefined) this.#pumpInput(call, input);
+    if (signal) cancelOnAbort(call, signal);
+    if (input !== undefined) pumpInput(call, input, (message) => this.#send(message));
     return call;
   }
 
@@ -158,21 +154,6 @@ export class Client {
     return this.#writer.send(message);
   }
 
-  async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
-    const id = call.id;
-    try {
-      for await (const chunk of asChunks(input)) {
-        if (call.ended) return;
-        for (let off = 0; off < chunk.length; off += INPUT_PIECE) {
-          await this.#send({ type: "input", id, chunk: chunk.subarray(off, off + INPUT_PIECE) });
-        }
-      }
-      if (!call.ended) await this.#send({ type: "input-end", id });
-    } catch {
-      // The call or connection ended; its result says how.
-    }
-  }
-
   async #readLoop(frames: FrameDecoder, pending: Record<string, unknown>[]): Promise<void> {
     try {
       for (const msg of pending) await this.#onMessage(msg);
@@ -181,16 +162,9 @@ export class Client {
         message: (msg) => this.#onMessage(msg),
         dead: () => this.#dead !== undefined,
       });
-      this.#fail(
-        this.#writer.failed ??
-          new SockdError(Status.CONN_ERROR, `Server at ${this.path} closed the connection`),
-      );
+      this.#fail(this.#writer.failed ?? closedByServer(this.path));
     } catch (err) {
-      this.#fail(
-        err instanceof SockdError
-          ? new SockdError(err.status, `Bad data from server: ${err.message}`)
-          : new SockdError(Status.CONN_ERROR, `Connection to ${this.path} lost`, { cause: err }),
-      );
+      this.#fail(readFailure(err, this.path));
     } finally {
       try {
         this.#conn.close();
@@ -204,24 +178,9 @@ export class Client {
     switch (msg.type) {
       case "data":
         return this.#calls.get(id as number)?._data(msg.chunk as Chunk);
-      case "end": {
-        const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
-        const error = status === Status.OK
-          ? undefined
-          : new SockdError(status, String(msg.error ?? "Call failed"), {
-            remote: true,
-            details: msg.details as Record<string, unknown> | undefined,
-          });
-        if (id === null || id === undefined) {
-          // A connection-level error: the server closes after it.
-          this.#fail(error ?? new SockdError(Status.BAD_REQUEST, "Server ended the connection"));
-          return undefined;
-        }
-        const call = this.#calls.get(id as number);
-        this.#calls.delete(id as number);
-        call?._end(error, msg.result);
+      case "end":
+        endCall(msg, this.#calls, this.#failWith);
         return undefined;
-      }
       case "pong":
         this.#pings.get(id as number)?.();
         this.#pings.delete(id as number);
@@ -235,8 +194,7 @@ export class Client {
     if (this.#dead) return;
     this.#dead = err;
     this.#writer.stop(err);
-    for (const call of this.#calls.values()) call._end(err);
-    this.#calls.clear();
+    endAll(this.#calls, err);
   }
 }
 
@@ -304,14 +262,4 @@ async function handshake(
     maxFrameBytes: options.maxFrameBytes ?? 16 * 1024 * 1024,
   });
   return new Client(name, channel, greeted.hello, greeted.frames, greeted.rest);
-}
-
-async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {
-  if (typeof input === "string") {
-    yield encoder.encode(input);
-  } else if (input instanceof Uint8Array) {
-    yield input;
-  } else {
-    for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
-  }
 }

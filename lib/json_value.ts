@@ -6,21 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 
-/** Replaces bytes anywhere in `value` with `{"$base64": …}` so it can be JSON-encoded. */
-export function toJsonValue(value: unknown, depth = 0): unknown {
-  if (depth > 64) throw new RangeError("Value is nested too deeply to encode");
-  if (value instanceof Uint8Array) {
-    return { $base64: Buffer.from(value.buffer, value.byteOffset, value.length).toString("base64") };
-  }
-  if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, depth + 1);
-    return out;
-  }
-  if (typeof value === "bigint") return value.toString();
-  return value;
-}
+export { toJsonValue } from "./_to_json_value.ts";
 
 /** Reverses {@linkcode toJsonValue}: `{"$base64": …}` objects become bytes again. */
 export function fromJsonValue(value: unknown, depth = 0): unknown {

@@ -9,10 +9,20 @@
  *
  * @module
  */
-import { SockdError, Status } from "../errors.ts";
-
-/** What a msgpack client sends first: NUL, "SOCKD", NUL, protocol version 1 (PROTOCOL.md). */
-export const PREFACE: Uint8Array = new Uint8Array([0x00, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0x00, 0x01]);
+import {
+  ARRAY,
+  BIN,
+  frameMap,
+  MAP,
+  readI16,
+  readI8,
+  readU16,
+  readU32,
+  STR,
+  writeHead,
+  writeInt,
+  writeU32,
+} from "../dialects/_msgpack_bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,86 +39,67 @@ const decoder = new TextDecoder();
  * ```
  */
 export function encodeFrame(message: Record<string, unknown>): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const put = (bytes: Uint8Array) => {
-    parts.push(bytes);
-    size += bytes.length;
-  };
-  put(new Uint8Array(4));
-  write(message, put);
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+  const out: Out = { bytes: new Uint8Array(256), off: 4 };
+  write(message, out);
+  writeU32(out.bytes, 0, out.off - 4);
+  return out.bytes.subarray(0, out.off);
+}
+
+/** A frame being written: its bytes so far and where the next goes. */
+interface Out {
+  bytes: Uint8Array;
+  off: number;
+}
+
+/** Makes room for `n` more bytes in `out`. */
+function room(out: Out, n: number): Uint8Array {
+  if (out.off + n > out.bytes.length) {
+    const grown = new Uint8Array(Math.max(out.bytes.length * 2, out.off + n));
+    grown.set(out.bytes.subarray(0, out.off));
+    out.bytes = grown;
   }
-  new DataView(out.buffer).setUint32(0, size - 4);
-  return out;
+  return out.bytes;
 }
 
-function head(type: number, n: number, small: number, fix: number, c8: number): Uint8Array {
-  if (n < small) return new Uint8Array([fix | n]);
-  if (c8 !== 0 && n < 0x100) return new Uint8Array([c8, n]);
-  if (n < 0x10000) return new Uint8Array([type, n >> 8, n & 0xff]);
-  const b = new Uint8Array(5);
-  b[0] = type + 1;
-  new DataView(b.buffer).setUint32(1, n);
-  return b;
+/** Writes `bytes` after a header of `kind` for their length. */
+function writeSized(out: Out, kind: typeof STR, bytes: Uint8Array): void {
+  const b = room(out, 5 + bytes.length);
+  const at = writeHead(b, out.off, kind, bytes.length);
+  b.set(bytes, at);
+  out.off = at + bytes.length;
 }
 
-function write(value: unknown, put: (bytes: Uint8Array) => void): void {
-  if (value === null || value === undefined) return put(new Uint8Array([0xc0]));
-  if (typeof value === "boolean") return put(new Uint8Array([value ? 0xc3 : 0xc2]));
+function write(value: unknown, out: Out): void {
+  if (value === null || value === undefined || typeof value === "boolean") {
+    room(out, 1)[out.off++] = value === true ? 0xc3 : value === false ? 0xc2 : 0xc0;
+    return;
+  }
   if (typeof value === "number") {
-    const b = new Uint8Array(9);
-    const view = new DataView(b.buffer);
-    if (Number.isInteger(value) && value >= -0x80000000 && value <= 0xffffffff) {
-      if (value >= 0 && value < 0x80) return put(new Uint8Array([value]));
-      if (value < 0 && value >= -32) return put(new Uint8Array([value & 0xff]));
-      // The smallest encoding, as msgpackr writes it.
-      if (value >= 0) {
-        if (value < 0x100) return put(new Uint8Array([0xcc, value]));
-        if (value < 0x10000) return put(new Uint8Array([0xcd, value >> 8, value & 0xff]));
-        b[0] = 0xce;
-        view.setUint32(1, value);
-        return put(b.subarray(0, 5));
-      }
-      if (value >= -0x80) return put(new Uint8Array([0xd0, value & 0xff]));
-      if (value >= -0x8000) {
-        b[0] = 0xd1;
-        view.setInt16(1, value);
-        return put(b.subarray(0, 3));
-      }
-      b[0] = 0xd2;
-      view.setInt32(1, value);
-      return put(b.subarray(0, 5));
+    const b = room(out, 9);
+    // Integers from -2^31 to 2^32 - 1 in their smallest form, as msgpackr writes them; else float64.
+    const at = writeInt(b, out.off, value);
+    if (at >= 0) {
+      out.off = at;
+      return;
     }
-    b[0] = 0xcb;
-    view.setFloat64(1, value);
-    return put(b);
+    b[out.off] = 0xcb;
+    new DataView(b.buffer).setFloat64(out.off + 1, value);
+    out.off += 9;
+    return;
   }
-  if (typeof value === "string") {
-    const bytes = encoder.encode(value);
-    // str 8 (0xd9) and str 16/32 (0xda/0xdb)
-    put(head(0xda, bytes.length, 32, 0xa0, 0xd9));
-    return put(bytes);
-  }
-  if (value instanceof Uint8Array) {
-    put(head(0xc5, value.length, 0, 0, 0xc4));
-    return put(value);
-  }
+  if (typeof value === "string") return writeSized(out, STR, encoder.encode(value));
+  if (value instanceof Uint8Array) return writeSized(out, BIN, value);
   if (Array.isArray(value)) {
-    put(head(0xdc, value.length, 16, 0x90, 0));
-    for (const v of value) write(v, put);
+    out.off = writeHead(room(out, 5), out.off, ARRAY, value.length);
+    for (const v of value) write(v, out);
     return;
   }
   if (typeof value === "object") {
     const entries = Object.entries(value);
-    put(head(0xde, entries.length, 16, 0x80, 0));
+    out.off = writeHead(room(out, 5), out.off, MAP, entries.length);
     for (const [k, v] of entries) {
-      write(k, put);
-      write(v, put);
+      write(k, out);
+      write(v, out);
     }
     return;
   }
@@ -127,21 +118,15 @@ function write(value: unknown, put: (bytes: Uint8Array) => void): void {
  * ```
  */
 export function decodeFrameBody(body: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    const reader = new Reader(body);
-    value = reader.read();
-    if (reader.pos !== body.length) throw new Error("Expected one msgpack value, found more bytes after it");
-  } catch (err) {
-    throw new SockdError(
-      Status.BAD_REQUEST,
-      `Undecodable msgpack frame: ${err instanceof Error ? err.message : err}`,
-    );
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new SockdError(Status.BAD_REQUEST, "A frame must be a msgpack map with a type field");
-  }
-  return value as Record<string, unknown>;
+  return frameMap(body, readOne);
+}
+
+/** The one msgpack value that is all of `body`. */
+function readOne(body: Uint8Array): unknown {
+  const reader = new Reader(body);
+  const value = reader.read();
+  if (reader.pos !== body.length) throw new Error("Expected one msgpack value, found more bytes after it");
+  return value;
 }
 
 class Reader {
@@ -180,15 +165,15 @@ class Reader {
       case 0xc4:
         return this.#bin(this.#b[this.#take(1)]!);
       case 0xc5:
-        return this.#bin(v.getUint16(this.#take(2)));
+        return this.#bin(readU16(this.#b, this.#take(2)));
       case 0xc6:
-        return this.#bin(v.getUint32(this.#take(4)));
+        return this.#bin(readU32(this.#b, this.#take(4)));
       case 0xc7:
         return this.#ext(this.#b[this.#take(1)]!);
       case 0xc8:
-        return this.#ext(v.getUint16(this.#take(2)));
+        return this.#ext(readU16(this.#b, this.#take(2)));
       case 0xc9:
-        return this.#ext(v.getUint32(this.#take(4)));
+        return this.#ext(readU32(this.#b, this.#take(4)));
       case 0xca:
         return v.getFloat32(this.#take(4));
       case 0xcb:
@@ -196,17 +181,17 @@ class Reader {
       case 0xcc:
         return this.#b[this.#take(1)]!;
       case 0xcd:
-        return v.getUint16(this.#take(2));
+        return readU16(this.#b, this.#take(2));
       case 0xce:
-        return v.getUint32(this.#take(4));
+        return readU32(this.#b, this.#take(4));
       case 0xcf:
         return v.getBigUint64(this.#take(8)); // msgpackr's default: 64-bit integers as BigInt
       case 0xd0:
-        return v.getInt8(this.#take(1));
+        return readI8(this.#b, this.#take(1));
       case 0xd1:
-        return v.getInt16(this.#take(2));
+        return readI16(this.#b, this.#take(2));
       case 0xd2:
-        return v.getInt32(this.#take(4));
+        return readU32(this.#b, this.#take(4)) | 0;
       case 0xd3:
         return v.getBigInt64(this.#take(8));
       case 0xd4:
@@ -222,17 +207,17 @@ class Reader {
       case 0xd9:
         return this.#str(this.#b[this.#take(1)]!);
       case 0xda:
-        return this.#str(v.getUint16(this.#take(2)));
+        return this.#str(readU16(this.#b, this.#take(2)));
       case 0xdb:
-        return this.#str(v.getUint32(this.#take(4)));
+        return this.#str(readU32(this.#b, this.#take(4)));
       case 0xdc:
-        return this.#array(v.getUint16(this.#take(2)));
+        return this.#array(readU16(this.#b, this.#take(2)));
       case 0xdd:
-        return this.#array(v.getUint32(this.#take(4)));
+        return this.#array(readU32(this.#b, this.#take(4)));
       case 0xde:
-        return this.#map(v.getUint16(this.#take(2)));
+        return this.#map(readU16(this.#b, this.#take(2)));
       case 0xdf:
-        return this.#map(v.getUint32(this.#take(4)));
+        return this.#map(readU32(this.#b, this.#take(4)));
     }
     throw new Error("0xc1 is not a msgpack value (the format never uses it)");
   }

@@ -5,6 +5,14 @@
  * and their words are the client's; tests/cli/call_fast_test.ts runs the
  * same calls through both and compares what the user sees.
  *
+ * What does not touch msgpackr or `node:` is shared with lib/client.ts
+ * through lib/_client_calls.ts (ending calls, sending input, the words of a
+ * failed connection). The rest stays a copy on purpose: lib/client.ts's
+ * writer and reader (_frame_writer.ts, _client_reader.ts) and its greeting
+ * (_handshake.ts) import lib/codec.ts, i.e. msgpackr, which starts Node
+ * compatibility; its grace timer is a setTimeout, which loads Deno's Node
+ * timers (~5 ms cold), where this one uses AbortSignal.timeout.
+ *
  * Why: a cold `sockd call` was 2.6–3.1× an empty `deno run`, most of it
  * modules (msgpackr starts Node compatibility) and code run once
  * (docs/PERFORMANCE.md). Library users and the REPL keep lib/client.ts.
@@ -18,14 +26,21 @@ import { dialUnix } from "../_dial_unix.ts";
 import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { CallClient } from "./call.ts";
-import { decodeFrameBody, encodeFrame, PREFACE } from "./_msgpack_lite.ts";
+import {
+  cancelOnAbort,
+  closedByServer,
+  endAll,
+  endCall,
+  mayStart,
+  pumpInput,
+  readFailure,
+  WRITE_FAILURE_GRACE_MS,
+} from "../_client_calls.ts";
+import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
+import { PREFACE } from "../dialects/_msgpack_bytes.ts";
 
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
-const INPUT_PIECE = 64 * 1024;
 const READ_BYTES = 64 * 1024;
-/** How long a failed write waits for the read loop to report why the server closed (as lib/client.ts). */
-const WRITE_FAILURE_GRACE_MS = 1000;
-const encoder = new TextEncoder();
 
 /**
  * Connects to the server at `path` (after the trust checks of
@@ -80,28 +95,22 @@ class OneShotClient implements CallClient {
 
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
     const id = this.#nextId++;
-    const call = new Call(id, () => this.#send({ type: "cancel", id }).catch(() => {}));
-    if (this.#dead) {
-      call._end(this.#dead);
-      return call;
-    }
-    if (options.signal?.aborted) {
-      call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
-      return call;
-    }
+    const call = new Call(id, this);
+    if (!mayStart(call, this.#dead, options.signal)) return call;
     this.#calls.set(id, call);
     const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
     if (options.input !== undefined) message.input = true;
     if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
     // A failed write ends the call through the connection's failure: nobody waits on this one.
     this.#send(message).catch(() => {});
-    if (options.signal) {
-      const onAbort = () => call.cancel();
-      options.signal.addEventListener("abort", onAbort, { once: true });
-      call.result.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
-    }
-    if (options.input !== undefined) this.#pumpInput(call, options.input);
+    if (options.signal) cancelOnAbort(call, options.signal);
+    if (options.input !== undefined) pumpInput(call, options.input, (m) => this.#send(m));
     return call;
+  }
+
+  /** @internal asks the server to cancel call `id` (see {@linkcode Call.cancel}). */
+  _cancel(id: number): void {
+    this.#send({ type: "cancel", id }).catch(() => {});
   }
 
   close(): void {
@@ -173,21 +182,6 @@ class OneShotClient implements CallClient {
     return undefined;
   }
 
-  async #pumpInput(call: Call, input: NonNullable<CallOptions["input"]>) {
-    const id = call.id;
-    try {
-      for await (const chunk of asChunks(input)) {
-        if (call.ended) return;
-        for (let off = 0; off < chunk.length; off += INPUT_PIECE) {
-          await this.#send({ type: "input", id, chunk: chunk.subarray(off, off + INPUT_PIECE) });
-        }
-      }
-      if (!call.ended) await this.#send({ type: "input-end", id });
-    } catch {
-      // The call or connection ended; its result says how.
-    }
-  }
-
   async #readLoop(): Promise<void> {
     const frames = new FrameDecoder(MAX_FRAME_BYTES);
     const buf = new Uint8Array(READ_BYTES);
@@ -228,22 +222,13 @@ class OneShotClient implements CallClient {
         }
       }
       this.#fail(
-        this.#greeted === true
-          ? this.#writeFailed ??
-            new SockdError(Status.CONN_ERROR, `Server at ${this.#path} closed the connection`)
-          : new SockdError(
-            Status.CONN_ERROR,
-            `Server at ${this.#path} closed the connection before greeting`,
-          ),
+        this.#greeted === true ? this.#writeFailed ?? closedByServer(this.#path) : new SockdError(
+          Status.CONN_ERROR,
+          `Server at ${this.#path} closed the connection before greeting`,
+        ),
       );
     } catch (err) {
-      this.#fail(
-        this.#greeted !== true
-          ? this.#greetingError(err)
-          : err instanceof SockdError
-          ? new SockdError(err.status, `Bad data from server: ${err.message}`)
-          : new SockdError(Status.CONN_ERROR, `Connection to ${this.#path} lost`, { cause: err }),
-      );
+      this.#fail(this.#greeted !== true ? this.#greetingError(err) : readFailure(err, this.#path));
     } finally {
       try {
         this.#conn.close();
@@ -253,24 +238,8 @@ class OneShotClient implements CallClient {
 
   /** One message from the server; a promise when the reader should wait (a call's chunks pile up). */
   #onMessage(msg: Record<string, unknown>): Promise<void> | undefined {
-    const id = msg.id;
-    if (msg.type === "data") return this.#calls.get(id as number)?._data(msg.chunk as Chunk);
-    if (msg.type !== "end") return undefined;
-    const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
-    const error = status === Status.OK
-      ? undefined
-      : new SockdError(status, String(msg.error ?? "Call failed"), {
-        remote: true,
-        details: msg.details as Record<string, unknown> | undefined,
-      });
-    if (id === null || id === undefined) {
-      // A connection-level error: the server closes after it.
-      this.#fail(error ?? new SockdError(Status.BAD_REQUEST, "Server ended the connection"));
-      return undefined;
-    }
-    const call = this.#calls.get(id as number);
-    this.#calls.delete(id as number);
-    call?._end(error, msg.result);
+    if (msg.type === "data") return this.#calls.get(msg.id as number)?._data(msg.chunk as Chunk);
+    if (msg.type === "end") endCall(msg, this.#calls, (err) => this.#fail(err));
     return undefined;
   }
 
@@ -278,13 +247,6 @@ class OneShotClient implements CallClient {
     this.#stopGrace?.();
     if (this.#dead) return;
     this.#dead = err;
-    for (const call of this.#calls.values()) call._end(err);
-    this.#calls.clear();
+    endAll(this.#calls, err);
   }
-}
-
-async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {
-  if (typeof input === "string") yield encoder.encode(input);
-  else if (input instanceof Uint8Array) yield input;
-  else for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
 }

@@ -5,27 +5,10 @@
  * @module
  */
 import type { SockdError } from "../errors.ts";
+// Not lib/json_value.ts: that one imports node:buffer, ~7 ms of a cold `sockd call`.
+import { toJsonValue } from "../_to_json_value.ts";
 
 const encoder = new TextEncoder();
-
-/**
- * json_value.ts's `toJsonValue`, with the platform's base64 instead of
- * node:buffer's: this module is on the cold path of `sockd call`, where
- * importing any `node:` module costs ~7 ms of Node compatibility start-up.
- * tests/cli/render_test.ts holds the two to the same answers.
- */
-function toJsonValue(value: unknown, depth = 0): unknown {
-  if (depth > 64) throw new RangeError("Value is nested too deeply to encode");
-  if (value instanceof Uint8Array) return { $base64: value.toBase64() };
-  if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, depth + 1);
-    return out;
-  }
-  if (typeof value === "bigint") return value.toString();
-  return value;
-}
 
 /** Bytes for one data chunk in human form: text and bytes as-is, values as JSON lines. */
 export function renderChunk(chunk: unknown): Uint8Array {

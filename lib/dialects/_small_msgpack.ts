@@ -18,8 +18,19 @@
  * @module
  */
 
-/** Longest string handled here; longer ones go to msgpackr. */
-const MAX_STRING = 255;
+import {
+  ARRAY,
+  fixstr as key,
+  MAX_ASCII,
+  readI16,
+  readI8,
+  readU16,
+  readU32,
+  writeAscii,
+  writeHead,
+  writeU32,
+  writeUint,
+} from "./_msgpack_bytes.ts";
 
 /**
  * Reads `bytes[start, end)` as one msgpack map whose keys are short ASCII
@@ -158,15 +169,15 @@ function readValue(r: Reader, arrays = false): unknown {
     case 0xcc:
       return p + 1 > end ? FAIL : (r.pos = p + 1, bytes[p]!);
     case 0xcd:
-      return p + 2 > end ? FAIL : (r.pos = p + 2, (bytes[p]! << 8) | bytes[p + 1]!);
+      return p + 2 > end ? FAIL : (r.pos = p + 2, readU16(bytes, p));
     case 0xce:
-      return p + 4 > end ? FAIL : (r.pos = p + 4, u32(bytes, p));
+      return p + 4 > end ? FAIL : (r.pos = p + 4, readU32(bytes, p));
     case 0xd0:
-      return p + 1 > end ? FAIL : (r.pos = p + 1, (bytes[p]! << 24) >> 24);
+      return p + 1 > end ? FAIL : (r.pos = p + 1, readI8(bytes, p));
     case 0xd1:
-      return p + 2 > end ? FAIL : (r.pos = p + 2, (((bytes[p]! << 8) | bytes[p + 1]!) << 16) >> 16);
+      return p + 2 > end ? FAIL : (r.pos = p + 2, readI16(bytes, p));
     case 0xd2:
-      return p + 4 > end ? FAIL : (r.pos = p + 4, u32(bytes, p) | 0);
+      return p + 4 > end ? FAIL : (r.pos = p + 4, readU32(bytes, p) | 0);
     case 0xcb:
       return p + 8 > end
         ? FAIL
@@ -175,10 +186,6 @@ function readValue(r: Reader, arrays = false): unknown {
       return p + 1 > end ? FAIL : (r.pos = p + 1, readAscii(r, bytes[p]!));
   }
   return FAIL;
-}
-
-function u32(bytes: Uint8Array, p: number): number {
-  return ((bytes[p]! << 24) >>> 0) + (bytes[p + 1]! << 16) + (bytes[p + 2]! << 8) + bytes[p + 3]!;
 }
 
 /** Strings up to this long are looked up in {@linkcode STRINGS} before one is made. */
@@ -217,11 +224,6 @@ function readAscii(r: Reader, length: number): string | typeof FAIL {
   return s;
 }
 
-/** Key bytes, as msgpackr writes them (fixstr). */
-function key(name: string): Uint8Array {
-  return new Uint8Array([0xa0 + name.length, ...[...name].map((c) => c.charCodeAt(0))]);
-}
-
 const CALL_HEAD = new Uint8Array([...key("type"), ...key("call"), ...key("id")]);
 const COMMAND = key("command");
 const ARGS = key("args");
@@ -253,20 +255,14 @@ export function writeCallFrame(
   off = writeAscii(out, put(out, off, COMMAND), command);
   if (off < 0 || off + ARGS.length + 3 > out.length || args.length >= 0x10000) return -1;
   off = put(out, off, ARGS);
-  if (args.length < 16) out[off++] = 0x90 + args.length;
-  else {
-    out[off] = 0xdc;
-    out[off + 1] = args.length >> 8;
-    out[off + 2] = args.length & 0xff;
-    off += 3;
-  }
+  off = writeHead(out, off, ARRAY, args.length);
   for (let i = 0; i < args.length && off >= 0; i++) off = writeAscii(out, off, args[i]!);
   if (off >= 0 && timeout !== undefined) {
     if (off + TIMEOUT.length > out.length) return -1;
     off = writeUint(out, put(out, off, TIMEOUT), timeout);
   }
   if (off < 0) return -1;
-  writeLength(out, start, off - start - 4);
+  writeU32(out, start, off - start - 4);
   return off;
 }
 
@@ -295,7 +291,7 @@ export function endFrame(id: number | string, result: unknown): Uint8Array | und
   else if (typeof result === "string") off = writeAscii(out, off, result);
   else return undefined;
   if (off < 0) return undefined;
-  writeLength(out, start, off - start - 4);
+  writeU32(out, start, off - start - 4);
   slabUsed = off;
   return out.subarray(start, off);
 }
@@ -311,55 +307,11 @@ let slabUsed = 0;
 
 /** The most bytes {@linkcode writeUint} or {@linkcode writeAscii} write for `v` (0 when they will refuse it). */
 function bound(v: unknown): number {
-  return typeof v === "string" ? (v.length > MAX_STRING ? 0 : v.length + 2) : 5;
+  return typeof v === "string" ? (v.length > MAX_ASCII ? 0 : v.length + 2) : 5;
 }
 
 /** Copies the few bytes of `bytes` to `out` at `off`; returns the offset after them. (A loop: `set` costs more for so few.) */
 function put(out: Uint8Array, off: number, bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) out[off++] = bytes[i]!;
-  return off;
-}
-
-function writeLength(out: Uint8Array, at: number, size: number) {
-  out[at] = size >>> 24;
-  out[at + 1] = (size >>> 16) & 0xff;
-  out[at + 2] = (size >>> 8) & 0xff;
-  out[at + 3] = size & 0xff;
-}
-
-/** Writes a non-negative integer below 2^32 as msgpackr does; -1 if it is not one or does not fit. */
-function writeUint(out: Uint8Array, off: number, n: number): number {
-  if (!(n >= 0 && n < 0x100000000 && Number.isInteger(n)) || off + 5 > out.length) return -1;
-  if (n < 0x80) out[off++] = n;
-  else if (n < 0x100) {
-    out[off++] = 0xcc;
-    out[off++] = n;
-  } else if (n < 0x10000) {
-    out[off++] = 0xcd;
-    out[off++] = n >> 8;
-    out[off++] = n & 0xff;
-  } else {
-    out[off++] = 0xce;
-    writeLength(out, off, n);
-    off += 4;
-  }
-  return off;
-}
-
-/** Writes an ASCII string of up to {@linkcode MAX_STRING} chars; -1 if it is not one or does not fit. */
-function writeAscii(out: Uint8Array, off: number, s: string): number {
-  if (typeof s !== "string") return -1; // JavaScript callers may pass anything: msgpackr writes it as it is
-  const n = s.length;
-  if (n > MAX_STRING || off + 2 + n > out.length) return -1;
-  if (n < 32) out[off++] = 0xa0 + n;
-  else {
-    out[off++] = 0xd9;
-    out[off++] = n;
-  }
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return -1;
-    out[off++] = c;
-  }
   return off;
 }

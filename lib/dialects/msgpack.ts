@@ -17,6 +17,17 @@ import type {
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
 import { endFrame, readCallFrame, readSmallMap } from "./_small_msgpack.ts";
+import {
+  BIN,
+  fixstr,
+  frameMap,
+  headBytes,
+  PREFACE,
+  readU16,
+  readU32,
+  writeHead,
+  writeU32,
+} from "./_msgpack_bytes.ts";
 
 const KEEP = { keep: true };
 
@@ -28,16 +39,7 @@ export const PROTOCOL_VERSION = 1;
  * byte is neither printable ASCII nor `{`, so it cannot be mistaken for text
  * or JSON.
  */
-export const MSGPACK_PREFACE: Uint8Array = new Uint8Array([
-  0x00,
-  0x53,
-  0x4f,
-  0x43,
-  0x4b,
-  0x44,
-  0x00,
-  PROTOCOL_VERSION,
-]);
+export const MSGPACK_PREFACE: Uint8Array = PREFACE;
 
 /** Encodes one msgpack frame (length prefix + body). */
 export function encodeFrame(message: Record<string, unknown>): Uint8Array {
@@ -46,15 +48,11 @@ export function encodeFrame(message: Record<string, unknown>): Uint8Array {
 
 const DATA_KEYS = new Uint8Array([
   0x83, // fixmap of 3
-  ...[0xa4, ..."type"].map(byte),
-  ...[0xa4, ..."data"].map(byte),
-  ...[0xa2, ..."id"].map(byte),
+  ...fixstr("type"),
+  ...fixstr("data"),
+  ...fixstr("id"),
 ]);
-const CHUNK_KEY = new Uint8Array([0xa5, ..."chunk"].map(byte));
-
-function byte(c: number | string): number {
-  return typeof c === "number" ? c : c.charCodeAt(0);
-}
+const CHUNK_KEY = fixstr("chunk");
 
 /**
  * The frame header of `{type: "data", id, chunk}` whose chunk is `size`
@@ -64,28 +62,17 @@ function byte(c: number | string): number {
  */
 export function dataHeader(id: CallId, size: number): Uint8Array {
   const idBytes = encode(id);
-  const binHeader = size < 0x100 ? 2 : size < 0x10000 ? 3 : 5;
+  const binHeader = headBytes(BIN, size);
   const headLength = FRAME_HEADER_BYTES + DATA_KEYS.length + idBytes.length + CHUNK_KEY.length + binHeader;
   const out = new Uint8Array(headLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, headLength - FRAME_HEADER_BYTES + size);
+  writeU32(out, 0, headLength - FRAME_HEADER_BYTES + size);
   let off = FRAME_HEADER_BYTES;
   out.set(DATA_KEYS, off);
   off += DATA_KEYS.length;
   out.set(idBytes, off);
   off += idBytes.length;
   out.set(CHUNK_KEY, off);
-  off += CHUNK_KEY.length;
-  if (size < 0x100) {
-    out[off] = 0xc4;
-    out[off + 1] = size;
-  } else if (size < 0x10000) {
-    out[off] = 0xc5;
-    view.setUint16(off + 1, size);
-  } else {
-    out[off] = 0xc6;
-    view.setUint32(off + 1, size);
-  }
+  writeHead(out, off + CHUNK_KEY.length, BIN, size);
   return out;
 }
 
@@ -115,9 +102,9 @@ export function readDataHeader(body: Uint8Array): DataHeader | undefined {
   let id: number;
   if (tag < 0x80) id = tag;
   else if (tag === 0xcc) id = body[off++]!;
-  else if (tag === 0xcd) id = (body[off++]! << 8) | body[off++]!;
+  else if (tag === 0xcd) id = readU16(body, off), off += 2;
   else if (tag === 0xce) {
-    id = ((body[off]! << 24) >>> 0) + (body[off + 1]! << 16) + (body[off + 2]! << 8) + body[off + 3]!;
+    id = readU32(body, off);
     off += 4;
   } else return undefined;
   if (off + CHUNK_KEY.length + 5 > body.length) return undefined;
@@ -126,9 +113,9 @@ export function readDataHeader(body: Uint8Array): DataHeader | undefined {
   const bin = body[off]!;
   let size: number;
   if (bin === 0xc4) size = body[off + 1]!, off += 2;
-  else if (bin === 0xc5) size = (body[off + 1]! << 8) | body[off + 2]!, off += 3;
+  else if (bin === 0xc5) size = readU16(body, off + 1), off += 3;
   else if (bin === 0xc6) {
-    size = ((body[off + 1]! << 24) >>> 0) + (body[off + 2]! << 16) + (body[off + 3]! << 8) + body[off + 4]!;
+    size = readU32(body, off + 1);
     off += 5;
   } else return undefined;
   return { id, start: off, size };
@@ -141,19 +128,11 @@ export function readDataHeader(body: Uint8Array): DataHeader | undefined {
  * {@linkcode ownsBuffer}).
  */
 export function decodeFrameBody(body: Uint8Array, keep = false): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = decode(body, keep ? KEEP : undefined);
-  } catch (err) {
-    throw new SockdError(
-      Status.BAD_REQUEST,
-      `Undecodable msgpack frame: ${err instanceof Error ? err.message : err}`,
-    );
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new SockdError(Status.BAD_REQUEST, "A frame must be a msgpack map with a type field");
-  }
-  return value as Record<string, unknown>;
+  return frameMap(body, keep ? decodeKept : decode);
+}
+
+function decodeKept(body: Uint8Array): unknown {
+  return decode(body, KEEP);
 }
 
 function isId(v: unknown): v is CallId {

@@ -8,6 +8,8 @@ import type { Command } from "../../lib/command.ts";
 import { parsePlainCall } from "../../lib/cli/call_fast.ts";
 import { parseCallArgv } from "../../lib/cli/call_argv.ts";
 import { serve, type ServeOptions } from "../../lib/server.ts";
+import { connectOneShot } from "../../lib/cli/_oneshot_client.ts";
+import { SockdError, Status } from "../../lib/errors.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { DENO, ROOT, tempDir } from "../_helpers.ts";
 
@@ -323,4 +325,24 @@ Deno.test("call fast path: prints and exits as the full CLI does", async (t) => 
     const env = { XDG_RUNTIME_DIR: `${runtime}/`, SOCKD_SOCKET: "" };
     assertEquals((await same(["ping"], { env })).stdout, "pong\n");
   });
+});
+
+Deno.test("call fast path: an aborted call is cancelled on the server, which answers 106", async () => {
+  await using tmp = await tempDir();
+  await using s = await server(`${tmp.dir}/s.sock`);
+  const client = await connectOneShot(s.path, { timeoutMs: 5000 });
+  try {
+    const abort = new AbortController();
+    const call = client.call("slow", [], { signal: abort.signal });
+    // Cancel once the call runs: a round trip on the same connection comes after it.
+    assertEquals(await client.call("ping").result, "pong");
+    const t0 = performance.now();
+    abort.abort();
+    const err = await call.result.then(() => undefined, (e) => e);
+    assert(err instanceof SockdError, String(err));
+    assertEquals([err.status, err.remote], [Status.CANCELLED, true]);
+    assert(performance.now() - t0 < 4000, "the server stopped the 5 s command");
+  } finally {
+    client.close();
+  }
 });

@@ -4,12 +4,14 @@
  * values, and whatever the client writes, the server reads as sent.
  */
 import { decode, encode } from "../../lib/codec.ts";
+import { decodeFrameBody as liteDecode, encodeFrame as liteEncode } from "../../lib/cli/_msgpack_lite.ts";
+import { PREFACE } from "../../lib/dialects/_msgpack_bytes.ts";
 import {
-  decodeFrameBody as liteDecode,
-  encodeFrame as liteEncode,
-  PREFACE,
-} from "../../lib/cli/_msgpack_lite.ts";
-import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "../../lib/dialects/msgpack.ts";
+  decodeFrameBody,
+  encodeFrame,
+  MSGPACK_PREFACE,
+  PROTOCOL_VERSION,
+} from "../../lib/dialects/msgpack.ts";
 import { SockdError } from "../../lib/errors.ts";
 import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
 
@@ -86,7 +88,10 @@ Deno.test("msgpack lite: reads what the server's codec writes to the values msgp
 });
 
 Deno.test("msgpack lite: what the client writes reads back as sent; the preface is PROTOCOL.md's", () => {
-  assertEquals(PREFACE, MSGPACK_PREFACE);
+  // Both paths send the shared bytes; they must be PROTOCOL.md's: NUL, "SOCKD", NUL, the version.
+  const documented = new Uint8Array([0, ..."SOCKD"].map((c) => typeof c === "number" ? c : c.charCodeAt(0)));
+  assertEquals(PREFACE, new Uint8Array([...documented, 0, PROTOCOL_VERSION]));
+  assertEquals(MSGPACK_PREFACE, PREFACE);
   const messages: Record<string, unknown>[] = [
     { type: "call", id: 1, command: "ping", args: [] },
     { type: "call", id: 2, command: "é", args: ["a", "x".repeat(40), "y".repeat(300), "z".repeat(70_000)] },

@@ -1,9 +1,11 @@
 /**
- * render.ts turns bytes into `{"$base64": …}` itself (without node:buffer, to
- * keep `sockd call`'s cold start short): it must answer what json_value.ts
- * answers, the form the JSON lines dialect uses.
+ * render.ts and the JSON lines dialect share `toJsonValue`
+ * (lib/_to_json_value.ts, platform base64, no node:buffer, to keep `sockd
+ * call`'s cold start short): render must answer json_value.ts's form, and
+ * that form's base64 must stay node:buffer's, which it was before.
  */
-import { toJsonValue } from "../../lib/json_value.ts";
+import { Buffer } from "node:buffer";
+import { fromJsonValue, toJsonValue } from "../../lib/json_value.ts";
 import { jsonData, jsonEnd, renderChunk, renderResult } from "../../lib/cli/render.ts";
 import { SockdError, Status } from "../../lib/errors.ts";
 import { assertEquals, assertThrows } from "../assert.ts";
@@ -52,4 +54,15 @@ Deno.test("render: a value nested past 64 levels is refused, as json_value.ts re
   for (let i = 0; i < 70; i++) deep = [deep];
   assertThrows(() => toJsonValue(deep), RangeError);
   assertThrows(() => jsonData(deep), RangeError);
+});
+
+Deno.test("render: bytes become node:buffer's base64, and read back through fromJsonValue", () => {
+  const all = new Uint8Array(256).map((_, i) => i);
+  for (let n = 0; n <= 7; n++) {
+    for (const bytes of [all.subarray(0, n), all.subarray(256 - n), all.subarray(3, 3 + n * 20)]) {
+      const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64");
+      assertEquals(toJsonValue(bytes), { $base64: base64 });
+      assertEquals(fromJsonValue(toJsonValue([bytes])), [new Uint8Array(bytes)]);
+    }
+  }
 });

@@ -1,0 +1,115 @@
+/**
+ * What every sockd msgpack client does with its calls, whatever writes and
+ * reads its frames: ends a call from the server's `end` frame, sends a
+ * call's input in pieces, and words a connection that failed. Shared by
+ * lib/client.ts and the one-shot `sockd call` (lib/cli/_oneshot_client.ts),
+ * so both report the same errors in the same words.
+ *
+ * It imports nothing from npm or `node:`, and must not: the one-shot call
+ * loads it (tests/cli/call_fast_test.ts checks).
+ *
+ * @module
+ */
+import type { CallOptions } from "./client.ts";
+import type { Call } from "./client_call.ts";
+import { SockdError, Status } from "./errors.ts";
+
+/** Largest `input` frame a client sends; longer input goes in several. */
+const INPUT_PIECE = 64 * 1024;
+/** How long a failed write waits for the read loop to report why the server closed. */
+export const WRITE_FAILURE_GRACE_MS = 1000;
+const encoder = new TextEncoder();
+
+/**
+ * Ends `call` at once when the connection is dead (with why) or `signal`
+ * has already aborted (CANCELLED); otherwise answers true: it may start.
+ */
+export function mayStart(call: Call, dead: SockdError | undefined, signal: AbortSignal | undefined): boolean {
+  if (dead) call._end(dead);
+  else if (signal?.aborted) call._end(new SockdError(Status.CANCELLED, "Cancelled before it started"));
+  else return true;
+  return false;
+}
+
+/** Cancels `call` when `signal` aborts, until the call ends. */
+export function cancelOnAbort(call: Call, signal: AbortSignal): void {
+  const onAbort = () => call.cancel();
+  signal.addEventListener("abort", onAbort, { once: true });
+  call.result.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
+}
+
+/**
+ * Handles an `end` frame from the server: ends the call it names (a remote
+ * error unless its status is OK) and forgets it; an end without an id is
+ * the server ending the connection, passed to `fail`.
+ */
+export function endCall(
+  msg: Record<string, unknown>,
+  calls: Map<number, Call>,
+  fail: (err: SockdError) => void,
+): void {
+  const id = msg.id;
+  const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
+  const error = status === Status.OK
+    ? undefined
+    : new SockdError(status, String(msg.error ?? "Call failed"), {
+      remote: true,
+      details: msg.details as Record<string, unknown> | undefined,
+    });
+  if (id === null || id === undefined) {
+    // A connection-level error: the server closes after it.
+    fail(error ?? new SockdError(Status.BAD_REQUEST, "Server ended the connection"));
+    return;
+  }
+  const call = calls.get(id as number);
+  calls.delete(id as number);
+  call?._end(error, msg.result);
+}
+
+/** Ends every call in `calls` with `err` and forgets them: the connection is done. */
+export function endAll(calls: Map<number, Call>, err: SockdError): void {
+  for (const call of calls.values()) call._end(err);
+  calls.clear();
+}
+
+/** What a read loop that threw `err` reports: bad data from the server, or the connection lost. */
+export function readFailure(err: unknown, path: string): SockdError {
+  return err instanceof SockdError
+    ? new SockdError(err.status, `Bad data from server: ${err.message}`)
+    : new SockdError(Status.CONN_ERROR, `Connection to ${path} lost`, { cause: err });
+}
+
+/** What a connection that the server closed reports. */
+export function closedByServer(path: string): SockdError {
+  return new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection`);
+}
+
+/**
+ * Sends `input` as the call's `input` frames through `send`, then
+ * `input-end`; stops quietly when the call or the connection ends (the
+ * call's result says how).
+ */
+export async function pumpInput(
+  call: Call,
+  input: NonNullable<CallOptions["input"]>,
+  send: (message: Record<string, unknown>) => Promise<void>,
+): Promise<void> {
+  const id = call.id;
+  try {
+    for await (const chunk of asChunks(input)) {
+      if (call.ended) return;
+      for (let off = 0; off < chunk.length; off += INPUT_PIECE) {
+        await send({ type: "input", id, chunk: chunk.subarray(off, off + INPUT_PIECE) });
+      }
+    }
+    if (!call.ended) await send({ type: "input-end", id });
+  } catch {
+    // The call or connection ended; its result says how.
+  }
+}
+
+async function* asChunks(input: NonNullable<CallOptions["input"]>): AsyncGenerator<Uint8Array> {
+  if (typeof input === "string") yield encoder.encode(input);
+  else if (input instanceof Uint8Array) yield input;
+  else for await (const chunk of input as AsyncIterable<Uint8Array>) yield chunk;
+}
