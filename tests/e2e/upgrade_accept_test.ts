@@ -127,3 +127,33 @@ Deno.test("upgrade: clients connecting all along are never refused nor reset ove
     await first.process.status;
   }
 });
+
+Deno.test("upgrade: a second path socket (--listen) moves too, with its access level and its own socket", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  const ro = `${tmp.dir}/ro.sock`;
+  await using first = await startServer(path, ["--listen", `${ro},access=read,mode=640`]);
+  try {
+    const pid = (await call(ro, "status") as ServerStatus).pid;
+    const before = (await listenersOf(pid)).sort();
+    assertEquals(before.length, 2, "two listening sockets");
+    const answer = await call(path, "upgrade") as { upgraded: boolean; pid: number };
+    const status = await call(ro, "status") as ServerStatus;
+    assertEquals(status.pid, answer.pid, "the read-only socket reaches the successor");
+    assertEquals(
+      status.listeners.map((l) => [l.path, l.access, l.mode]),
+      [[path, "admin", "0600"], [ro, "read", "0640"]],
+    );
+    assertEquals((await Deno.lstat(ro)).mode! & 0o777, 0o640, "the file keeps its mode");
+    const err = await call(ro, "shutdown").then(() => undefined, (e: Error) => e);
+    assert(
+      err && /needs access level admin/.test(err.message),
+      `shutdown refused on ro.sock: ${err?.message}`,
+    );
+    await waitFor(async () => (await listenersOf(pid)).length === 0, 10_000, "the old process to stop");
+    assertEquals((await listenersOf(answer.pid)).sort(), before, "the successor holds the same two sockets");
+  } finally {
+    await stopAt(path);
+    await first.process.status;
+  }
+});
