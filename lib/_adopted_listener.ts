@@ -12,6 +12,7 @@ import net from "node:net";
 import type { AccessLevel } from "./command.ts";
 import { NodeSocketTransport } from "./_node_transport.ts";
 import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
+import type { ListenHandle } from "./serve_options.ts";
 
 /** Where an adopted listener came from. */
 export type ListenerOrigin = "systemd";
@@ -45,20 +46,20 @@ export class AdoptError extends Error {
 const ADOPT_TIMEOUT_MS = 5000;
 
 /**
- * Starts accepting on listening socket `fd`, or on `server`: a listening
- * `node:net` server the process this one replaced handed over.
+ * Starts accepting on listening socket `fd`, or on `handle`: the handle of
+ * a listening socket the process this one replaced handed over.
  */
 export async function adoptListener(
-  source: number | net.Server,
+  source: number | ListenHandle,
   fdName: string,
   access: AccessLevel,
   origin: ListenerOrigin,
 ): Promise<AdoptedListener> {
   const handed = typeof source !== "number";
-  const server = handed ? source : net.createServer({ allowHalfOpen: true });
+  const server = net.createServer({ allowHalfOpen: true });
   const queue = acceptQueue(server);
-  const fd = handed ? ((server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : source;
-  if (!handed) await listenOn(server, fd, fdName);
+  const fd = handed ? source.fd : source;
+  await listenOn(server, source, `descriptor ${fd} (${fdName})`);
   // Errors after listening (e.g. EMFILE on accept) must not crash the process; accept goes on.
   server.on("error", () => {});
   // Inherited without close-on-exec: children are told to close it (lib/_inherited_fds.ts). One handed
@@ -121,22 +122,28 @@ export function acceptQueue(server: net.Server): {
   };
 }
 
-/** Listens on descriptor `fd`, within a deadline. */
-function listenOn(server: net.Server, fd: number, fdName: string): Promise<void> {
+/**
+ * Listens on descriptor `source`, or on a handle received from the process
+ * this one replaces, within a deadline; `what` names it in errors.
+ */
+export function listenOn(server: net.Server, source: number | ListenHandle, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       server.close();
-      reject(
-        new AdoptError(`Descriptor ${fd} (${fdName}) did not start listening within ${ADOPT_TIMEOUT_MS} ms`),
-      );
+      reject(new AdoptError(`${capitalize(what)} did not start listening within ${ADOPT_TIMEOUT_MS} ms`));
     }, ADOPT_TIMEOUT_MS);
     server.once("error", (err: Error) => {
       clearTimeout(timer);
-      reject(new AdoptError(`Cannot listen on descriptor ${fd} (${fdName}): ${err.message}`));
+      reject(new AdoptError(`Cannot listen on ${what}: ${err.message}`));
     });
-    server.listen({ fd }, () => {
+    // node:net listens on a handle as it is (Node's `server.listen(handle)`), and on a bare descriptor.
+    server.listen(typeof source === "number" ? { fd: source } : source as never, () => {
       clearTimeout(timer);
       resolve();
     });
   });
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -15,6 +15,7 @@
  * @module
  */
 import net, { type Server, type Server as NetServer } from "node:net";
+import { resolve } from "node:path";
 import type { ActivatedSocket } from "./activation.ts";
 import type { AccessLevel } from "./command.ts";
 import { type Limits, type ListenerLimits, listenerLimits } from "./limits.ts";
@@ -26,6 +27,8 @@ import type { Transport } from "./transport.ts";
 import { acceptQueue, adoptListener } from "./_adopted_listener.ts";
 import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
 import { connTransport } from "./_conn_transport.ts";
+import { adoptHandedPath } from "./_handed_listener.ts";
+import type { HandedListener } from "./serve_options.ts";
 
 /** One listening socket, whatever made it. */
 export interface ListenerSocket {
@@ -39,11 +42,19 @@ export interface ListenerSocket {
   origin: "path" | "systemd";
   /** The descriptor's name, for an adopted socket. */
   fdName?: string;
-  /** The `node:net` server of an adopted socket: what a successor process can take over. */
+  /** The `node:net` server accepting on it, when there is one: its handle is what a successor takes over. */
   server?: Server;
+  /** For a socket bound to a path: its file's inode (the successor checks the file is still this socket's). */
+  ino?: number;
+  /** A path socket the process this one replaces bound and handed over: its file is shared until this one serves. */
+  fromPredecessor?: boolean;
   /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
   accept(): Promise<Transport>;
-  close(): void;
+  /**
+   * Stops accepting; a socket bound to a path removes its file unless
+   * `keepFile` (a successor process accepts on the same socket now).
+   */
+  close(options?: { keepFile?: boolean }): void;
 }
 
 /** A listening socket and what its connections share: their own limits and counts. */
@@ -67,12 +78,14 @@ export async function openListeners(
   logger: Logger,
   options: {
     /** Listening sockets the process this one replaces handed over. */
-    handed?: readonly { path: string; server: Server }[];
+    handed?: readonly HandedListener[];
     /** Bind paths with `node:net`, whose connections have descriptors a successor can take over. */
     movable?: boolean;
   } = {},
 ): Promise<Listening[]> {
   const handed = options.handed ?? [];
+  const systemdHanded = handed.filter((h) => h.path.startsWith("fd:"));
+  const taken = new Set<HandedListener>();
   const open: Listening[] = [];
   const add = (socket: ListenerSocket, own: ListenerLimits) =>
     open.push({
@@ -88,18 +101,19 @@ export async function openListeners(
     });
   try {
     // A successor takes its predecessor's sockets instead of systemd's (which it was not passed).
-    if (handed.length === 0) checkNames(wanted, activated);
+    if (systemdHanded.length === 0) checkNames(wanted, activated);
     for (const l of wanted) {
       const access = l.access ?? "admin";
       // Computed first: nonsense limits are refused before anything is bound.
       const own = listenerLimits(limits, access, l.limits);
-      if (l.fdName !== undefined && handed.length > 0) {
-        const mine = handed.filter((h) => h.path === `fd:${l.fdName}`);
+      if (l.fdName !== undefined && systemdHanded.length > 0) {
+        const mine = systemdHanded.filter((h) => h.path === `fd:${l.fdName}`);
         if (mine.length === 0) {
           throw new ListenError(`--listen fd:${l.fdName}: the server replaced had no such socket`);
         }
         for (const h of mine) {
-          const adopted = await adoptListener(h.server, l.fdName, access, "systemd");
+          taken.add(h);
+          const adopted = await adoptListener(h.handle, l.fdName, access, "systemd");
           logger.info("Took over a socket from systemd", { name: l.fdName, access });
           add({ ...adopted, mode: undefined, tookOver: true }, own);
         }
@@ -113,6 +127,16 @@ export async function openListeners(
         }
         continue;
       }
+      // The path socket the replaced process bound: the same socket, so no connection attempt fails.
+      const mine = handed.find((h) => !h.path.startsWith("fd:") && h.path === resolve(l.path));
+      if (mine) {
+        taken.add(mine);
+        const adopted = await adoptHandedPath(mine, { ...l, access }, logger);
+        if (adopted) {
+          add(adopted, own);
+          continue;
+        }
+      }
       if (options.movable) {
         add(await bindMovable(l, logger), own);
         continue;
@@ -125,14 +149,27 @@ export async function openListeners(
         tookOver: b.tookOver,
         origin: "path",
         accept: async () => connTransport(await b.listener.accept()),
-        close: () => b.close(),
+        close: (o) => b.close(o),
       }, own);
     }
   } catch (err) {
-    for (const l of open) l.socket.close();
+    abandonListeners(open);
     throw err;
+  } finally {
+    // Sockets handed over that nothing here asks for (the configuration changed) are not kept open unaccepted.
+    for (const h of handed) {
+      if (!taken.has(h)) h.handle.close();
+    }
   }
   return open;
+}
+
+/**
+ * Closes the sockets of a server that failed to start. The files of those
+ * the replaced process handed over stay: it still serves on them.
+ */
+export function abandonListeners(open: readonly Listening[]): void {
+  for (const l of open) l.socket.close({ keepFile: l.socket.fromPredecessor === true });
 }
 
 /**
@@ -171,8 +208,10 @@ async function bindMovable(l: ListenOptions, logger: Logger): Promise<ListenerSo
     mode: b.mode,
     tookOver: b.tookOver,
     origin: "path",
+    server: b.listener,
+    ...(b.ino === null ? {} : { ino: b.ino }),
     accept: () => queue!.accept(),
-    close: () => b.close(),
+    close: (o) => b.close(o),
   };
 }
 

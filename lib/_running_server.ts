@@ -18,7 +18,7 @@ import type { Registry } from "./registry.ts";
 import type { Supervisor } from "./supervise/supervisor.ts";
 import { Refusals } from "./_refusal.ts";
 import type { Listening } from "./_listener_set.ts";
-import type { HandedOver } from "./serve_options.ts";
+import type { HandedOver, ListenHandle } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
 import { type ConnectionMover, Connections } from "./_connections.ts";
 import type { MovedConnection } from "./_moved_connection.ts";
@@ -194,9 +194,13 @@ export class RunningServer implements Server {
 
   handover(): HandedOver {
     return {
-      listeners: this.#bound.flatMap(({ socket }) =>
-        socket.server ? [{ path: socket.path, server: socket.server }] : []
-      ),
+      // The sockets themselves (their node:net handles): the successor accepts on them, their queues kept.
+      listeners: this.#bound.flatMap(({ socket }) => {
+        const handle = (socket.server as unknown as { _handle?: ListenHandle } | undefined)?._handle;
+        return handle
+          ? [{ path: socket.path, handle, ...(socket.ino === undefined ? {} : { ino: socket.ino }) }]
+          : [];
+      }),
       pluginState: this.#plugins.states(),
       follow: (listener) => this.#plugins.followStates(listener),
     };
@@ -232,7 +236,10 @@ export class RunningServer implements Server {
       connections: this.#connections.sessions.size,
       drainMs,
     });
-    for (const b of this.#bound) b.socket.close();
+    // Handed over, a socket's file now leads to the successor, which accepts on the same socket.
+    for (const b of this.#bound) {
+      b.socket.close({ keepFile: moveTo !== undefined && b.socket.server !== undefined });
+    }
     this.#watcher?.close();
     this.#supervisor?.endStreams();
     // Children stop (or are left) while calls drain: a successor taking over starts its own at once.

@@ -57,8 +57,13 @@ export interface BoundSocket<L = Deno.UnixListener> {
   listener: L;
   /** True when a live server was on the path and this socket replaced it. */
   tookOver: boolean;
-  /** Stops accepting and removes the socket file if it is still ours. */
-  close(): void;
+  /** The socket file's inode: which file at `path` is this socket's. */
+  ino: number | null;
+  /**
+   * Stops accepting and removes the socket file if it is still ours; with
+   * `keepFile`, leaves it (a successor process accepts on the same socket).
+   */
+  close(options?: { keepFile?: boolean }): void;
 }
 
 /** Thrown when the path cannot be used; the message says why and what to do. */
@@ -154,10 +159,12 @@ export async function bindSocket<L>(
     mode,
     listener,
     tookOver: live,
-    close() {
+    ino,
+    close(options = {}) {
       try {
         opener.close(listener!);
       } catch { /* already closed */ }
+      if (options.keepFile) return;
       try {
         // Only remove the file if it is still ours (a takeover may have replaced it).
         if (Deno.lstatSync(path).ino === ino) Deno.removeSync(path);

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { Server as NetServer } from "node:net";
 import type { AccessLevel, Command } from "./command.ts";
 import type { ActivatedSocket } from "./activation.ts";
 import type { Limits } from "./limits.ts";
@@ -99,10 +98,29 @@ export interface ServeOptions {
   movable?: boolean;
 }
 
+/**
+ * A listening socket's `node:net` handle (its descriptor): what crosses the
+ * upgrade channel. Received, it is open but not yet accepting; a
+ * `node:net` server listens on it once the successor is ready.
+ */
+export interface ListenHandle {
+  readonly fd: number;
+  close(): void;
+}
+
+/** A listening socket the process this one replaces hands over. */
+export interface HandedListener {
+  /** The path `status` shows: the socket path, or `fd:NAME` for one systemd passed. */
+  path: string;
+  handle: ListenHandle;
+  /** For a socket bound to a path: its file's inode, so the successor knows the file there is still its. */
+  ino?: number;
+}
+
 /** What a server hands its successor process. */
 export interface HandedOver {
-  /** Listening `node:net` servers, by the path `status` shows (`fd:NAME`). */
-  listeners: { path: string; server: NetServer }[];
+  /** The listening sockets, by the path `status` shows. */
+  listeners: HandedListener[];
   /** Each plugin file's state entries. */
   pluginState: Map<string, [string, unknown][]>;
   /**

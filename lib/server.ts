@@ -24,7 +24,7 @@ import { DEFAULT_SANDBOX_OPTIONS } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { SupervisingServerView } from "./supervise/types.ts";
-import { type Listening, openListeners } from "./_listener_set.ts";
+import { abandonListeners, type Listening, openListeners } from "./_listener_set.ts";
 import type { HandedOver, ServeOptions } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
 import { logCall, setLogLevel } from "./_call_log.ts";
@@ -240,7 +240,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     // Children start once the sockets are ours: a second server on the path starts none.
     await supervisor?.load();
   } catch (err) {
-    for (const b of bound) b.socket.close();
+    abandonListeners(bound);
     plugins.close();
     await supervisor?.close();
     throw err;

@@ -16,7 +16,8 @@
  * @module
  */
 import type { ChildProcess } from "node:child_process";
-import type { Server as NetServer, Socket as NetSocket } from "node:net";
+import type { Socket as NetSocket } from "node:net";
+import type { ListenHandle } from "../serve_options.ts";
 import type { FromSuccessor, ToSuccessor } from "./successor.ts";
 
 /** How long the successor has to answer a `sync`. */
@@ -40,7 +41,7 @@ export class UpgradeChannel {
   }
 
   /** Sends `msg` (with `handle`) after everything sent before; resolves once written. */
-  send(msg: ToSuccessor, handle?: NetServer | NetSocket): Promise<void> {
+  send(msg: ToSuccessor, handle?: ListenHandle | NetSocket): Promise<void> {
     const run = async () => {
       if (handle) await this.#sync();
       await this.#write(msg, handle);
@@ -50,7 +51,7 @@ export class UpgradeChannel {
     return done;
   }
 
-  #write(msg: ToSuccessor | { t: "sync"; n: number }, handle?: NetServer | NetSocket): Promise<void> {
+  #write(msg: ToSuccessor | { t: "sync"; n: number }, handle?: ListenHandle | NetSocket): Promise<void> {
     if (!this.#child.connected) return Promise.reject(new Error("The successor's channel is closed"));
     return new Promise((resolve, reject) => {
       try {

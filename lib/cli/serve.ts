@@ -55,7 +55,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
     stderr(errorLine((err as Error).message));
     return Exit.FAILED;
   }
-  const adopted = activated.length > 0 || (handed?.listeners.length ?? 0) > 0;
+  // Sockets systemd passed (to this process, or to the one it replaces) stand instead of the default socket.
+  const adopted = activated.length > 0 || (handed?.listeners.some((l) => l.path.startsWith("fd:")) ?? false);
   const fallback = options.socket === undefined && !adopted ? defaultSocket() : undefined;
   const path = options.socket ?? fallback?.path;
   const ref: { server?: Server } = {};
@@ -89,7 +90,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       access: options.access,
       group: options.group,
       listeners: options.listen,
-      // A successor's path sockets are still its parent's: replace them as --takeover does.
+      // A successor accepts on its predecessor's path sockets; one whose file has gone astray is replaced as
+      // --takeover does.
       takeover: options.takeover || options.successor,
       limits: options.limits,
       supervise: options.supervise,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Server as NetServer, Socket as NetSocket } from "node:net";
+import type { Socket as NetSocket } from "node:net";
 import type { FollowedCall } from "../_moved_connection.ts";
 import process from "node:process";
 import { decode } from "../codec.ts";
@@ -18,6 +18,7 @@ export function fromBase64(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 import type { HandedOver } from "../server.ts";
+import type { ListenHandle } from "../serve_options.ts";
 
 /** The hidden `serve` option that makes a process a successor. */
 export const SUCCESSOR_FLAG = "--successor";
@@ -30,7 +31,7 @@ export const SUCCESSOR_FLAG = "--successor";
  */
 export type ToSuccessor =
   | { t: "close"; fds: number[] }
-  | { t: "listener"; path: string }
+  | { t: "listener"; path: string; ino?: number }
   | { t: "state"; plugins: [string, string][] }
   | { t: "done" }
   | { t: "op"; file: string; op: string }
@@ -100,7 +101,7 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
       letGo();
       reject(new Error(`The server being replaced handed nothing over within ${timeoutMs} ms`));
     }, timeoutMs);
-    const onMessage = (msg: ToSuccessor, handle?: NetServer | NetSocket) => {
+    const onMessage = (msg: ToSuccessor, handle?: ListenHandle | NetSocket) => {
       if (msg?.t === "close") {
         // The old process's sockets this one inherited at spawn (no close-on-exec): its copies go.
         closeInheritedFds(sockets(msg.fds));
@@ -115,7 +116,12 @@ export function receiveHandover(timeoutMs = RECEIVE_TIMEOUT_MS): Promise<HandedO
         final();
         letGo();
       } else if (msg?.t === "listener" && handle) {
-        handed.listeners.push({ path: msg.path, server: handle as NetServer });
+        // A listening socket's handle, open but not accepting: the server listens on it once it runs.
+        handed.listeners.push({
+          path: String(msg.path),
+          handle: handle as ListenHandle,
+          ...(Number.isInteger(msg.ino) ? { ino: msg.ino } : {}),
+        });
       } else if (msg?.t === "state") {
         for (const [file, b64] of msg.plugins) {
           handed.pluginState.set(

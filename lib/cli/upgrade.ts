@@ -13,8 +13,10 @@
  * this process goes on serving everything, and the command answers 105 with
  * the reason.
  *
- * Sockets this process bound to a path are taken over by the successor as
- * `--takeover` does: renamed over, so new connections go there.
+ * Listening sockets cross the channel too, each as its descriptor: those
+ * systemd passed and those this process bound to a path alike. Both
+ * processes accept on them until this one stops; the socket files and the
+ * queues of connections not yet accepted stay, so no client is refused.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import { encode } from "../codec.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConnectionMover, Server } from "../server.ts";
+import type { ListenHandle } from "../serve_options.ts";
 import type { NodeSocketTransport } from "../_node_transport.ts";
 import { selfCommand } from "./self_command.ts";
 import { UpgradeChannel } from "./_upgrade_channel.ts";
@@ -143,7 +146,7 @@ export function startSuccessor(
     });
     const channel = new UpgradeChannel(child);
     channel.send({ t: "close", fds: inherited }).catch(() => {});
-    const send = (msg: ToSuccessor, handle?: import("node:net").Server) =>
+    const send = (msg: ToSuccessor, handle?: ListenHandle) =>
       channel.send(msg, handle).catch((err: Error) => {
         if (!settled) settle(fail(`cannot hand over to the successor: ${err.message}`));
       });
@@ -152,7 +155,11 @@ export function startSuccessor(
     const unfollow = handover.follow?.((file, op) => {
       if (child.connected) send({ t: "op", file, op: encodeBase64(encode(op)) });
     });
-    for (const l of handover.listeners) send({ t: "listener", path: l.path }, l.server);
+    // The bare handle, not its net.Server: sent so, it stays open and accepting here (a net.Server is closed
+    // once the successor has it) until the successor serves, and the successor accepts only once it can serve.
+    for (const l of handover.listeners) {
+      send({ t: "listener", path: l.path, ...(l.ino === undefined ? {} : { ino: l.ino }) }, l.handle);
+    }
     const state: [string, string][] = [];
     for (const [file, entries] of handover.pluginState) {
       try {

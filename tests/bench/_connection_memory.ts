@@ -25,7 +25,7 @@ import { formatBytes, median, sleep } from "./_stats.ts";
 const MSGPACK_PREFACE = new Uint8Array([0x00, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0x00, 0x01]);
 
 /** Reads a full msgpack hello frame (u32 length + body) after the preface. */
-async function msgpackHello(conn: Deno.UnixConn) {
+export async function msgpackHello(conn: Deno.UnixConn) {
   await writeAll(conn, MSGPACK_PREFACE);
   const head = new Uint8Array(4);
   await readFull(conn, head);
@@ -69,7 +69,7 @@ async function rawByte(conn: Deno.UnixConn) {
 type Kind = "sockd-hello" | "sockd-call" | "haproxy" | "redis" | "raw";
 
 /** What one repetition measured, in bytes. */
-interface Sample {
+export interface Sample {
   perConn: number;
   /** RSS growth with the connections open. */
   grown: number;
@@ -100,6 +100,24 @@ async function sample(env: Env, kind: Kind): Promise<Sample> {
     server = await spawnRaw(scope, env.dir, { echo: path });
     handshake = rawByte;
   }
+  // How long the memory-returned figure waits: V8's memory reducer acts after ~8 s of low allocation, so a
+  // Deno server cannot be expected to give memory back sooner. The figure only waits on the kinds it reports.
+  const waitMs = kind === "sockd-hello" || kind === "raw" ? 0 : RETURN_WAIT_MS;
+  return await idleSample(scope, server, path, handshake, { n, waitMs });
+}
+
+/**
+ * One running server's RSS growth per idle connection: `n` connections
+ * opened (each after `handshake`) and left idle; then, once they close, what
+ * RSS keeps of the growth, read for up to `waitMs`.
+ */
+export async function idleSample(
+  scope: Scope,
+  server: ServerProc,
+  path: string,
+  handshake: (conn: Deno.UnixConn) => Promise<void>,
+  { n, waitMs }: { n: number; waitMs: number },
+): Promise<Sample> {
   const rss = () => rssOf(server.pid);
   // Warm up the accept and session paths too.
   closeAll(await openIdle(path, 20, handshake));
@@ -111,9 +129,6 @@ async function sample(env: Env, kind: Kind): Promise<Sample> {
   const open = await settled(rss);
   closeAll(conns);
   const grown = open - before;
-  // How long the memory-returned figure waits: V8's memory reducer acts after ~8 s of low allocation, so a
-  // Deno server cannot be expected to give memory back sooner. The figure only waits on the kinds it reports.
-  const waitMs = kind === "sockd-hello" || kind === "raw" ? 0 : RETURN_WAIT_MS;
   const end = Date.now() + waitMs;
   let after = await settled(rss, 3);
   while (after - before > grown / 2 && Date.now() < end) {

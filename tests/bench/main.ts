@@ -29,7 +29,7 @@ import { pinSelf } from "./_pin.ts";
 import { summarizeProfiles } from "./_cpuprofile.ts";
 import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
-import { adoptedSocket } from "./_adopted.ts";
+import { adoptedMemory, adoptedSocket } from "./_adopted.ts";
 import { streamingLent } from "./_stream_lend.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
@@ -67,6 +67,7 @@ const FIGURES: readonly Figure[] = [
   { ids: ["stream-lend"], run: streamingLent },
   { ids: [...FLEET_IDS], run: fleetFanOut },
   { ids: ["adopted-1", "adopted-16", "adopted-stream"], run: adoptedSocket },
+  { ids: ["adopted-memory"], run: adoptedMemory },
 ];
 
 /** Table order: issue 18's figures first (in its order), then the rest, then the node peer. */
@@ -95,6 +96,7 @@ const ORDER = [
   "adopted-1",
   "adopted-16",
   "adopted-stream",
+  "adopted-memory",
   "node-jsonl-1",
   "node-jsonl-16",
 ];
