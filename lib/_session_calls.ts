@@ -24,6 +24,10 @@ import { type CallState, CallTable } from "./_call_table.ts";
 import type { MoveOut } from "./_moved_connection.ts";
 import type { SessionOptions } from "./session_options.ts";
 
+/** The end of a persistent call that reads input when its connection moves to a successor process. */
+export const MOVED_WITH_INPUT =
+  "The server was upgraded: this call reads input, which cannot follow it to the new process; call it again";
+
 /** What the calls need of their session. */
 export interface CallsHost {
   /** Queues one event for the client (nothing once the connection broke). */
@@ -96,11 +100,18 @@ export class SessionCalls {
   /**
    * The connection moves (`Session.moveOut`): the calls of `persistent`
    * commands without input stop here without an answer and follow in the
-   * successor; the others finish here.
+   * successor; those reading input end at once with 106 (it cannot be
+   * replayed there); the others finish here.
    */
   moveOut(move: MoveOut): void {
     for (const state of this.#calls?.values() ?? []) {
-      if (state.input || !this.#o.dispatcher.isPersistent(state.command)) continue;
+      if (!this.#o.dispatcher.isPersistent(state.command)) continue;
+      if (state.input) {
+        // Its input so far cannot be replayed there, and no more is read here: it ends now, with a
+        // reason, instead of the client hearing nothing until the drain gives up on it.
+        state.call.abort(new SockdError(Status.CANCELLED, MOVED_WITH_INPUT));
+        continue;
+      }
       state.moved = true;
       move.add(state.req);
       state.call.abort(new SockdError(Status.CANCELLED, "Connection moved to the successor process"));

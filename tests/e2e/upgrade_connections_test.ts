@@ -7,6 +7,8 @@ import { type Client, connect } from "../../lib/client.ts";
 import type { Chunk, ServerStatus } from "../../lib/command.ts";
 import { isLive } from "../../lib/listener.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { MOVED_WITH_INPUT } from "../../lib/_session_calls.ts";
+import { type SockdError, Status } from "../../lib/errors.ts";
 import { ROOT, startServer, tempDir, waitFor } from "../_helpers.ts";
 
 /** A plugin whose state counts its calls: every increment must reach the last process. */
@@ -199,6 +201,49 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
   } finally {
     stop = true;
     for (const c of clients) c.close();
+    await stopAt(path);
+    await first.process.status;
+  }
+});
+
+/** A persistent command that streams its input back. */
+const ECHO_INPUT = `export default {
+  name: "echo-in", summary: "Echo input", access: "read", persistent: true, input: true,
+  async *run(ctx) { for await (const chunk of ctx.input) yield chunk; },
+};`;
+
+Deno.test("upgrade: a persistent call reading input ends at once with 106 and the reason; its connection moves", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  const plugins = await pluginDir(tmp.dir);
+  await Deno.writeTextFile(`${plugins}/echo_in.ts`, ECHO_INPUT);
+  await using first = await startServer(path, ["--plugins", plugins]);
+  const client = await connect(path, { timeoutMs: 5000 });
+  try {
+    const input = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = input.writable.getWriter();
+    const call = client.call("echo-in", [], { input: input.readable });
+    const chunks: unknown[] = [];
+    const reading = (async () => {
+      for await (const c of call) chunks.push(c);
+    })();
+    reading.catch(() => {});
+    await writer.write(new TextEncoder().encode("one"));
+    await waitFor(() => chunks.length >= 1, 10_000, "the echo of the first input");
+    const started = performance.now();
+    const pid = await upgrade(path);
+    const err = await call.result.then(() => undefined, (e: SockdError) => e);
+    const waited = performance.now() - started;
+    assert(err, "the call ends with an error");
+    assertEquals(err.status, Status.CANCELLED);
+    assertEquals(err.message, MOVED_WITH_INPUT);
+    // At the move, not after the drain gives up (drainTimeoutMs is 5 s by default).
+    assert(waited < 4000, `ended ${Math.round(waited)} ms after the upgrade began`);
+    // The connection itself moved and serves on.
+    assertEquals((await client.call("status").result as ServerStatus).pid, pid);
+    writer.close().catch(() => {});
+  } finally {
+    client.close();
     await stopAt(path);
     await first.process.status;
   }

@@ -547,4 +547,11 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/e2e/takeover_test.ts"],
   },
+  {
+    name: "a persistent call reading input is left silent when its connection moves",
+    file: "lib/_session_calls.ts",
+    find: "        state.call.abort(new SockdError(Status.CANCELLED, MOVED_WITH_INPUT));\n",
+    replace: "",
+    tests: ["tests/e2e/upgrade_connections_test.ts"],
+  },
 ];
