@@ -30,8 +30,8 @@ const BUFFER_IDLE_MS = 2000;
 /** Queued text longer than this (UTF-16 units) is encoded into the batch at once rather than gathered further. */
 const MAX_PENDING_TEXT = 16 * 1024;
 /**
- * Answers queued while no write is under way that start one at once (the
- * rest of the read's answers follow when it is done): see `#schedule`.
+ * This many answers queued while no write is under way start one at once;
+ * the rest of the read's answers follow when it is done (see `#schedule`).
  */
 const EARLY_WRITE_ANSWERS = 16;
 
