@@ -89,3 +89,22 @@ Deno.test("batch writer: a quiet connection drops its batch buffers; closing sto
   out.close();
   assertEquals(_alarmState(), { set: 0, timer: false });
 });
+
+Deno.test("batch writer: the first 16 answers of a long turn are written at once, the rest together once that write is done", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  const answer = (i: number) => enc.encode(`answer ${i}\n`);
+  for (let i = 0; i < 15; i++) out.push(answer(i), true);
+  assertEquals(writes.length, 0, "15 answers wait for the end of the turn");
+  out.push(answer(15), true);
+  assertEquals(writes.length, 1, "the 16th starts a write before the turn ends");
+  for (let i = 16; i < 40; i++) out.push(answer(i), true);
+  out.flushQueued();
+  await out.drained();
+  const lines = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `answer ${from + i}\n`).join("");
+  assertEquals(writes.map((w) => dec.decode(w)), [lines(0, 16), lines(16, 40)]);
+  out.close();
+});

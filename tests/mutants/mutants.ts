@@ -554,4 +554,11 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/e2e/upgrade_connections_test.ts"],
   },
+  {
+    name: "the answers to a long read all wait for its end (the two sides take turns again)",
+    file: "lib/_batch_writer.ts",
+    find: "if (++this.#queued >= EARLY_WRITE_ANSWERS && !this.#writing) {",
+    replace: "if (false) {",
+    tests: ["tests/batch_writer_test.ts"],
+  },
 ];
