@@ -5,20 +5,21 @@
  *     deno task install --root /usr/local
  *     deno task uninstall                # removes it (only a file this script wrote)
  *
- * The installed `sockd` is a two-line shell script, like the ones `deno
- * install -g` writes, that runs this checkout as `deno task sockd` does:
- * `deno run -q -P=sockd --config <checkout>/deno.json <script>`. So the
- * permission set stays defined once (in deno.json), the frozen deno.lock
- * applies, and `-q` keeps Deno's notice about permission sets in the config
- * file off stderr.
+ * The installed `sockd` runs this checkout as `deno task sockd` does: `deno
+ * run -q -P=sockd --config <checkout>/deno.json ...`. So the permission set
+ * stays defined once (in deno.json), the frozen deno.lock applies, and `-q`
+ * keeps Deno's notice about permission sets in the config file off stderr.
  *
- * `<script>` is `<root>/share/sockd/call_fast.js`, a bundle (`deno bundle`)
- * of the plain `sockd call` of lib/cli/call_fast.ts, made at every install
- * and never committed; any other command line it hands to the checkout's
- * main.ts. One file instead of ~20 modules saves a cold `sockd call` ~3 ms
- * of its ~23 (docs/PERFORMANCE.md). Where `deno bundle` fails, `<script>`
- * is the checkout's main.ts, as before. The bundle is the checkout's code of
- * the day it was installed: after changing the checkout, install again.
+ * It is a bundle (`deno bundle`, made at every install, never committed) of
+ * the plain `sockd call` of lib/cli/call_fast.ts, which hands any other
+ * command line to the checkout's main.ts, behind a `#!/usr/bin/env -S deno
+ * run ...` line. Against a two-line shell script running main.ts, one file
+ * instead of ~20 modules saves a cold `sockd call` ~3 ms, and no shell
+ * ~1 ms more (of ~25 ms; docs/PERFORMANCE.md). The bundle is the checkout's
+ * code of the day it was installed: after changing the checkout, install
+ * again. Where `deno bundle` fails, or the checkout's path does not fit in
+ * a `#!` line, it is the shell script, like the ones `deno install -g`
+ * writes, running `<checkout>/main.ts`.
  *
  * Why not `deno install -g` itself: as of Deno 2.9.6 it drops `-P=NAME` from
  * the script it writes (the installed program then has no permissions at
@@ -28,7 +29,7 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { sockdRunArgv } from "./lib/cli/self_command.ts";
 
@@ -38,30 +39,53 @@ export const SHIM_MARK = "# sockd: written by `deno task install`";
 /** The checkout this script belongs to (a directory path ending in "/"). */
 const CHECKOUT = new URL(".", import.meta.url).pathname;
 
-/** Where the bundle of the plain `sockd call` goes, below the install root. */
-export const BUNDLE_PATH = "share/sockd/call_fast.js";
-
 /** Quotes `text` for a POSIX shell. */
 export function shellQuote(text: string): string {
   if (/^[\w/.,=:@%+-]+$/.test(text)) return text;
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/**
- * The shell script installed as `bin/sockd`: it runs `bundle` (the plain
- * `sockd call`, handing everything else to the checkout) when given, else
- * the checkout's main.ts.
- */
-export function shimText(checkout: string, deno = "deno", bundle?: string): string {
-  const argv = sockdRunArgv(checkout, deno);
-  if (bundle !== undefined) argv[argv.length - 1] = bundle;
+/** The shell script installed as `bin/sockd` when there is no bundle: it runs the checkout's main.ts. */
+export function shimText(checkout: string, deno = "deno"): string {
   return [
     "#!/bin/sh",
     SHIM_MARK,
     `# Runs the checkout ${checkout} with its deno.json (permission set "sockd", frozen deno.lock).`,
-    "# Moved or changed the checkout? Run `deno task install` (again); `deno task uninstall` removes this file.",
-    `exec ${argv.map(shellQuote).join(" ")} "$@"`,
+    "# Moved the checkout? Run `deno task install` in its new place; `deno task uninstall` removes this file.",
+    `exec ${sockdRunArgv(checkout, deno).map(shellQuote).join(" ")} "$@"`,
     "",
+  ].join("\n");
+}
+
+/** Linux reads at most this many bytes of a `#!` line (BINPRM_BUF_SIZE, newline included). */
+const SHEBANG_MAX = 256;
+
+/**
+ * The installed `bin/sockd` made of `bundle` (the output of `deno bundle`
+ * for {@linkcode bundleEntry}): a `#!` line that runs it with the
+ * checkout's deno.json, then the bundle. Undefined when the line cannot
+ * hold the checkout's path (too long, or characters `env -S` would split or
+ * expand).
+ *
+ * @example
+ * ```ts
+ * import { SHIM_MARK, bundledScriptText } from "./install.ts";
+ * const text = bundledScriptText("/src/sockd/", "deno", "console.log(1);\n")!;
+ * console.assert(text.startsWith("#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json\n"));
+ * console.assert(text.includes(SHIM_MARK) && text.endsWith("console.log(1);\n"));
+ * console.assert(bundledScriptText("/my src/", "deno", "") === undefined);
+ * ```
+ */
+export function bundledScriptText(checkout: string, deno: string, bundle: string): string | undefined {
+  const argv = sockdRunArgv(checkout, deno).slice(0, -1);
+  const line = `#!/usr/bin/env -S ${argv.join(" ")}`;
+  if (!argv.every((word) => /^[\w/.,=:@%+-]+$/.test(word)) || line.length + 1 > SHEBANG_MAX) return undefined;
+  return [
+    line,
+    `// ${SHIM_MARK}`,
+    `// The plain \`sockd call\` of the checkout ${checkout}, bundled; every other command line runs its main.ts.`,
+    "// Moved or changed the checkout? Run `deno task install` (again); `deno task uninstall` removes this file.",
+    bundle,
   ].join("\n");
 }
 
@@ -86,15 +110,16 @@ export function bundleEntry(checkout: string): string {
 }
 
 /**
- * Bundles the plain `sockd call` into `out` with the checkout's deno.json;
- * returns why not (Deno's words) or undefined.
+ * Bundles the plain `sockd call` with the checkout's deno.json and checks
+ * that the bundle runs `sockd version`; resolves to the bundle's text, or
+ * to why not (Deno's words).
  */
-async function writeBundle(out: string): Promise<string | undefined> {
+async function makeBundle(expected: string): Promise<{ code: string } | { failed: string }> {
   const dir = await Deno.makeTempDir({ prefix: "sockd-install-" });
   try {
     const entry = `${dir}/entry.ts`;
+    const out = `${dir}/sockd.js`;
     await Deno.writeTextFile(entry, bundleEntry(CHECKOUT));
-    await Deno.mkdir(dirname(out), { recursive: true });
     // "deno" as verify() runs it: the "install" permission set may run only that.
     const run = await new Deno.Command("deno", {
       args: ["bundle", "-q", "--config", `${CHECKOUT}deno.json`, "--platform", "deno", "-o", out, entry],
@@ -104,10 +129,16 @@ async function writeBundle(out: string): Promise<string | undefined> {
       stderr: "piped",
       signal: AbortSignal.timeout(120_000),
     }).output();
-    if (run.code === 0) return undefined;
-    return new TextDecoder().decode(run.stderr).trim() || `deno bundle exited with ${run.code}`;
+    if (run.code !== 0) {
+      return { failed: new TextDecoder().decode(run.stderr).trim() || `deno bundle exited with ${run.code}` };
+    }
+    // All but a plain call runs the checkout's main.ts through the bundle: that must work too.
+    const argv = sockdRunArgv(CHECKOUT);
+    argv[argv.length - 1] = out;
+    const broken = await verify(argv, expected);
+    return broken ? { failed: `the bundle does not run: ${broken}` } : { code: await Deno.readTextFile(out) };
   } catch (err) {
-    return (err as Error).message;
+    return { failed: (err as Error).message };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -195,20 +226,14 @@ async function install(bin: string, force: boolean): Promise<number> {
   }
   await Deno.mkdir(bin, { recursive: true });
   const deno = await denoForShim();
-  const bundle = join(bin, "..", BUNDLE_PATH);
-  let bundled = await writeBundle(bundle);
-  if (!bundled) {
-    // The bundle runs the checkout's main.ts for all but a plain call: that must work too.
-    const argv = sockdRunArgv(CHECKOUT);
-    argv[argv.length - 1] = bundle;
-    const broken = await verify(argv, `sockd ${VERSION}`);
-    if (broken) bundled = `the bundle does not run: ${broken}`;
+  const bundle = await makeBundle(`sockd ${VERSION}`);
+  let text = "code" in bundle ? bundledScriptText(CHECKOUT, deno, bundle.code) : undefined;
+  if (text === undefined) {
+    const why = "failed" in bundle ? bundle.failed : `the path ${CHECKOUT} does not fit in a #! line`;
+    console.log(`note: sockd runs unbundled (a cold \`sockd call\` takes ~4 ms more): ${why}`);
+    text = shimText(CHECKOUT, deno);
   }
-  if (bundled) {
-    await Deno.remove(bundle).catch(() => {});
-    console.log(`note: sockd runs unbundled (a cold \`sockd call\` takes ~3 ms more): ${bundled}`);
-  }
-  await Deno.writeTextFile(path, shimText(CHECKOUT, deno, bundled ? undefined : bundle), { mode: 0o755 });
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
   await Deno.chmod(path, 0o755);
   console.log(`installed ${path} (sockd ${VERSION} from ${CHECKOUT})`);
   if (deno !== "deno") console.log(`it runs ${deno}: the deno on PATH, if any, is another one`);
@@ -231,7 +256,6 @@ async function uninstall(bin: string): Promise<number> {
     return 1;
   }
   await Deno.remove(path);
-  await Deno.remove(join(bin, "..", BUNDLE_PATH)).catch(() => {});
   console.log(`removed ${path}`);
   return 0;
 }
