@@ -71,14 +71,15 @@ const SHEBANG_MAX = 256;
  * ```ts
  * import { SHIM_MARK, bundledScriptText } from "./install.ts";
  * const text = bundledScriptText("/src/sockd/", "deno", "console.log(1);\n")!;
- * console.assert(text.startsWith("#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json\n"));
+ * console.assert(text.startsWith("#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json --ext=js\n"));
  * console.assert(text.includes(SHIM_MARK) && text.endsWith("console.log(1);\n"));
  * console.assert(bundledScriptText("/my src/", "deno", "") === undefined);
  * ```
  */
 export function bundledScriptText(checkout: string, deno: string, bundle: string): string | undefined {
   const argv = sockdRunArgv(checkout, deno).slice(0, -1);
-  const line = `#!/usr/bin/env -S ${argv.join(" ")}`;
+  // --ext=js: the file has no extension, and as TypeScript its parentheses (eagerFunctions) would be lost.
+  const line = `#!/usr/bin/env -S ${[...argv, "--ext=js"].join(" ")}`;
   if (!argv.every((word) => /^[\w/.,=:@%+-]+$/.test(word)) || line.length + 1 > SHEBANG_MAX) return undefined;
   return [
     line,
@@ -110,6 +111,31 @@ export function bundleEntry(checkout: string): string {
 }
 
 /**
+ * `code` (deno bundle's output) with its top-level function declarations
+ * made parenthesized function expressions (`var f = (function f() {...});`),
+ * which V8 compiles with the file, so that they are in Deno's code cache
+ * rather than compiled on every run when first called: ~0.8 ms of a cold
+ * call's CPU (20.8 vs 21.6 ms, 60 interleaved runs; `--v8-flags=--no-lazy`
+ * saves ~1.8 ms but doubles the full CLI's start). Such a name is bound only
+ * when its line runs, not hoisted: makeBundle runs the result and keeps
+ * `code` if it fails.
+ *
+ * @example
+ * ```ts
+ * import { eagerFunctions } from "./install.ts";
+ * const code = "async function f(a) {\n  return a;\n}\nf(1);\n";
+ * console.assert(eagerFunctions(code) === "var f = (async function f(a) {\n  return a;\n});\nf(1);\n");
+ * ```
+ */
+export function eagerFunctions(code: string): string {
+  // deno bundle (esbuild) starts a top-level function at column 0 and indents its body.
+  return code.replace(
+    /^((?:async )?function\*? ([\w$]+)\([^\n]*\{\n)([\s\S]*?)^\}$/gm,
+    (_all, head: string, name: string, body: string) => `var ${name} = (${head}${body}});`,
+  );
+}
+
+/**
  * Bundles the plain `sockd call` with the checkout's deno.json and checks
  * that the bundle runs `sockd version`; resolves to the bundle's text, or
  * to why not (Deno's words).
@@ -133,10 +159,15 @@ async function makeBundle(expected: string): Promise<{ code: string } | { failed
       return { failed: new TextDecoder().decode(run.stderr).trim() || `deno bundle exited with ${run.code}` };
     }
     // All but a plain call runs the checkout's main.ts through the bundle: that must work too.
+    // `version` also runs the bundle's top level, where eagerFunctions could break an early call.
     const argv = sockdRunArgv(CHECKOUT);
     argv[argv.length - 1] = out;
+    const code = await Deno.readTextFile(out);
+    await Deno.writeTextFile(out, eagerFunctions(code));
+    if (await verify(argv, expected) === undefined) return { code: eagerFunctions(code) };
+    await Deno.writeTextFile(out, code);
     const broken = await verify(argv, expected);
-    return broken ? { failed: `the bundle does not run: ${broken}` } : { code: await Deno.readTextFile(out) };
+    return broken ? { failed: `the bundle does not run: ${broken}` } : { code };
   } catch (err) {
     return { failed: (err as Error).message };
   } finally {

@@ -3,17 +3,47 @@
  * call` behind a `#!` line, and when it falls back to the shell script.
  * tests/e2e/install_test.ts runs the installed program itself.
  */
-import { bundledScriptText, bundleEntry, SHIM_MARK, shimText } from "../install.ts";
+import { bundledScriptText, bundleEntry, eagerFunctions, SHIM_MARK, shimText } from "../install.ts";
 import { assertEquals, assertIncludes } from "./assert.ts";
 import { DENO, ROOT, tempDir } from "./_helpers.ts";
 
 Deno.test("install: the bundled script's #! line runs it with the checkout's deno.json and the sockd set", () => {
   const text = bundledScriptText("/src/sockd/", "deno", "BUNDLE\n")!;
   const lines = text.split("\n");
-  assertEquals(lines[0], "#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json");
+  assertEquals(lines[0], "#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json --ext=js");
   assertEquals(lines[1], `// ${SHIM_MARK}`);
   assertEquals(lines.at(-2), "BUNDLE");
   assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(text), false);
+});
+
+Deno.test("install: eagerFunctions parenthesizes multi-line top-level functions and nothing else", () => {
+  const code = [
+    "function a(x) {",
+    "  if (x) {",
+    "    return `}`;",
+    "  }",
+    "}",
+    "async function* b() {",
+    "  yield 1;",
+    "}",
+    "function c() { return 1; }",
+    "var d = class {",
+    "  m() {",
+    "    function inner() {",
+    "      return 2;",
+    "    }",
+    "  }",
+    "};",
+    "",
+  ].join("\n");
+  assertEquals(
+    eagerFunctions(code),
+    code.replace("function a(x) {", "var a = (function a(x) {").replace("  }\n}\nasync", "  }\n});\nasync")
+      .replace("async function* b() {", "var b = (async function* b() {").replace(
+        "  yield 1;\n}",
+        "  yield 1;\n});",
+      ),
+  );
 });
 
 Deno.test("install: a checkout path a #! line cannot hold gets the shell script instead", async (t) => {
@@ -53,6 +83,8 @@ Deno.test("install: the bundle answers a plain call and every other command line
   const code = await Deno.readTextFile(`${tmp.dir}/sockd.js`);
   // Only the fast path is bundled: the full CLI stays in the checkout.
   assertEquals(code.includes("commander"), false);
+  // As installed: with its functions compiled eagerly.
+  await Deno.writeTextFile(`${tmp.dir}/sockd.js`, eagerFunctions(code));
   const run = async (script: string, args: string[]) => {
     const out = await new Deno.Command(DENO, {
       args: ["run", "-q", "-P=sockd", "--config", `${ROOT}deno.json`, script, ...args],

@@ -66,7 +66,7 @@ Deno.test({
       const first = shim.slice(0, shim.indexOf("\n"));
       assertEquals(
         first.replace(/ \S*deno run /, " deno run "),
-        `#!/usr/bin/env -S deno run -q -P=sockd --config ${ROOT}deno.json`,
+        `#!/usr/bin/env -S deno run -q -P=sockd --config ${ROOT}deno.json --ext=js`,
       );
       assertIncludes(shim, "fastCall");
       assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(shim), false);
