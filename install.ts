@@ -113,6 +113,33 @@ export function bundleEntry(checkout: string): string {
 }
 
 /**
+ * `code` (deno bundle's output, made in `checkout`) with each
+ * `import.meta.url` replaced by the URL of the module it was written in:
+ * in the bundle it would be the bundle's own, and a module that loads a
+ * file beside it (lib/cli/render.ts loads human.ts for a terminal) would
+ * look for it next to bin/sockd. deno bundle starts each module's code with
+ * a `// path` line. Undefined if some `import.meta` is left.
+ *
+ * @example
+ * ```ts
+ * import { ownImportMetaUrls } from "./install.ts";
+ * const code = "// lib/a.ts\nvar u = new URL(\"./b.ts\", import.meta.url);\n";
+ * console.assert(ownImportMetaUrls(code, "/src/")!.includes('new URL("./b.ts", "file:///src/lib/a.ts")'));
+ * console.assert(ownImportMetaUrls("var m = import.meta.main;\n", "/src/") === undefined);
+ * ```
+ */
+export function ownImportMetaUrls(code: string, checkout: string): string | undefined {
+  let module: string | undefined;
+  const lines = code.split("\n").map((line) => {
+    const start = /^\/\/ ([\w./-]+\.[jt]s)$/.exec(line);
+    if (start) module = new URL(start[1]!, `file://${checkout}`).href;
+    return module === undefined ? line : line.replaceAll("import.meta.url", JSON.stringify(module));
+  });
+  const text = lines.join("\n");
+  return text.includes("import.meta") ? undefined : text;
+}
+
+/**
  * `code` (deno bundle's output) with its top-level function declarations
  * made parenthesized function expressions (`var f = (function f() {...});`),
  * which V8 compiles with the file, so that they are in Deno's code cache
@@ -164,7 +191,8 @@ async function makeBundle(expected: string): Promise<{ code: string } | { failed
     // `version` also runs the bundle's top level, where eagerFunctions could break an early call.
     const argv = sockdRunArgv(CHECKOUT);
     argv[argv.length - 1] = out;
-    const code = await Deno.readTextFile(out);
+    const code = ownImportMetaUrls(await Deno.readTextFile(out), CHECKOUT);
+    if (code === undefined) return { failed: "the bundle uses import.meta outside a module of the checkout" };
     await Deno.writeTextFile(out, eagerFunctions(code));
     if (await verify(argv, expected) === undefined) return { code: eagerFunctions(code) };
     await Deno.writeTextFile(out, code);

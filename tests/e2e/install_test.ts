@@ -94,6 +94,11 @@ for args in "--json echo a b" "nosuch" "--json nosuch" "--timeout 1x ping" "echo
   b=$(src call --socket ${sock} $args 2>&1 </dev/null; echo "exit $?")
   [ "$a" = "$b" ] && echo "same: $args" || echo "differs: $args: [$a] vs [$b]"
 done
+# On a terminal a structured result is drawn as a table by a module loaded beside render.ts.
+a=$(script -qec "sockd call --socket ${sock} connections" /dev/null | head -1 | tr -d '\\r')
+b=$(script -qec "deno run -q -P=sockd --config ${ROOT}deno.json ${ROOT}main.ts call --socket ${sock} connections" /dev/null \
+  | head -1 | tr -d '\\r')
+[ "$a" = "$b" ] && echo "same on a terminal: \${a%% *}" || echo "differs on a terminal: [$a] vs [$b]"
 sockd call --socket ${sock} count --to 50 2>&1 | head -1
 printf 'greet ops\\n' | sockd repl --socket ${sock} --no-history 2>repl.err
 echo "repl exit $? stderr [$(cat repl.err)]"
@@ -115,6 +120,7 @@ grep -ci warning serve.err || true
         "same: --json nosuch",
         "same: --timeout 1x ping",
         "same: echo --json",
+        "same on a terminal: ID",
         "1",
         "hello, ops",
         "repl exit 0 stderr []",
