@@ -61,8 +61,14 @@ Deno.test({
       assertEquals(r.code, 0);
       assertIncludes(r.stdout, `installed ${root}/bin/sockd (sockd ${VERSION} from ${ROOT})`);
       assertIncludes(r.stdout, `${root}/bin is not on your PATH`);
+      // The bundle of the plain call, run with the checkout's deno.json (install.ts).
       const shim = await Deno.readTextFile(`${root}/bin/sockd`);
-      assertIncludes(shim, `-P=sockd --config ${ROOT}deno.json ${ROOT}main.ts "$@"`);
+      const first = shim.slice(0, shim.indexOf("\n"));
+      assertEquals(
+        first.replace(/ \S*deno run /, " deno run "),
+        `#!/usr/bin/env -S deno run -q -P=sockd --config ${ROOT}deno.json --ext=js`,
+      );
+      assertIncludes(shim, "fastCall");
       assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(shim), false);
     });
 
@@ -82,6 +88,17 @@ srv=$!
 for i in $(seq 300); do [ -S ${sock} ] && break; sleep 0.05; done
 sockd call --socket ${sock} ping 2>call.err
 echo "call exit $? stderr [$(cat call.err)]"
+src() { deno run -q -P=sockd --config ${ROOT}deno.json ${ROOT}main.ts "$@"; }
+for args in "--json echo a b" "nosuch" "--json nosuch" "--timeout 1x ping" "echo --json"; do
+  a=$(sockd call --socket ${sock} $args 2>&1 </dev/null; echo "exit $?")
+  b=$(src call --socket ${sock} $args 2>&1 </dev/null; echo "exit $?")
+  [ "$a" = "$b" ] && echo "same: $args" || echo "differs: $args: [$a] vs [$b]"
+done
+# On a terminal a structured result is drawn as a table by a module loaded beside render.ts.
+a=$(script -qec "sockd call --socket ${sock} connections" /dev/null | head -1 | tr -d '\\r')
+b=$(script -qec "deno run -q -P=sockd --config ${ROOT}deno.json ${ROOT}main.ts call --socket ${sock} connections" /dev/null \
+  | head -1 | tr -d '\\r')
+[ "$a" = "$b" ] && echo "same on a terminal: \${a%% *}" || echo "differs on a terminal: [$a] vs [$b]"
 sockd call --socket ${sock} count --to 50 2>&1 | head -1
 printf 'greet ops\\n' | sockd repl --socket ${sock} --no-history 2>repl.err
 echo "repl exit $? stderr [$(cat repl.err)]"
@@ -98,6 +115,12 @@ grep -ci warning serve.err || true
         `sockd ${VERSION}`,
         "pong",
         "call exit 0 stderr []",
+        "same: --json echo a b",
+        "same: nosuch",
+        "same: --json nosuch",
+        "same: --timeout 1x ping",
+        "same: echo --json",
+        "same on a terminal: ID",
         "1",
         "hello, ops",
         "repl exit 0 stderr []",
