@@ -5,30 +5,13 @@
  * the very listening socket (its queue included) rather than a new one
  * renamed over the path.
  */
-import { connect } from "../../lib/client.ts";
 import type { ServerStatus } from "../../lib/command.ts";
-import { isLive } from "../../lib/listener.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { startServer, tempDir, waitFor } from "../_helpers.ts";
+import { callOnce, stopAt } from "./_upgrade_kit.ts";
 
 /** How long one attempt (connect, ask, read the answer) may take before it counts as hung. */
 const ATTEMPT_MS = 10_000;
-
-async function call(path: string, command: string): Promise<unknown> {
-  const c = await connect(path, { timeoutMs: 5000 });
-  try {
-    return await c.call(command, [], { timeoutMs: 30_000 }).result;
-  } finally {
-    c.close();
-  }
-}
-
-/** Stops whatever server is on `path` now (a successor is no child of the test). */
-async function stopAt(path: string) {
-  if (!await isLive(path).catch(() => false)) return;
-  await call(path, "shutdown").catch(() => {});
-  await waitFor(async () => !await isLive(path).catch(() => false), 10_000, "the last successor to stop");
-}
 
 /** What `command` prints, run by `sh` (Deno reads /proc/PID/fd and /proc/net/unix only with all permissions). */
 async function sh(command: string): Promise<string> {
@@ -91,13 +74,13 @@ Deno.test("upgrade: clients connecting all along are never refused nor reset ove
   };
   try {
     const loops = Array.from({ length: 8 }, loop);
-    const pids = [(await call(path, "status") as ServerStatus).pid];
+    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
     const listening = await listenersOf(pids[0]!);
     assertEquals(listening.length, 1, "the first server listens on one socket");
     for (let i = 0; i < 4; i++) {
       const before = counts.ok;
       await waitFor(() => counts.ok >= before + 50, 20_000, "connections between upgrades");
-      const answer = await call(path, "upgrade") as { upgraded: boolean; pid: number };
+      const answer = await callOnce(path, "upgrade") as { upgraded: boolean; pid: number };
       assertEquals(answer.upgraded, true);
       pids.push(answer.pid);
     }
@@ -134,18 +117,18 @@ Deno.test("upgrade: a second path socket (--listen) moves too, with its access l
   const ro = `${tmp.dir}/ro.sock`;
   await using first = await startServer(path, ["--listen", `${ro},access=read,mode=640`]);
   try {
-    const pid = (await call(ro, "status") as ServerStatus).pid;
+    const pid = (await callOnce(ro, "status") as ServerStatus).pid;
     const before = (await listenersOf(pid)).sort();
     assertEquals(before.length, 2, "two listening sockets");
-    const answer = await call(path, "upgrade") as { upgraded: boolean; pid: number };
-    const status = await call(ro, "status") as ServerStatus;
+    const answer = await callOnce(path, "upgrade") as { upgraded: boolean; pid: number };
+    const status = await callOnce(ro, "status") as ServerStatus;
     assertEquals(status.pid, answer.pid, "the read-only socket reaches the successor");
     assertEquals(
       status.listeners.map((l) => [l.path, l.access, l.mode]),
       [[path, "admin", "0600"], [ro, "read", "0640"]],
     );
     assertEquals((await Deno.lstat(ro)).mode! & 0o777, 0o640, "the file keeps its mode");
-    const err = await call(ro, "shutdown").then(() => undefined, (e: Error) => e);
+    const err = await callOnce(ro, "shutdown").then(() => undefined, (e: Error) => e);
     assert(
       err && /needs access level admin/.test(err.message),
       `shutdown refused on ro.sock: ${err?.message}`,

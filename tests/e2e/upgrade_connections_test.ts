@@ -5,11 +5,11 @@
  */
 import { type Client, connect } from "../../lib/client.ts";
 import type { Chunk, ServerStatus } from "../../lib/command.ts";
-import { isLive } from "../../lib/listener.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { MOVED_WITH_INPUT } from "../../lib/_session_calls.ts";
 import { type SockdError, Status } from "../../lib/errors.ts";
 import { ROOT, startServer, tempDir, waitFor } from "../_helpers.ts";
+import { callOnce, stopAt } from "./_upgrade_kit.ts";
 
 /** A plugin whose state counts its calls: every increment must reach the last process. */
 const COUNTER = `export default {
@@ -27,26 +27,10 @@ async function pluginDir(dir: string): Promise<string> {
   return plugins;
 }
 
-async function once(path: string, command: string, args: string[] = []): Promise<unknown> {
-  const c = await connect(path, { timeoutMs: 5000 });
-  try {
-    return await c.call(command, args, { timeoutMs: 30_000 }).result;
-  } finally {
-    c.close();
-  }
-}
-
 async function upgrade(path: string): Promise<number> {
-  const answer = await once(path, "upgrade") as { upgraded: boolean; pid: number };
+  const answer = await callOnce(path, "upgrade") as { upgraded: boolean; pid: number };
   assertEquals(answer.upgraded, true);
   return answer.pid;
-}
-
-/** Stops whatever server is on `path` now (a successor is no child of the test). */
-async function stopAt(path: string) {
-  if (!await isLive(path).catch(() => false)) return;
-  await once(path, "shutdown").catch(() => {});
-  await waitFor(async () => !await isLive(path).catch(() => false), 10_000, "the last successor to stop");
 }
 
 /** The lines a child writes to stdout, as they come. */
@@ -93,11 +77,11 @@ Deno.test("upgrade: a socat ticker and a msgpack stream stay connected over thre
     })();
     following.catch(() => {});
     await waitFor(() => text.all.length >= 2 && chunks.length >= 2, 10_000, "both streams ticking");
-    const pids = [(await once(path, "status") as ServerStatus).pid];
+    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
     for (let i = 0; i < 3; i++) {
       const pid = await upgrade(path);
       pids.push(pid);
-      assertEquals((await once(path, "status") as ServerStatus).pid, pid, "status shows the new process");
+      assertEquals((await callOnce(path, "status") as ServerStatus).pid, pid, "status shows the new process");
       const marker = JSON.stringify({ $upgraded: pid });
       // Each stream goes on in the new process: its marker, then ticks again.
       await waitFor(
@@ -154,7 +138,7 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
   let stop = false;
   const errors: string[] = [];
   try {
-    assertEquals(await once(path, "note", ["kept", "across", "upgrades"]), "noted (1)");
+    assertEquals(await callOnce(path, "note", ["kept", "across", "upgrades"]), "noted (1)");
     for (let i = 0; i < 8; i++) {
       const c = await connect(path, { timeoutMs: 5000 });
       c.closed.then(() => {
@@ -175,7 +159,7 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
         }
       }
     });
-    const pids = [(await once(path, "status") as ServerStatus).pid];
+    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
     for (let i = 0; i < 5; i++) {
       const before = ok;
       await waitFor(() => ok >= before + 200 || failed > 0, 20_000, "calls between upgrades");
@@ -185,8 +169,8 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
     await waitFor(() => ok >= before + 200 || failed > 0, 20_000, "calls after the upgrades");
     stop = true;
     await Promise.all(workers);
-    const last = await once(path, "bump");
-    const notes = await once(path, "notes");
+    const last = await callOnce(path, "bump");
+    const notes = await callOnce(path, "notes");
     console.log(
       `8 clients, 5 upgrades (pids ${pids.join(" -> ")}): calls ${ok}, failed ${failed}, ` +
         `dropped connections ${dropped}, last bump ${last}, notes ${JSON.stringify(notes)}`,
@@ -261,8 +245,8 @@ async function socketsOf(pid: number): Promise<Set<string>> {
 
 /** The pid of the host of plugin file `name` (after starting it with a call). */
 async function hostPid(path: string, name: string, command: string): Promise<number> {
-  await once(path, command);
-  const list = await once(path, "plugins", ["--json"]) as { file: string; pid?: number }[];
+  await callOnce(path, command);
+  const list = await callOnce(path, "plugins", ["--json"]) as { file: string; pid?: number }[];
   const pid = list.find((p) => p.file.endsWith(`/${name}`))?.pid;
   assert(pid, `${name} has a host process`);
   return pid;
@@ -285,9 +269,9 @@ Deno.test("upgrade: plugin hosts hold none of the server's sockets (listener, cl
    */
   const shared = async () => {
     await Deno.writeTextFile(`${plugins}/plain.ts`, PLAIN + `\n// ${++version}\n`);
-    await once(path, "reload");
+    await callOnce(path, "reload");
     const host = await socketsOf(await hostPid(path, "plain.ts", "plain"));
-    const server = await socketsOf((await once(path, "status") as ServerStatus).pid);
+    const server = await socketsOf((await callOnce(path, "status") as ServerStatus).pid);
     return [...host].filter((s) => server.has(s)).length;
   };
   try {
@@ -304,7 +288,7 @@ Deno.test("upgrade: plugin hosts hold none of the server's sockets (listener, cl
     await upgrade(path);
     // Once the eight have moved (they come after the answer).
     await waitFor(
-      async () => (await once(path, "status") as ServerStatus).connections >= 9,
+      async () => (await callOnce(path, "status") as ServerStatus).connections >= 9,
       10_000,
       "the connections to move",
     );

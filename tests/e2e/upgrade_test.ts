@@ -10,6 +10,7 @@ import { isLive } from "../../lib/listener.ts";
 import { match as assertMatch } from "node:assert/strict";
 import { assert, assertEquals, assertStatus, caught } from "../assert.ts";
 import { DENO, ROOT, startServer, tempDir, waitFor } from "../_helpers.ts";
+import { callOnce, stopAt } from "./_upgrade_kit.ts";
 
 /** A plugin whose state counts its calls: what must survive an upgrade. */
 const COUNTER = `export default {
@@ -26,22 +27,6 @@ async function pidAt(path: string): Promise<number> {
   }
 }
 
-async function call(path: string, command: string, args: string[] = []): Promise<unknown> {
-  const c = await connect(path, { timeoutMs: 5000 });
-  try {
-    return await c.call(command, args, { timeoutMs: 30_000 }).result;
-  } finally {
-    c.close();
-  }
-}
-
-/** Stops whatever server is on `path` now (a successor is no child of the test). */
-async function stopAt(path: string) {
-  if (!await isLive(path).catch(() => false)) return;
-  await call(path, "shutdown").catch(() => {});
-  await waitFor(async () => !await isLive(path).catch(() => false), 10_000, "the last successor to stop");
-}
-
 Deno.test("upgrade: SIGUSR2 and then the command replace the process three times; plugin state is kept", async () => {
   await using tmp = await tempDir();
   const path = `${tmp.dir}/a.sock`;
@@ -50,7 +35,7 @@ Deno.test("upgrade: SIGUSR2 and then the command replace the process three times
   await Deno.writeTextFile(`${plugins}/bump.ts`, COUNTER);
   await using first = await startServer(path, ["--plugins", plugins]);
   try {
-    assertEquals(await call(path, "bump"), 1);
+    assertEquals(await callOnce(path, "bump"), 1);
     const pids = [await pidAt(path)];
     // The first by signal (the test may signal only its own child).
     first.process.kill("SIGUSR2");
@@ -58,14 +43,14 @@ Deno.test("upgrade: SIGUSR2 and then the command replace the process three times
     assertEquals((await first.process.status).code, 0);
     await waitFor(async () => await pidAt(path).catch(() => pids[0]) !== pids[0], 20_000, "the successor");
     pids.push(await pidAt(path));
-    assertEquals(await call(path, "bump"), 2);
+    assertEquals(await callOnce(path, "bump"), 2);
     // Then by command, twice; each answers with the new pid.
     for (let i = 0; i < 2; i++) {
-      const answer = await call(path, "upgrade") as { upgraded: boolean; pid: number };
+      const answer = await callOnce(path, "upgrade") as { upgraded: boolean; pid: number };
       assertEquals(answer.upgraded, true);
       assertEquals(await pidAt(path), answer.pid);
       pids.push(answer.pid);
-      assertEquals(await call(path, "bump"), 3 + i);
+      assertEquals(await callOnce(path, "bump"), 3 + i);
     }
     assertEquals(new Set(pids).size, 4, `four processes in turn: ${pids.join(", ")}`);
     assertMatch(first.stderr(), /Upgrade: the successor serves; handing the connections over and stopping/);
@@ -105,7 +90,7 @@ Deno.test("upgrade: sockets systemd passed move to the successor with their acce
   try {
     await waitFor(() => isLive(ro).catch(() => false), 10_000, "the sockets");
     const before = await pidAt(ro);
-    const answer = await call(admin, "upgrade") as { pid: number };
+    const answer = await callOnce(admin, "upgrade") as { pid: number };
     assert(answer.pid !== before);
     await act.status; // the activated process was replaced and ended
     const c = await connect(ro, { timeoutMs: 5000 });
@@ -146,7 +131,7 @@ Deno.test("upgrade: a successor that crashes on start leaves the old server serv
     await waitFor(() => isLive(path).catch(() => false), 15_000, "the server");
     const pid = await pidAt(path);
     await Deno.writeTextFile(`${copy}main.ts`, `throw new Error("this build is broken");\n`);
-    const err = await caught(call(path, "upgrade"));
+    const err = await caught(callOnce(path, "upgrade"));
     assertStatus(err, Status.HANDLER_ERROR);
     assertMatch(
       err.message,
@@ -154,7 +139,7 @@ Deno.test("upgrade: a successor that crashes on start leaves the old server serv
     );
     // Still the same server, still serving.
     assertEquals(await pidAt(path), pid);
-    assertEquals(await call(path, "ping"), "pong");
+    assertEquals(await callOnce(path, "ping"), "pong");
   } finally {
     server.kill("SIGTERM");
     await server.status;
@@ -200,13 +185,13 @@ Deno.test("upgrade: plugin state changes made while the successor starts are not
     const workers = Array.from({ length: 4 }, worker);
     for (let i = 0; i < 2; i++) {
       await waitFor(() => ok >= (i + 1) * 200, 20_000, "calls between upgrades");
-      await call(path, "upgrade");
+      await callOnce(path, "upgrade");
     }
     await waitFor(() => ok >= 600, 20_000, "calls after the upgrades");
     stop = true;
     await Promise.all(workers);
     // Every counted call's increment reached the last process.
-    assertEquals(await call(path, "bump"), ok + 1);
+    assertEquals(await callOnce(path, "bump"), ok + 1);
   } finally {
     stop = true;
     await stopAt(path);

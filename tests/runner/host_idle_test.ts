@@ -5,23 +5,11 @@
 import { connect } from "../../lib/client.ts";
 import { Status } from "../../lib/errors.ts";
 import { complete, ServerCatalog } from "../../lib/cli/_completion.ts";
-import { serve, type ServeOptions, type Server } from "../../lib/server.ts";
+import type { Server } from "../../lib/server.ts";
 import type { PluginStatus } from "../../lib/command.ts";
 import { assert, assertEquals, assertIncludes, assertMatch, assertStatus, caught } from "../assert.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
-
-/** A server on a temp socket serving the plugin files `files` (name → source). */
-async function pluginServer(
-  dir: string,
-  files: Record<string, string>,
-  options: Partial<ServeOptions> = {},
-): Promise<Server & AsyncDisposable> {
-  const plugins = `${dir}/cmds`;
-  await Deno.mkdir(plugins, { recursive: true });
-  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${plugins}/${name}`, text);
-  const server = await serve({ path: `${dir}/s.sock`, plugins: [plugins], watch: false, ...options });
-  return Object.assign(server, { [Symbol.asyncDispose]: () => server.close({ drainMs: 0 }) });
-}
+import { pluginServer } from "./_plugin_server.ts";
 
 function status(server: Server, name: string): PluginStatus {
   const p = server.plugins().find((p) => p.file.endsWith(`/${name}`));

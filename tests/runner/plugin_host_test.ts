@@ -9,23 +9,10 @@ import { silentLogger } from "../../lib/log.ts";
 import { DEFAULT_SANDBOX_OPTIONS } from "../../lib/runner/host_options.ts";
 import { PluginHost } from "../../lib/runner/plugin_host.ts";
 import { PluginState } from "../../lib/runner/state.ts";
-import { serve, type ServeOptions, type Server } from "../../lib/server.ts";
 import type { Chunk, Context } from "../../lib/command.ts";
 import { assert, assertEquals, assertIncludes, assertMatch, assertStatus, caught } from "../assert.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
-
-/** A server on a temp socket serving the plugin files `files` (name → source). */
-async function pluginServer(
-  dir: string,
-  files: Record<string, string>,
-  options: Partial<ServeOptions> = {},
-): Promise<Server & AsyncDisposable> {
-  const plugins = `${dir}/cmds`;
-  await Deno.mkdir(plugins, { recursive: true });
-  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${plugins}/${name}`, text);
-  const server = await serve({ path: `${dir}/s.sock`, plugins: [plugins], watch: false, ...options });
-  return Object.assign(server, { [Symbol.asyncDispose]: () => server.close({ drainMs: 0 }) });
-}
+import { pluginServer } from "./_plugin_server.ts";
 
 const HOSTNAME = `export default {
   name: "host", summary: "Read /etc/hostname", access: "read",
