@@ -6,6 +6,7 @@
  * renamed over the path.
  */
 import type { ServerStatus } from "../../lib/command.ts";
+import { isLive } from "../../lib/listener.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { startServer, tempDir, waitFor } from "../_helpers.ts";
 import { callOnce, stopAt } from "./_upgrade_kit.ts";
@@ -117,6 +118,8 @@ Deno.test("upgrade: a second path socket (--listen) moves too, with its access l
   const ro = `${tmp.dir}/ro.sock`;
   await using first = await startServer(path, ["--listen", `${ro},access=read,mode=640`]);
   try {
+    // startServer waits for the first socket; the second may be bound a moment later.
+    await waitFor(() => isLive(ro).catch(() => false), 10_000, "ro.sock to listen");
     const pid = (await callOnce(ro, "status") as ServerStatus).pid;
     const before = (await listenersOf(pid)).sort();
     assertEquals(before.length, 2, "two listening sockets");
