@@ -119,3 +119,39 @@ Deno.test("serve: --log-format json writes one JSON object per line", async () =
   assertEquals(entries.find((e) => e.msg === "Stopping")?.signal, "SIGTERM");
   assertEquals(entries.at(-1)?.msg, "Stopped");
 });
+
+Deno.test("serve: on SIGTERM a call's last answers reach a client that reads them late, whole, before the exit", async () => {
+  await using tmp = await tempDir();
+  const plugins = `${tmp.dir}/cmds`;
+  await Deno.mkdir(plugins);
+  // 4 MiB of output, far more than the socket buffers hold: most of it is still sockd's to write at the end.
+  await Deno.writeTextFile(
+    `${plugins}/big.js`,
+    `export default { name: "big", summary: "4 MiB of output", async *run() {
+      for (let i = 0; i < 64; i++) yield "x".repeat(65536);
+      return "done";
+    } };`,
+  );
+  await using server = await startServer(`${tmp.dir}/a.sock`, ["--plugins", plugins]);
+  const conn = await Deno.connect({ transport: "unix", path: server.path });
+  try {
+    await conn.write(new TextEncoder().encode('{"id":1,"command":"big"}\n'));
+    const buf = new Uint8Array(64 * 1024);
+    const first = await conn.read(buf);
+    assert(first !== null && first > 0, "the call started");
+    // The call ends inside sockd while this client reads nothing; the server is told to stop meanwhile.
+    server.process.kill("SIGTERM");
+    await waitFor(() => server.stderr().includes("Shutting down"), 10_000, "the shutdown");
+    await new Promise((r) => setTimeout(r, 500));
+    let text = new TextDecoder().decode(buf.subarray(0, first));
+    for (let n; (n = await conn.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
+    const lines = text.trimEnd().split("\n");
+    assertEquals(lines.length, 65, "64 chunks and the end");
+    assertEquals(JSON.parse(lines.at(-1)!), { id: 1, status: 0, result: "done" });
+    assertEquals(await server.stop("SIGCONT"), 0);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+});

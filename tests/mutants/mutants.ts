@@ -545,7 +545,7 @@ export const mutants: Mutant[] = [
     file: "lib/session.ts",
     find: "      await this.#ran;\n",
     replace: "",
-    tests: ["tests/e2e/takeover_test.ts"],
+    tests: ["tests/e2e/serve_lifecycle_test.ts", "tests/e2e/takeover_test.ts"],
   },
   {
     name: "a persistent call reading input is left silent when its connection moves",
