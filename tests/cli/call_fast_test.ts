@@ -12,6 +12,7 @@ import { connectOneShot } from "../../lib/cli/_oneshot_client.ts";
 import { SockdError, Status } from "../../lib/errors.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { DENO, ROOT, tempDir } from "../_helpers.ts";
+import { sleep } from "../../lib/_abortable.ts";
 
 const FAST = [`${ROOT}main.ts`];
 const FULL = [`${ROOT}tests/cli/fixtures/full_cli.ts`];
@@ -56,16 +57,6 @@ async function same(
   assertEquals(show(fast), show(full), `sockd call ${args.join(" ")}`);
   assertEquals(fast.stdout, full.stdout, "byte for byte");
   return show(fast);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 const COMMANDS: Command[] = [

@@ -8,22 +8,13 @@ import { serve, type ServeOptions } from "../../lib/server.ts";
 import { assert, assertEquals, assertIncludes, assertMatch } from "../assert.ts";
 import { ROOT, runSockd, spawnSockd, tempDir } from "../_helpers.ts";
 import { Tmux } from "./_tmux.ts";
+import { sleep } from "../../lib/_abortable.ts";
 
 /** How each `stream` call ended, as the server saw it. */
 const endings: string[] = [];
 
 /** How each `slow` call ended, as the server saw it. */
 const slowEnded: string[] = [];
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 const COMMANDS: Command[] = [
   {

@@ -1,5 +1,6 @@
 /** What the upgrade tests share: one call on a fresh connection, and stopping whichever process serves a path. */
 import { connect } from "../../lib/client.ts";
+import type { ServerStatus } from "../../lib/command.ts";
 import { isLive } from "../../lib/listener.ts";
 import { waitFor } from "../_helpers.ts";
 
@@ -11,6 +12,11 @@ export async function callOnce(path: string, command: string, args: string[] = [
   } finally {
     c.close();
   }
+}
+
+/** The pid of the process serving `path` now (from `status`). */
+export async function pidAt(path: string): Promise<number> {
+  return (await callOnce(path, "status") as ServerStatus).pid;
 }
 
 /** Stops whatever server is on `path` now (a successor is no child of the test). */

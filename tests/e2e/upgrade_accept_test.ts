@@ -9,7 +9,7 @@ import type { ServerStatus } from "../../lib/command.ts";
 import { isLive } from "../../lib/listener.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { startServer, tempDir, waitFor } from "../_helpers.ts";
-import { callOnce, stopAt } from "./_upgrade_kit.ts";
+import { callOnce, pidAt, stopAt } from "./_upgrade_kit.ts";
 
 /** How long one attempt (connect, ask, read the answer) may take before it counts as hung. */
 const ATTEMPT_MS = 10_000;
@@ -75,7 +75,7 @@ Deno.test("upgrade: clients connecting all along are never refused nor reset ove
   };
   try {
     const loops = Array.from({ length: 8 }, loop);
-    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
+    const pids = [await pidAt(path)];
     const listening = await listenersOf(pids[0]!);
     assertEquals(listening.length, 1, "the first server listens on one socket");
     for (let i = 0; i < 4; i++) {
@@ -120,7 +120,7 @@ Deno.test("upgrade: a second path socket (--listen) moves too, with its access l
   try {
     // startServer waits for the first socket; the second may be bound a moment later.
     await waitFor(() => isLive(ro).catch(() => false), 10_000, "ro.sock to listen");
-    const pid = (await callOnce(ro, "status") as ServerStatus).pid;
+    const pid = await pidAt(ro);
     const before = (await listenersOf(pid)).sort();
     assertEquals(before.length, 2, "two listening sockets");
     const answer = await callOnce(path, "upgrade") as { upgraded: boolean; pid: number };

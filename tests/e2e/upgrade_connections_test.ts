@@ -9,7 +9,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { MOVED_WITH_INPUT } from "../../lib/_session_calls.ts";
 import { type SockdError, Status } from "../../lib/errors.ts";
 import { ROOT, startServer, tempDir, waitFor } from "../_helpers.ts";
-import { callOnce, stopAt } from "./_upgrade_kit.ts";
+import { callOnce, pidAt, stopAt } from "./_upgrade_kit.ts";
 
 /** A plugin whose state counts its calls: every increment must reach the last process. */
 const COUNTER = `export default {
@@ -77,11 +77,11 @@ Deno.test("upgrade: a socat ticker and a msgpack stream stay connected over thre
     })();
     following.catch(() => {});
     await waitFor(() => text.all.length >= 2 && chunks.length >= 2, 10_000, "both streams ticking");
-    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
+    const pids = [await pidAt(path)];
     for (let i = 0; i < 3; i++) {
       const pid = await upgrade(path);
       pids.push(pid);
-      assertEquals((await callOnce(path, "status") as ServerStatus).pid, pid, "status shows the new process");
+      assertEquals(await pidAt(path), pid, "status shows the new process");
       const marker = JSON.stringify({ $upgraded: pid });
       // Each stream goes on in the new process: its marker, then ticks again.
       await waitFor(
@@ -159,7 +159,7 @@ Deno.test("upgrade: 8 clients keep calling across 5 upgrades: no call fails, no 
         }
       }
     });
-    const pids = [(await callOnce(path, "status") as ServerStatus).pid];
+    const pids = [await pidAt(path)];
     for (let i = 0; i < 5; i++) {
       const before = ok;
       await waitFor(() => ok >= before + 200 || failed > 0, 20_000, "calls between upgrades");
@@ -271,7 +271,7 @@ Deno.test("upgrade: plugin hosts hold none of the server's sockets (listener, cl
     await Deno.writeTextFile(`${plugins}/plain.ts`, PLAIN + `\n// ${++version}\n`);
     await callOnce(path, "reload");
     const host = await socketsOf(await hostPid(path, "plain.ts", "plain"));
-    const server = await socketsOf((await callOnce(path, "status") as ServerStatus).pid);
+    const server = await socketsOf(await pidAt(path));
     return [...host].filter((s) => server.has(s)).length;
   };
   try {

@@ -10,22 +10,13 @@ import { isLive } from "../../lib/listener.ts";
 import { match as assertMatch } from "node:assert/strict";
 import { assert, assertEquals, assertStatus, caught } from "../assert.ts";
 import { DENO, ROOT, startServer, tempDir, waitFor } from "../_helpers.ts";
-import { callOnce, stopAt } from "./_upgrade_kit.ts";
+import { callOnce, pidAt, stopAt } from "./_upgrade_kit.ts";
 
 /** A plugin whose state counts its calls: what must survive an upgrade. */
 const COUNTER = `export default {
   name: "bump", summary: "Count calls in the plugin state", access: "read",
   run(ctx) { const n = (ctx.state.get("n") ?? 0) + 1; ctx.state.set("n", n); return n; },
 };`;
-
-async function pidAt(path: string): Promise<number> {
-  const c = await connect(path, { timeoutMs: 5000 });
-  try {
-    return (await c.call("status").result as ServerStatus).pid;
-  } finally {
-    c.close();
-  }
-}
 
 Deno.test("upgrade: SIGUSR2 and then the command replace the process three times; plugin state is kept", async () => {
   await using tmp = await tempDir();
