@@ -561,4 +561,25 @@ export const mutants: Mutant[] = [
     replace: "if (false) {",
     tests: ["tests/batch_writer_test.ts"],
   },
+  {
+    name: "the client reads again into a buffer whose bytes it handed out as chunks",
+    file: "lib/_client_reader.ts",
+    find: "if (view) shared = true;",
+    replace: "if (view) shared = false;",
+    tests: ["tests/client_stream_test.ts"],
+  },
+  {
+    name: "the client accepts frames over its maxFrameBytes",
+    file: "lib/_client_reader.ts",
+    find: "if (size > max) {",
+    replace: "if (false) {",
+    tests: ["tests/client_stream_test.ts"],
+  },
+  {
+    name: "a call's unread chunks never pause the client's reading",
+    file: "lib/client_call.ts",
+    find: "if (queue.length < PENDING_CHUNKS) return undefined;",
+    replace: "return undefined;",
+    tests: ["tests/client_stream_test.ts"],
+  },
 ];
