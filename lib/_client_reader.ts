@@ -56,7 +56,9 @@ const MIN_READ = 4 * 1024;
 export interface FrameSink {
   /** The call in flight with this id. */
   call(id: number): Call | undefined;
-  /** Any frame but a call's bytes chunk; a promise when reading should wait. */
+  /** An OK end with a scalar result (the common end, read by hand). */
+  end(id: number, result: unknown): void;
+  /** Any other frame but a call's bytes chunk; a promise when reading should wait. */
   message(msg: Record<string, unknown>): Promise<void> | undefined;
   /** Whether the connection is finished with. */
   dead(): boolean;
@@ -106,12 +108,13 @@ export async function readFrames(conn: ByteChannel, sink: FrameSink, options: Re
         if (wait) await wait;
         continue;
       }
-      const okEnd = readOkEnd(body, 0, body.length);
-      const msg = okEnd
-        ? { type: "end", id: okEnd.id, status: 0, result: okEnd.result }
-        : readSmallMap(body, 0, body.length) ?? decodeFrameBody(body);
       guess = 0;
-      const wait = sink.message(msg);
+      const okEnd = readOkEnd(body, 0, body.length);
+      if (okEnd) {
+        sink.end(okEnd.id, okEnd.result);
+        continue;
+      }
+      const wait = sink.message(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body));
       if (wait) await wait;
     }
     if (sink.dead()) return;

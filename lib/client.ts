@@ -7,6 +7,7 @@ import type { Chunk } from "./command.ts";
 import type { ByteChannel } from "./byte_channel.ts";
 import { Call } from "./client_call.ts";
 import { readFrames, type ReadOptions } from "./_client_reader.ts";
+import { CallTable } from "./_client_call_table.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
@@ -66,7 +67,7 @@ export class Client {
   /** Resolves when the connection has closed, for whatever reason. */
   readonly closed: Promise<void>;
   #conn: ByteChannel;
-  #calls = new Map<number, Call>();
+  #calls = new CallTable<Call>();
   #pings = new Map<number, () => void>();
   #nextId = 1;
   #dead: SockdError | undefined;
@@ -158,6 +159,7 @@ export class Client {
       for (const msg of pending) await this.#onMessage(msg);
       await readFrames(this.#conn, {
         call: (id) => this.#calls.get(id),
+        end: (id, result) => this.#ended(id, result),
         message: (msg) => this.#onMessage(msg),
         dead: () => this.#dead !== undefined,
       }, read);
@@ -169,6 +171,14 @@ export class Client {
         this.#conn.close();
       } catch { /* already closed */ }
     }
+  }
+
+  /** Call `id` ended OK with `result`. */
+  #ended(id: number, result: unknown) {
+    const call = this.#calls.get(id);
+    if (call === undefined) return;
+    this.#calls.delete(id);
+    call._end(undefined, result);
   }
 
   /** Handles one message from the server; a promise when the reader should wait (a call's chunks pile up). */
