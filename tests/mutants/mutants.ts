@@ -582,4 +582,11 @@ export const mutants: Mutant[] = [
     replace: "return undefined;",
     tests: ["tests/client_stream_test.ts"],
   },
+  {
+    name: "the client's call table loses a call whose slot was taken",
+    file: "lib/_client_call_table.ts",
+    find: "return this.#spill.size > 0 ? this.#spill.get(id as number) : undefined;",
+    replace: "return undefined;",
+    tests: ["tests/client_call_table_test.ts"],
+  },
 ];
