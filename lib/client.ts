@@ -173,7 +173,11 @@ export class Client {
     }
   }
 
-  /** Call `id` ended OK with `result`. */
+  /**
+   * Call `id` ended OK with `result`: straight to the call, with no message
+   * object and no dispatch on its type (64 calls in flight, in process:
+   * 0.578 -> 0.551 µs per call, min of 15 runs).
+   */
   #ended(id: number, result: unknown) {
     const call = this.#calls.get(id);
     if (call === undefined) return;
