@@ -37,8 +37,9 @@ const DIRECT_READ_BYTES = 16 * 1024;
 /**
  * A fresh read buffer holds this many frames of the size seen last: one
  * allocation (and one copy of a frame's first part) per this many chunks
- * handed out, and a chunk the caller keeps pins at most this much more.
- * Views instead of a fresh buffer per frame plus a copy of the frame's
+ * handed out. A chunk handed out as a view is at least 1/(2 × this) of its
+ * buffer (smaller ones are copied), so one the caller keeps pins at most
+ * that much memory more. Views instead of a fresh buffer per frame plus a copy of the frame's
  * first part when it straddled reads: iterating 16 MiB of 64 KiB chunks
  * from memory (micro/client_bench.ts) 3.7 -> 2.2-2.4 ms; over a socket the
  * client's CPU 0.55-0.80 -> 0.24-0.36 s per GiB. 2, 8, 16 and 32 frames
@@ -101,7 +102,9 @@ export async function readFrames(conn: ByteChannel, sink: FrameSink, options: Re
         if (!call) continue;
         const chunk = body.subarray(head.start);
         // A chunk a waiting reader takes whole is copied to its buffer; a large one kept is a view.
-        const view = chunk.length >= DIRECT_READ_BYTES && !call._takesWhole(chunk.length);
+        const view = chunk.length >= DIRECT_READ_BYTES &&
+          2 * FRAMES_PER_BUFFER * chunk.length >= buf.length &&
+          !call._takesWhole(chunk.length);
         if (view) shared = true;
         guess = chunk.length >= DIRECT_READ_BYTES ? FRAME_HEADER_BYTES + size : 0;
         const wait = call._data(chunk, !view);

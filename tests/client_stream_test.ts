@@ -40,6 +40,18 @@ const commands: Command[] = [
     },
   },
   {
+    name: "big",
+    summary: "Two pattern chunks of 3 MiB with 5 bytes between",
+    async *run() {
+      let i = 0;
+      for (const size of [3 << 20, 5, 3 << 20]) {
+        const chunk = new Uint8Array(size);
+        for (let j = 0; j < size; j++, i++) chunk[j] = patternByte(i);
+        yield chunk;
+      }
+    },
+  },
+  {
     name: "flood",
     summary: "Stream FLOOD_CHUNKS chunks as fast as they are taken",
     async *run() {
@@ -84,6 +96,10 @@ Deno.test("client stream: chunks received through for await keep their bytes aft
     const kept: Uint8Array[] = [];
     for await (const chunk of c.call("sizes", [String(rounds)])) kept.push(chunk as Uint8Array);
     assertEquals(kept.map((k) => k.length), Array.from({ length: rounds }, () => SIZES).flat());
+    // A kept chunk pins little more than itself: a view of at most 8 times its size, or a copy.
+    for (const k of kept) {
+      assert(k.buffer.byteLength <= 8 * k.length, `a ${k.length} B chunk holds ${k.buffer.byteLength} B`);
+    }
     // Only now, with every later chunk read, check each kept chunk's bytes.
     let i = 0;
     for (const [n, chunk] of kept.entries()) {
@@ -92,6 +108,27 @@ Deno.test("client stream: chunks received through for await keep their bytes aft
       }
     }
     assertEquals(await c.call("ping").result, "pong");
+  });
+});
+
+Deno.test("client stream: chunks larger than the read buffer arrive whole, iterated and read into a buffer", async () => {
+  await withClient(async (c) => {
+    const kept: Uint8Array[] = [];
+    for await (const chunk of c.call("big")) kept.push(chunk as Uint8Array);
+    assertEquals(kept.map((k) => k.length), [3 << 20, 5, 3 << 20]);
+    let i = 0;
+    for (const chunk of kept) {
+      for (const b of chunk) if (b !== patternByte(i++)) throw new Error(`byte ${i - 1}`);
+    }
+    const call = c.call("big");
+    const buf = new Uint8Array(256 * 1024);
+    let total = 0;
+    for (let n; (n = await call.readInto(buf)) !== null; total += n) {
+      for (let j = 0; j < n; j++) {
+        if (buf[j] !== patternByte(total + j)) throw new Error(`read byte ${total + j}`);
+      }
+    }
+    assertEquals(total, 2 * (3 << 20) + 5);
   });
 });
 

@@ -589,4 +589,11 @@ export const mutants: Mutant[] = [
     replace: "return undefined;",
     tests: ["tests/client_call_table_test.ts"],
   },
+  {
+    name: "a small chunk iterated from a large read buffer pins all of it",
+    file: "lib/_client_reader.ts",
+    find: "2 * FRAMES_PER_BUFFER * chunk.length >= buf.length &&",
+    replace: "true &&",
+    tests: ["tests/client_stream_test.ts"],
+  },
 ];
