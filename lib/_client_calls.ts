@@ -14,6 +14,14 @@ import type { CallOptions } from "./client.ts";
 import type { Call } from "./client_call.ts";
 import { SockdError, Status } from "./errors.ts";
 
+/** The calls of a connection by id: a `Map`, or lib/_client_call_table.ts's `CallTable`. */
+export interface Calls {
+  get(id: number): Call | undefined;
+  delete(id: number): boolean;
+  values(): Iterable<Call>;
+  clear(): void;
+}
+
 /** Largest `input` frame a client sends; longer input goes in several. */
 const INPUT_PIECE = 64 * 1024;
 /** How long a failed write waits for the read loop to report why the server closed. */
@@ -45,7 +53,7 @@ export function cancelOnAbort(call: Call, signal: AbortSignal): void {
  */
 export function endCall(
   msg: Record<string, unknown>,
-  calls: Map<number, Call>,
+  calls: Calls,
   fail: (err: SockdError) => void,
 ): void {
   const id = msg.id;
@@ -67,7 +75,7 @@ export function endCall(
 }
 
 /** Ends every call in `calls` with `err` and forgets them: the connection is done. */
-export function endAll(calls: Map<number, Call>, err: SockdError): void {
+export function endAll(calls: Calls, err: SockdError): void {
   for (const call of calls.values()) call._end(err);
   calls.clear();
 }

@@ -144,6 +144,12 @@ export class Call implements AsyncIterable<Chunk> {
     return new Promise((r) => this.#room = r);
   }
 
+  /** @internal whether a waiting reader has room for all of an `n`-byte chunk (then it is copied there, not kept). */
+  _takesWhole(n: number): boolean {
+    const lender = this.#lender;
+    return lender !== undefined && lender.buf.length - lender.filled >= n;
+  }
+
   /** @internal where the rest of a data chunk may be read straight to: the waiting reader's free space. */
   _lendTarget(): Uint8Array | undefined {
     const lender = this.#lender;
@@ -242,6 +248,12 @@ export class Call implements AsyncIterable<Chunk> {
     return off;
   }
 
+  /**
+   * The call's chunks, in order. A bytes chunk is the caller's to keep: its
+   * bytes stay valid and are never overwritten by later chunks, and writing
+   * into it changes nothing else. A large one may be a view of a larger
+   * buffer (a nonzero `byteOffset`): use its bytes, not its `buffer`.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Chunk, void, undefined> {
     while (true) {
       const queue = this.#queue;
