@@ -194,14 +194,16 @@ async function installLauncher(
     return `${deno} or ${CHECKOUT} does not fit in a #! line`;
   }
   const file = `${CHECKOUT}${LAUNCHER}`;
-  await Deno.mkdir(dirname(file), { recursive: true });
   // Written aside and renamed over the old one: a sockd starting meanwhile never reads half a file.
   const aside = `${file}.${crypto.randomUUID().slice(0, 8)}`;
   try {
+    await Deno.mkdir(dirname(file), { recursive: true });
     await writeScript(aside, launcher);
     await Deno.rename(aside, file);
-  } finally {
+  } catch (err) {
+    // A checkout this user may not write to (installed for everyone, say): bin/sockd holds the bundle.
     await Deno.remove(aside).catch(() => {});
+    return `cannot write ${file}: ${(err as Error).message}`;
   }
   await writeScript(path, script);
   return await verify(runInstalledArgv(path), expected);
