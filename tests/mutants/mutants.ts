@@ -365,8 +365,8 @@ export const mutants: Mutant[] = [
   {
     name: "the one-shot call reads 64-bit integers as numbers, not as msgpackr's BigInt",
     file: "lib/cli/_msgpack_lite.ts",
-    find: "return v.getBigUint64(this.#take(8));",
-    replace: "return Number(v.getBigUint64(this.#take(8)));",
+    find: "return v.getBigUint64(take(r, 8));",
+    replace: "return Number(v.getBigUint64(take(r, 8)));",
     tests: ["tests/cli/msgpack_lite_test.ts"],
   },
   {
