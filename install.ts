@@ -251,7 +251,7 @@ async function install(bin: string, force: boolean): Promise<number> {
   if (why !== undefined) {
     let text = "code" in bundle ? bundledScriptText(CHECKOUT, deno.shim, bundle.code) : undefined;
     if (text !== undefined) {
-      console.log(`note: sockd runs through /usr/bin/env (a cold \`sockd call\` takes ~0.7 ms more): ${why}`);
+      console.log(`note: sockd runs through /usr/bin/env (a cold \`sockd call\` takes ~1 ms more): ${why}`);
     } else {
       why = "failed" in bundle ? bundle.failed : `the path ${CHECKOUT} does not fit in a #! line`;
       console.log(`note: sockd runs unbundled (a cold \`sockd call\` takes ~4 ms more): ${why}`);

@@ -35,7 +35,7 @@ const decoder = new TextDecoder();
  * ```ts
  * import { encodeFrame } from "./_msgpack_lite.ts";
  * const frame = encodeFrame({ type: "cancel", id: 1 });
- * console.assert(frame.length === 4 + 16 && frame[4] === 0x82);
+ * console.assert(frame.length === 4 + 17 && frame[4] === 0x82);
  * ```
  */
 export function encodeFrame(message: Record<string, unknown>): Uint8Array {
