@@ -182,8 +182,12 @@ export function ownImportMetaUrls(code: string, checkout: string): string | unde
  * made parenthesized function expressions (`var f = (function f() {...});`),
  * which V8 compiles with the file, so that they are in Deno's code cache
  * rather than compiled on every run when first called: ~0.8 ms of a cold
- * call's CPU (20.8 vs 21.6 ms, 60 interleaved runs; `--v8-flags=--no-lazy`
- * saves ~1.8 ms but doubles the full CLI's start). Such a name is bound only
+ * call's CPU (20.8 vs 21.6 ms, 60 interleaved runs; again 22.6 vs 23.9 ms
+ * for the launcher, load 6; `--v8-flags=--no-lazy` saves ~1.8 ms but
+ * doubles the full CLI's start). Making only the functions a `ping` runs
+ * eager (43 of 78) measured the same (22.9 ms): V8 compiles the code cache
+ * before the module runs, so class methods and closures stay lazy (see
+ * lib/cli/_msgpack_lite.ts's reader). Such a name is bound only
  * when its line runs, not hoisted: makeBundle runs the result and keeps
  * `code` if it fails.
  *

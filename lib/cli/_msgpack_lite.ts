@@ -131,8 +131,9 @@ function readOne(body: Uint8Array): unknown {
 
 /**
  * Bytes being read and where the next value starts. Plain functions over it rather than a class:
- * install.ts's eagerFunctions makes top-level functions part of the installed bundle's code cache,
- * while class methods are compiled anew on every run.
+ * install.ts's eagerFunctions puts top-level functions in the installed bundle's code cache, while
+ * class methods are parsed and compiled again on every run (0.26 and 1.1 ms less CPU of a cold
+ * call in two A/B runs of 60, load 5.5).
  */
 interface Reader {
   b: Uint8Array;
