@@ -358,7 +358,7 @@ export const mutants: Mutant[] = [
   {
     name: "a plain sockd call waits forever for a server that never greets",
     file: "lib/cli/_oneshot_client.ts",
-    find: '    deadline.addEventListener("abort", onTimeout, { once: true });\n',
+    find: '  deadline.addEventListener("abort", onTimeout, { once: true });\n',
     replace: "",
     tests: ["tests/cli/call_fast_test.ts"],
   },
