@@ -12,15 +12,25 @@
  *
  * It is a bundle (`deno bundle`, made at every install, never committed) of
  * the plain `sockd call` of lib/cli/call_fast.ts, which hands any other
- * command line to the checkout's main.ts, behind a `#!/usr/bin/env -S deno
- * run ...` line. Against the two-line shell script running main.ts it
- * replaced, a cold `sockd call ping` takes 21.9 ms instead of 25.4 (an
- * empty `deno run` 15.7; medians of 60 interleaved runs): one file instead
- * of ~20 modules, no shell, its functions in Deno's code cache
- * ({@linkcode eagerFunctions}). The bundle is the checkout's
+ * command line to the checkout's main.ts. Against the two-line shell script
+ * running main.ts it replaced, a cold `sockd call ping` takes 21.9 ms
+ * instead of 25.4 (an empty `deno run` 15.7; medians of 60 interleaved
+ * runs): one file instead of ~20 modules, no shell, its functions in Deno's
+ * code cache ({@linkcode eagerFunctions}). The bundle is the checkout's
  * code of the day it was installed: after changing the checkout, install
- * again. Where `deno bundle` fails, or the checkout's path does not fit in
- * a `#!` line, it is the shell script, like the ones `deno install -g`
+ * again.
+ *
+ * The bundle is kept in the checkout ({@linkcode LAUNCHER}, with a `#!<deno>
+ * -qP=sockd` line), and `bin/sockd` is one `#!` line naming it: the kernel
+ * starts Deno directly ({@linkcode launcherText}). The `#!` line holds the
+ * absolute path of the deno on PATH at install time: a deno upgraded in
+ * place keeps working; a deno moved or removed makes `sockd` fail with "bad
+ * interpreter" until `deno task install` runs again. Where that form does
+ * not run (a kernel without nested `#!` interpreters, such as macOS', a
+ * noexec checkout, a path a `#!` line cannot hold), `bin/sockd` is the bundle
+ * itself behind `#!/usr/bin/env -S deno run -q -P=sockd --config
+ * <checkout>/deno.json --ext=js` (deno looked up on PATH at every run); where
+ * `deno bundle` fails too, a shell script like the ones `deno install -g`
  * writes, running `<checkout>/main.ts`.
  *
  * Why not `deno install -g` itself: as of Deno 2.9.6 it drops `-P=NAME` from
@@ -31,138 +41,23 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { sockdRunArgv } from "./lib/cli/self_command.ts";
-
-/** The first lines of every script this installer writes; uninstall removes only such files. */
-export const SHIM_MARK = "# sockd: written by `deno task install`";
+import {
+  bundledScriptText,
+  bundleEntry,
+  eagerFunctions,
+  launchedScriptText,
+  LAUNCHER,
+  launcherText,
+  ownImportMetaUrls,
+  SHIM_MARK,
+  shimText,
+} from "./_install_scripts.ts";
 
 /** The checkout this script belongs to (a directory path ending in "/"). */
 const CHECKOUT = new URL(".", import.meta.url).pathname;
-
-/** Quotes `text` for a POSIX shell. */
-export function shellQuote(text: string): string {
-  if (/^[\w/.,=:@%+-]+$/.test(text)) return text;
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/** The shell script installed as `bin/sockd` when there is no bundle: it runs the checkout's main.ts. */
-export function shimText(checkout: string, deno = "deno"): string {
-  return [
-    "#!/bin/sh",
-    SHIM_MARK,
-    `# Runs the checkout ${checkout} with its deno.json (permission set "sockd", frozen deno.lock).`,
-    "# Moved the checkout? Run `deno task install` in its new place; `deno task uninstall` removes this file.",
-    `exec ${sockdRunArgv(checkout, deno).map(shellQuote).join(" ")} "$@"`,
-    "",
-  ].join("\n");
-}
-
-/** Linux reads at most this many bytes of a `#!` line (BINPRM_BUF_SIZE, newline included). */
-const SHEBANG_MAX = 256;
-
-/**
- * The installed `bin/sockd` made of `bundle` (the output of `deno bundle`
- * for {@linkcode bundleEntry}): a `#!` line that runs it with the
- * checkout's deno.json, then the bundle. Undefined when the line cannot
- * hold the checkout's path (too long, or characters `env -S` would split or
- * expand).
- *
- * @example
- * ```ts
- * import { SHIM_MARK, bundledScriptText } from "./install.ts";
- * const text = bundledScriptText("/src/sockd/", "deno", "console.log(1);\n")!;
- * console.assert(text.startsWith("#!/usr/bin/env -S deno run -q -P=sockd --config /src/sockd/deno.json --ext=js\n"));
- * console.assert(text.includes(SHIM_MARK) && text.endsWith("console.log(1);\n"));
- * console.assert(bundledScriptText("/my src/", "deno", "") === undefined);
- * ```
- */
-export function bundledScriptText(checkout: string, deno: string, bundle: string): string | undefined {
-  const argv = sockdRunArgv(checkout, deno).slice(0, -1);
-  // --ext=js: the file has no extension, and as TypeScript its parentheses (eagerFunctions) would be lost.
-  const line = `#!/usr/bin/env -S ${[...argv, "--ext=js"].join(" ")}`;
-  if (!argv.every((word) => /^[\w/.,=:@%+-]+$/.test(word)) || line.length + 1 > SHEBANG_MAX) return undefined;
-  return [
-    line,
-    `// ${SHIM_MARK}`,
-    `// The plain \`sockd call\` of the checkout ${checkout}, bundled; every other command line runs its main.ts.`,
-    "// Moved or changed the checkout? Run `deno task install` (again); `deno task uninstall` removes this file.",
-    bundle,
-  ].join("\n");
-}
-
-/**
- * The module `deno bundle` turns into the installed script: a plain `sockd
- * call` runs here, anything else runs the checkout's main.ts, imported by a
- * computed specifier so that the bundle holds only the fast path.
- */
-export function bundleEntry(checkout: string): string {
-  const url = (path: string) => JSON.stringify(new URL(path, `file://${checkout}`).href);
-  return [
-    `// Generated by ${checkout}install.ts; \`deno task install\` makes it again.`,
-    `import { fastCall } from ${url("lib/cli/call_fast.ts")};`,
-    `if (Deno.args[0] === "call") {`,
-    `  const code = await fastCall(Deno.args.slice(1));`,
-    `  if (code !== undefined) Deno.exit(code);`,
-    `}`,
-    `const main: string = ${url("main.ts")};`,
-    `await import(main);`,
-    "",
-  ].join("\n");
-}
-
-/**
- * `code` (deno bundle's output, made in `checkout`) with each
- * `import.meta.url` replaced by the URL of the module it was written in:
- * in the bundle it would be the bundle's own, and a module that loads a
- * file beside it (lib/cli/render.ts loads human.ts for a terminal) would
- * look for it next to bin/sockd. deno bundle starts each module's code with
- * a `// path` line. Undefined if some `import.meta` is left.
- *
- * @example
- * ```ts
- * import { ownImportMetaUrls } from "./install.ts";
- * const code = "// lib/a.ts\nvar u = new URL(\"./b.ts\", import.meta.url);\n";
- * console.assert(ownImportMetaUrls(code, "/src/")!.includes('new URL("./b.ts", "file:///src/lib/a.ts")'));
- * console.assert(ownImportMetaUrls("var m = import.meta.main;\n", "/src/") === undefined);
- * ```
- */
-export function ownImportMetaUrls(code: string, checkout: string): string | undefined {
-  let module: string | undefined;
-  const lines = code.split("\n").map((line) => {
-    const start = /^\/\/ ([\w./-]+\.[jt]s)$/.exec(line);
-    if (start) module = new URL(start[1]!, `file://${checkout}`).href;
-    return module === undefined ? line : line.replaceAll("import.meta.url", JSON.stringify(module));
-  });
-  const text = lines.join("\n");
-  return text.includes("import.meta") ? undefined : text;
-}
-
-/**
- * `code` (deno bundle's output) with its top-level function declarations
- * made parenthesized function expressions (`var f = (function f() {...});`),
- * which V8 compiles with the file, so that they are in Deno's code cache
- * rather than compiled on every run when first called: ~0.8 ms of a cold
- * call's CPU (20.8 vs 21.6 ms, 60 interleaved runs; `--v8-flags=--no-lazy`
- * saves ~1.8 ms but doubles the full CLI's start). Such a name is bound only
- * when its line runs, not hoisted: makeBundle runs the result and keeps
- * `code` if it fails.
- *
- * @example
- * ```ts
- * import { eagerFunctions } from "./install.ts";
- * const code = "async function f(a) {\n  return a;\n}\nf(1);\n";
- * console.assert(eagerFunctions(code) === "var f = (async function f(a) {\n  return a;\n});\nf(1);\n");
- * ```
- */
-export function eagerFunctions(code: string): string {
-  // deno bundle (esbuild) starts a top-level function at column 0 and indents its body.
-  return code.replace(
-    /^((?:async )?function\*? ([\w$]+)\([^\n]*\{\n)([\s\S]*?)^\}$/gm,
-    (_all, head: string, name: string, body: string) => `var ${name} = (${head}${body}});`,
-  );
-}
 
 /**
  * Bundles the plain `sockd call` with the checkout's deno.json and checks
@@ -227,19 +122,22 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /**
- * The Deno the script should run: "deno" (looked up on PATH when sockd runs, as `deno install`'s
- * scripts do) when the deno on PATH now is the one running this; else this one's absolute path
- * (e.g. a deno that `npx` fetched into npm's cache, which is on PATH only under `npx`).
+ * The Deno the script should run. `shim`: "deno" (looked up on PATH when sockd runs, as `deno
+ * install`'s scripts do) when the deno on PATH now is the one running this; else this one's
+ * absolute path (e.g. a deno that `npx` fetched into npm's cache, which is on PATH only under
+ * `npx`). `path`: the same as an absolute path, for a `#!` line: the PATH entry as found (not
+ * its real path), so that a deno upgraded where it is found stays the one that runs.
  */
-async function denoForShim(): Promise<string> {
+async function denoForShim(): Promise<{ shim: string; path: string }> {
   const running = await Deno.realPath(Deno.execPath());
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (!dir) continue;
     const found = await Deno.realPath(`${dir}/deno`).catch(() => undefined);
     if (found === undefined) continue;
-    return found === running && !found.includes("/_npx/") ? "deno" : Deno.execPath();
+    if (found !== running || found.includes("/_npx/")) break;
+    return { shim: "deno", path: dir.startsWith("/") ? `${dir}/deno` : Deno.execPath() };
   }
-  return Deno.execPath();
+  return { shim: Deno.execPath(), path: Deno.execPath() };
 }
 
 function onPath(dir: string): boolean {
@@ -272,6 +170,64 @@ async function verify(argv: string[], expected: string): Promise<string | undefi
   return undefined;
 }
 
+/** Writes `text` to `path` as an executable script. */
+async function writeScript(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+}
+
+/**
+ * Writes the launcher ({@linkcode LAUNCHER}) into the checkout and `path`
+ * (bin/sockd) naming it, then runs `path version` as a user would; resolves
+ * to why that form does not run here (then `path` is to be written again),
+ * or to undefined.
+ */
+async function installLauncher(
+  path: string,
+  deno: string,
+  code: string,
+  expected: string,
+): Promise<string | undefined> {
+  const launcher = launcherText(CHECKOUT, deno, code);
+  const script = launchedScriptText(CHECKOUT);
+  if (launcher === undefined || script === undefined) {
+    return `${deno} or ${CHECKOUT} does not fit in a #! line`;
+  }
+  const file = `${CHECKOUT}${LAUNCHER}`;
+  // Written aside and renamed over the old one: a sockd starting meanwhile never reads half a file.
+  const aside = `${file}.${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.mkdir(dirname(file), { recursive: true });
+    await writeScript(aside, launcher);
+    await Deno.rename(aside, file);
+  } catch (err) {
+    // A checkout this user may not write to (installed for everyone, say): bin/sockd holds the bundle.
+    await Deno.remove(aside).catch(() => {});
+    return `cannot write ${file}: ${(err as Error).message}`;
+  }
+  await writeScript(path, script);
+  return await verify(runInstalledArgv(path), expected);
+}
+
+/**
+ * The argv that runs the installed `path` through the kernel's `#!`
+ * handling, as a shell would: a deno allowed to run that one file (the
+ * "install" set may run only deno) spawns it with the same arguments and
+ * exits with its code; the output is the program's own.
+ */
+function runInstalledArgv(path: string): string[] {
+  const code = `const { code } = await new Deno.Command(${JSON.stringify(path)}, ` +
+    `{ args: Deno.args, stdin: "null" }).spawn().status;\nDeno.exit(code);\n`;
+  return [
+    "deno",
+    "run",
+    "-q",
+    "--no-config",
+    `--allow-run=${path}`,
+    `data:text/javascript,${encodeURIComponent(code)}`,
+  ];
+}
+
 async function install(bin: string, force: boolean): Promise<number> {
   const { VERSION } = await import("./lib/version.ts");
   const failure = await verify(sockdRunArgv(CHECKOUT), `sockd ${VERSION}`);
@@ -287,17 +243,24 @@ async function install(bin: string, force: boolean): Promise<number> {
   }
   await Deno.mkdir(bin, { recursive: true });
   const deno = await denoForShim();
-  const bundle = await makeBundle(`sockd ${VERSION}`);
-  let text = "code" in bundle ? bundledScriptText(CHECKOUT, deno, bundle.code) : undefined;
-  if (text === undefined) {
-    const why = "failed" in bundle ? bundle.failed : `the path ${CHECKOUT} does not fit in a #! line`;
-    console.log(`note: sockd runs unbundled (a cold \`sockd call\` takes ~4 ms more): ${why}`);
-    text = shimText(CHECKOUT, deno);
+  const expected = `sockd ${VERSION}`;
+  const bundle = await makeBundle(expected);
+  let why = "failed" in bundle
+    ? bundle.failed
+    : await installLauncher(path, deno.path, bundle.code, expected);
+  if (why !== undefined) {
+    let text = "code" in bundle ? bundledScriptText(CHECKOUT, deno.shim, bundle.code) : undefined;
+    if (text !== undefined) {
+      console.log(`note: sockd runs through /usr/bin/env (a cold \`sockd call\` takes ~1 ms more): ${why}`);
+    } else {
+      why = "failed" in bundle ? bundle.failed : `the path ${CHECKOUT} does not fit in a #! line`;
+      console.log(`note: sockd runs unbundled (a cold \`sockd call\` takes ~4 ms more): ${why}`);
+      text = shimText(CHECKOUT, deno.shim);
+    }
+    await writeScript(path, text);
   }
-  await Deno.writeTextFile(path, text, { mode: 0o755 });
-  await Deno.chmod(path, 0o755);
   console.log(`installed ${path} (sockd ${VERSION} from ${CHECKOUT})`);
-  if (deno !== "deno") console.log(`it runs ${deno}: the deno on PATH, if any, is another one`);
+  if (deno.shim !== "deno") console.log(`it runs ${deno.shim}: the deno on PATH, if any, is another one`);
   if (!onPath(bin)) console.log(`${bin} is not on your PATH; add it: export PATH="${bin}:$PATH"`);
   console.log(
     `shell completion: source <(sockd completions bash)   (or zsh; fish: sockd completions fish | source)`,

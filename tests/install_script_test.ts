@@ -1,9 +1,19 @@
 /**
- * What install.ts writes as `bin/sockd`: the bundle of the plain `sockd
- * call` behind a `#!` line, and when it falls back to the shell script.
- * tests/e2e/install_test.ts runs the installed program itself.
+ * What install.ts writes: the launcher (the bundle of the plain `sockd
+ * call` behind a `#!<deno> -qP=sockd` line) and `bin/sockd` naming it, the
+ * bundle behind a `#!/usr/bin/env -S` line, and when it falls back to the
+ * shell script. tests/e2e/install_test.ts runs the installed program itself.
  */
-import { bundledScriptText, bundleEntry, eagerFunctions, SHIM_MARK, shimText } from "../install.ts";
+import {
+  bundledScriptText,
+  bundleEntry,
+  eagerFunctions,
+  launchedScriptText,
+  LAUNCHER,
+  launcherText,
+  SHIM_MARK,
+  shimText,
+} from "../_install_scripts.ts";
 import { assertEquals, assertIncludes } from "./assert.ts";
 import { DENO, ROOT, tempDir } from "./_helpers.ts";
 
@@ -14,6 +24,76 @@ Deno.test("install: the bundled script's #! line runs it with the checkout's den
   assertEquals(lines[1], `// ${SHIM_MARK}`);
   assertEquals(lines.at(-2), "BUNDLE");
   assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(text), false);
+});
+
+Deno.test(
+  "install: bin/sockd runs the launcher as its #! interpreter: the user's words, the checkout's permission set",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    await using tmp = await tempDir();
+    const checkout = `${tmp.dir}/checkout/`;
+    await Deno.mkdir(`${checkout}dist`, { recursive: true });
+    // The set the launcher must find by itself, from its own directory: run from "/", with no --config.
+    await Deno.writeTextFile(
+      `${checkout}deno.json`,
+      JSON.stringify({ permissions: { sockd: { env: ["HOME"] } } }),
+    );
+    const bundle =
+      'console.log(JSON.stringify([Deno.args, Deno.permissions.querySync({ name: "env", variable: "HOME" }).state]));\n';
+    const launcher = launcherText(checkout, Deno.execPath(), bundle)!;
+    assertEquals(launcher.split("\n")[0], `#!${Deno.execPath()} -qP=sockd`);
+    await Deno.writeTextFile(`${checkout}${LAUNCHER}`, launcher, { mode: 0o755 });
+    const bin = `${tmp.dir}/bin-sockd`;
+    await Deno.writeTextFile(bin, launchedScriptText(checkout)!, { mode: 0o755 });
+    // Through sh, as a user's shell runs it: the kernel starts the launcher's deno with bin's path first.
+    const out = await new Deno.Command("sh", {
+      args: ["-c", 'exec "$0" "$@"', bin, "call", "a b", "--json", "-"],
+      cwd: "/",
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const dec = new TextDecoder();
+    assertEquals([dec.decode(out.stderr), out.code], ["", 0]);
+    // HOME is granted by the set of the launcher's deno.json (without it: "prompt", or an error for -P).
+    assertEquals(JSON.parse(dec.decode(out.stdout)), [["call", "a b", "--json", "-"], "granted"]);
+    // No words: nothing of bin/sockd's path is left in Deno.args.
+    const bare = await new Deno.Command("sh", {
+      args: ["-c", 'exec "$0" "$@"', bin],
+      cwd: "/",
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    assertEquals(JSON.parse(dec.decode(bare.stdout)), [[], "granted"]);
+  },
+);
+
+Deno.test("install: the launcher form needs an absolute deno and a checkout path a #! line can hold", async (t) => {
+  await t.step("deno by name (a #! line is not looked up on PATH)", () => {
+    assertEquals(launcherText("/src/sockd/", "deno", "BUNDLE\n"), undefined);
+  });
+  await t.step("a space in deno's path", () => {
+    assertEquals(launcherText("/src/sockd/", "/opt/my deno/deno", "BUNDLE\n"), undefined);
+  });
+  for (
+    const [why, dir] of <[string, string][]> [
+      ["a space (the kernel ends the interpreter there)", "/my src/sockd/"],
+      ["a line over Linux's 256 bytes", `/${"d".repeat(240)}/`],
+    ]
+  ) {
+    await t.step(why, () => assertEquals(launchedScriptText(dir), undefined));
+  }
+  const text = launchedScriptText("/src/sockd/")!;
+  assertEquals(text.split("\n").slice(0, 2), ["#!/src/sockd/dist/sockd-call.js", SHIM_MARK]);
+  const launcher = launcherText("/src/sockd/", "/usr/bin/deno", "BUNDLE\n")!;
+  assertEquals(launcher.split("\n")[1], `// ${SHIM_MARK}`);
+  assertEquals(launcher.endsWith("\nBUNDLE\n"), true);
+  assertEquals(/(^|\s)(-A|--allow-all)(\s|$)/.test(launcher), false);
 });
 
 Deno.test("install: eagerFunctions parenthesizes multi-line top-level functions and nothing else", () => {

@@ -59,194 +59,242 @@ export async function connectOneShot(
   return new OneShotClient(path, conn, options.timeoutMs);
 }
 
-/** lib/client.ts's `Client`, for the calls of one `sockd call`: frames go out one at a time, in order. */
+/**
+ * lib/client.ts's `Client`, for the calls of one `sockd call`: frames go out one at a time, in
+ * order. Its work is done by plain functions over its state ({@linkcode Link}): install.ts's
+ * eagerFunctions puts top-level functions in the installed bundle's code cache, while class
+ * methods are parsed and compiled again on every run (0.10 and 0.24 ms less CPU of a cold call in
+ * two A/B runs of 60 and 80, load 5: small, as the methods are; the reader in _msgpack_lite.ts
+ * gained more).
+ */
 class OneShotClient implements CallClient {
-  readonly #path: string;
-  readonly #conn: Deno.UnixConn;
-  readonly #calls = new Map<number, Call>();
-  #nextId = 1;
-  #dead: SockdError | undefined;
-  /** The writes so far, in order. */
-  #written: Promise<void> = Promise.resolve();
-  #writeFailed: SockdError | undefined;
-  /** Stops the grace period after a failed write (armed at the first failure). */
-  #stopGrace: (() => void) | undefined;
-  /** Until the server's hello has arrived: stops the deadline for it. Then true. */
-  #greeted: true | (() => void);
+  readonly #link: Link;
 
   constructor(path: string, conn: Deno.UnixConn, timeoutMs: number) {
-    this.#path = path;
-    this.#conn = conn;
-    this.#written = this.#writeAll(PREFACE).catch((err) => {
-      this.#writeFailed ??= this.#greetingError(err);
-      this.#fail(this.#writeFailed);
-    });
-    // AbortSignal.timeout, not setTimeout: Deno 2.9.6 loads its Node timers on the first
-    // setTimeout of a process, ~5 ms of a cold call. Unref'd once its listener is removed.
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const onTimeout = () => {
-      this.#fail(new SockdError(Status.TIMEOUT, `Server at ${path} did not answer within ${timeoutMs} ms`));
-      this.close();
+    this.#link = {
+      path,
+      conn,
+      calls: new Map(),
+      nextId: 1,
+      dead: undefined,
+      written: Promise.resolve(),
+      writeFailed: undefined,
+      stopGrace: undefined,
+      greeted: () => {},
     };
-    deadline.addEventListener("abort", onTimeout, { once: true });
-    this.#greeted = () => deadline.removeEventListener("abort", onTimeout);
-    this.#readLoop().finally(this.#greeted);
+    openLink(this.#link, timeoutMs);
   }
 
   call(command: string, args: readonly string[] = [], options: CallOptions = {}): Call {
-    const id = this.#nextId++;
-    const call = new Call(id, this);
-    if (!mayStart(call, this.#dead, options.signal)) return call;
-    this.#calls.set(id, call);
-    const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
-    if (options.input !== undefined) message.input = true;
-    if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
-    // A failed write ends the call through the connection's failure: nobody waits on this one.
-    this.#send(message).catch(() => {});
-    if (options.signal) cancelOnAbort(call, options.signal);
-    if (options.input !== undefined) pumpInput(call, options.input, (m) => this.#send(m));
-    return call;
+    return startCall(this.#link, this, command, args, options);
   }
 
   /** @internal asks the server to cancel call `id` (see {@linkcode Call.cancel}). */
   _cancel(id: number): void {
-    this.#send({ type: "cancel", id }).catch(() => {});
+    sendFrame(this.#link, { type: "cancel", id }).catch(() => {});
   }
 
   close(): void {
-    this.#fail(new SockdError(Status.CONN_ERROR, "Client closed the connection"));
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
+    closeLink(this.#link);
   }
+}
 
-  /** Writes a frame after those before it; rejects when the connection is dead or the write fails. */
-  #send(message: Record<string, unknown>): Promise<void> {
-    if (this.#dead) return Promise.reject(this.#dead);
-    if (this.#writeFailed) return Promise.reject(this.#writeFailed);
-    const frame = encodeFrame(message);
-    const done = this.#written.then(async () => {
-      if (this.#writeFailed) throw this.#writeFailed;
-      try {
-        await this.#writeAll(frame);
-      } catch (err) {
-        // As lib/client.ts: the server may have closed after explaining why (108 for a frame
-        // over its limit), which the read loop must still deliver; if it does not end the
-        // connection promptly, the failed write is the answer.
-        const lost = new SockdError(Status.CONN_ERROR, `Connection to ${this.#path} lost`, { cause: err });
-        this.#writeFailed ??= lost;
-        if (!this.#stopGrace) {
-          const grace = AbortSignal.timeout(WRITE_FAILURE_GRACE_MS);
-          const onGrace = () => this.#fail(lost);
-          grace.addEventListener("abort", onGrace, { once: true });
-          this.#stopGrace = () => grace.removeEventListener("abort", onGrace);
-        }
-        throw this.#writeFailed;
-      }
-    });
-    this.#written = done.catch(() => {});
-    return done;
-  }
+/** A one-shot connection's state. */
+interface Link {
+  readonly path: string;
+  readonly conn: Deno.UnixConn;
+  readonly calls: Map<number, Call>;
+  nextId: number;
+  dead: SockdError | undefined;
+  /** The writes so far, in order. */
+  written: Promise<void>;
+  writeFailed: SockdError | undefined;
+  /** Stops the grace period after a failed write (armed at the first failure). */
+  stopGrace: (() => void) | undefined;
+  /** Until the server's hello has arrived: stops the deadline for it. Then true. */
+  greeted: true | (() => void);
+}
 
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
-  }
-
-  /** What _handshake.ts's greet rejects with for `err`, thrown before the hello. */
-  #greetingError(err: unknown): SockdError {
-    if (err instanceof SockdError) return err;
-    return new SockdError(
-      Status.CONN_ERROR,
-      `Connection to ${this.#path} failed: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
+/** Sends the preface, arms the deadline for the hello and starts reading. */
+function openLink(link: Link, timeoutMs: number): void {
+  link.written = writeAll(link, PREFACE).catch((err) => {
+    link.writeFailed ??= greetingError(link, err);
+    failLink(link, link.writeFailed);
+  });
+  // AbortSignal.timeout, not setTimeout: Deno 2.9.6 loads its Node timers on the first
+  // setTimeout of a process, ~5 ms of a cold call. Unref'd once its listener is removed.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const onTimeout = () => {
+    failLink(
+      link,
+      new SockdError(Status.TIMEOUT, `Server at ${link.path} did not answer within ${timeoutMs} ms`),
     );
-  }
+    closeLink(link);
+  };
+  deadline.addEventListener("abort", onTimeout, { once: true });
+  link.greeted = () => deadline.removeEventListener("abort", onTimeout);
+  readLoop(link).finally(link.greeted);
+}
 
-  /** The server's first frame (or its refusal as a text line): undefined if it is a hello, else why not. */
-  #greeting(first: Record<string, unknown> | undefined, bytes: Uint8Array): SockdError | undefined {
-    if (first === undefined) {
-      // A server refusing before it knows the dialect answers a text line.
-      const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(bytes));
-      return line ? new SockdError(Number(line[1]), line[2]!, { remote: true }) : undefined;
-    }
-    if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
-      // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
-      return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
-    }
-    if (first.type !== "hello") {
-      const why = first.type === "end" ? `: ${first.error}` : "";
-      return new SockdError(Status.CONN_ERROR, `Server at ${this.#path} did not greet${why}`);
-    }
-    return undefined;
-  }
+function startCall(
+  link: Link,
+  owner: OneShotClient,
+  command: string,
+  args: readonly string[],
+  options: CallOptions,
+): Call {
+  const id = link.nextId++;
+  const call = new Call(id, owner);
+  if (!mayStart(call, link.dead, options.signal)) return call;
+  link.calls.set(id, call);
+  const message: Record<string, unknown> = { type: "call", id, command, args: [...args] };
+  if (options.input !== undefined) message.input = true;
+  if (options.timeoutMs !== undefined) message.timeout = options.timeoutMs;
+  // A failed write ends the call through the connection's failure: nobody waits on this one.
+  sendFrame(link, message).catch(() => {});
+  if (options.signal) cancelOnAbort(call, options.signal);
+  if (options.input !== undefined) pumpInput(call, options.input, (m) => sendFrame(link, m));
+  return call;
+}
 
-  async #readLoop(): Promise<void> {
-    const frames = new FrameDecoder(MAX_FRAME_BYTES);
-    const buf = new Uint8Array(READ_BYTES);
+function closeLink(link: Link): void {
+  failLink(link, new SockdError(Status.CONN_ERROR, "Client closed the connection"));
+  try {
+    link.conn.close();
+  } catch { /* already closed */ }
+}
+
+/** Writes a frame after those before it; rejects when the connection is dead or the write fails. */
+function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> {
+  if (link.dead) return Promise.reject(link.dead);
+  if (link.writeFailed) return Promise.reject(link.writeFailed);
+  const frame = encodeFrame(message);
+  const done = link.written.then(async () => {
+    if (link.writeFailed) throw link.writeFailed;
     try {
-      while (!this.#dead) {
-        const n = await this.#conn.read(buf);
-        if (n === null) break;
-        const bytes = buf.subarray(0, n);
-        let bodies: Uint8Array[];
-        try {
-          bodies = frames.push(bytes);
-        } catch (err) {
-          if (this.#greeted === true) throw err;
-          throw this.#greetingError(err);
-        }
-        if (this.#greeted !== true && bodies.length === 0) {
-          const refused = this.#greeting(undefined, bytes);
-          if (refused) return this.#fail(refused);
+      await writeAll(link, frame);
+    } catch (err) {
+      // As lib/client.ts: the server may have closed after explaining why (108 for a frame
+      // over its limit), which the read loop must still deliver; if it does not end the
+      // connection promptly, the failed write is the answer.
+      const lost = new SockdError(Status.CONN_ERROR, `Connection to ${link.path} lost`, { cause: err });
+      link.writeFailed ??= lost;
+      if (!link.stopGrace) {
+        const grace = AbortSignal.timeout(WRITE_FAILURE_GRACE_MS);
+        const onGrace = () => failLink(link, lost);
+        grace.addEventListener("abort", onGrace, { once: true });
+        link.stopGrace = () => grace.removeEventListener("abort", onGrace);
+      }
+      throw link.writeFailed;
+    }
+  });
+  link.written = done.catch(() => {});
+  return done;
+}
+
+async function writeAll(link: Link, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await link.conn.write(bytes.subarray(off));
+}
+
+/** What _handshake.ts's greet rejects with for `err`, thrown before the hello. */
+function greetingError(link: Link, err: unknown): SockdError {
+  if (err instanceof SockdError) return err;
+  return new SockdError(
+    Status.CONN_ERROR,
+    `Connection to ${link.path} failed: ${(err as Error).message}`,
+    {
+      cause: err,
+    },
+  );
+}
+
+/** The server's first frame (or its refusal as a text line): undefined if it is a hello, else why not. */
+function greeting(
+  link: Link,
+  first: Record<string, unknown> | undefined,
+  bytes: Uint8Array,
+): SockdError | undefined {
+  if (first === undefined) {
+    // A server refusing before it knows the dialect answers a text line.
+    const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(bytes));
+    return line ? new SockdError(Number(line[1]), line[2]!, { remote: true }) : undefined;
+  }
+  if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
+    // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
+    return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
+  }
+  if (first.type !== "hello") {
+    const why = first.type === "end" ? `: ${first.error}` : "";
+    return new SockdError(Status.CONN_ERROR, `Server at ${link.path} did not greet${why}`);
+  }
+  return undefined;
+}
+
+async function readLoop(link: Link): Promise<void> {
+  const frames = new FrameDecoder(MAX_FRAME_BYTES);
+  const buf = new Uint8Array(READ_BYTES);
+  try {
+    while (!link.dead) {
+      const n = await link.conn.read(buf);
+      if (n === null) break;
+      const bytes = buf.subarray(0, n);
+      let bodies: Uint8Array[];
+      try {
+        bodies = frames.push(bytes);
+      } catch (err) {
+        if (link.greeted === true) throw err;
+        throw greetingError(link, err);
+      }
+      if (link.greeted !== true && bodies.length === 0) {
+        const refused = greeting(link, undefined, bytes);
+        if (refused) return failLink(link, refused);
+        continue;
+      }
+      // Bytes values are copies (decodeFrameBody), so the read buffer can be reused.
+      for (const body of bodies) {
+        if (link.greeted !== true) {
+          let hello;
+          try {
+            hello = decodeFrameBody(body);
+          } catch (err) {
+            return failLink(link, greetingError(link, err));
+          }
+          const why = greeting(link, hello, bytes);
+          if (why) return failLink(link, why);
+          link.greeted();
+          link.greeted = true;
           continue;
         }
-        // Bytes values are copies (decodeFrameBody), so the read buffer can be reused.
-        for (const body of bodies) {
-          if (this.#greeted !== true) {
-            let hello;
-            try {
-              hello = decodeFrameBody(body);
-            } catch (err) {
-              return this.#fail(this.#greetingError(err));
-            }
-            const why = this.#greeting(hello, bytes);
-            if (why) return this.#fail(why);
-            this.#greeted();
-            this.#greeted = true;
-            continue;
-          }
-          const wait = this.#onMessage(decodeFrameBody(body));
-          if (wait) await wait;
-        }
+        const wait = onMessage(link, decodeFrameBody(body));
+        if (wait) await wait;
       }
-      this.#fail(
-        this.#greeted === true ? this.#writeFailed ?? closedByServer(this.#path) : new SockdError(
-          Status.CONN_ERROR,
-          `Server at ${this.#path} closed the connection before greeting`,
-        ),
-      );
-    } catch (err) {
-      this.#fail(this.#greeted !== true ? this.#greetingError(err) : readFailure(err, this.#path));
-    } finally {
-      try {
-        this.#conn.close();
-      } catch { /* already closed */ }
     }
+    failLink(
+      link,
+      link.greeted === true ? link.writeFailed ?? closedByServer(link.path) : new SockdError(
+        Status.CONN_ERROR,
+        `Server at ${link.path} closed the connection before greeting`,
+      ),
+    );
+  } catch (err) {
+    failLink(link, link.greeted !== true ? greetingError(link, err) : readFailure(err, link.path));
+  } finally {
+    try {
+      link.conn.close();
+    } catch { /* already closed */ }
   }
+}
 
-  /** One message from the server; a promise when the reader should wait (a call's chunks pile up). */
-  #onMessage(msg: Record<string, unknown>): Promise<void> | undefined {
-    if (msg.type === "data") return this.#calls.get(msg.id as number)?._data(msg.chunk as Chunk);
-    if (msg.type === "end") endCall(msg, this.#calls, (err) => this.#fail(err));
-    return undefined;
-  }
+/** One message from the server; a promise when the reader should wait (a call's chunks pile up). */
+function onMessage(link: Link, msg: Record<string, unknown>): Promise<void> | undefined {
+  if (msg.type === "data") return link.calls.get(msg.id as number)?._data(msg.chunk as Chunk);
+  if (msg.type === "end") endCall(msg, link.calls, (err) => failLink(link, err));
+  return undefined;
+}
 
-  #fail(err: SockdError) {
-    this.#stopGrace?.();
-    if (this.#dead) return;
-    this.#dead = err;
-    endAll(this.#calls, err);
-  }
+function failLink(link: Link, err: SockdError): void {
+  link.stopGrace?.();
+  if (link.dead) return;
+  link.dead = err;
+  endAll(link.calls, err);
 }

@@ -358,15 +358,15 @@ export const mutants: Mutant[] = [
   {
     name: "a plain sockd call waits forever for a server that never greets",
     file: "lib/cli/_oneshot_client.ts",
-    find: '    deadline.addEventListener("abort", onTimeout, { once: true });\n',
+    find: '  deadline.addEventListener("abort", onTimeout, { once: true });\n',
     replace: "",
     tests: ["tests/cli/call_fast_test.ts"],
   },
   {
     name: "the one-shot call reads 64-bit integers as numbers, not as msgpackr's BigInt",
     file: "lib/cli/_msgpack_lite.ts",
-    find: "return v.getBigUint64(this.#take(8));",
-    replace: "return Number(v.getBigUint64(this.#take(8)));",
+    find: "return v.getBigUint64(take(r, 8));",
+    replace: "return Number(v.getBigUint64(take(r, 8)));",
     tests: ["tests/cli/msgpack_lite_test.ts"],
   },
   {
