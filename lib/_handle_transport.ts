@@ -50,8 +50,16 @@ const INTO = new Uint8Array(64 * 1024);
 /** A write request: the handle calls `oncomplete` when a queued write is done; `buffer` keeps the bytes alive. */
 interface WriteReq {
   oncomplete: (status: number) => void;
-  buffer: Uint8Array;
+  buffer: Uint8Array | undefined;
 }
+
+/**
+ * The request object of the next write, shared by every connection: the
+ * handle keeps a request only when it queues the write, so one object serves
+ * every write the socket takes at once.
+ */
+let spareReq: WriteReq | undefined;
+const noop = () => {};
 
 /** The parts of the polyfill's stream handle used here. */
 export interface StreamHandle {
@@ -288,14 +296,19 @@ export class HandleTransport implements Transport {
 
   write(bytes: Uint8Array): Promise<number> {
     if (this.#closed) return Promise.reject(this.#error ?? new Deno.errors.BrokenPipe("Socket is closed"));
-    let done: ((status: number) => void) | undefined;
-    const req: WriteReq = { oncomplete: (status) => done?.(status), buffer: bytes };
+    const req = spareReq ?? { oncomplete: noop, buffer: undefined };
+    spareReq = undefined;
+    req.buffer = bytes;
     const err = this.#handle.writeBuffer(req, bytes);
-    if (err < 0) return Promise.reject(uvError(err, "write"));
-    // Taken whole at once (the usual case for an answer): no completion follows.
-    if (streamState()![LAST_WRITE_WAS_ASYNC] === 0) return Promise.resolve(bytes.length);
+    if (err < 0 || streamState()![LAST_WRITE_WAS_ASYNC] === 0) {
+      // Failed, or taken whole at once (the usual case for an answer): the handle keeps nothing of `req`.
+      req.buffer = undefined;
+      spareReq = req;
+      return err < 0 ? Promise.reject(uvError(err, "write")) : Promise.resolve(bytes.length);
+    }
+    // Queued: the handle calls `oncomplete` once it is written, and keeps `req` (and through it, `bytes`) till then.
     return new Promise((resolve, reject) => {
-      done = (status) => status < 0 ? reject(uvError(status, "write")) : resolve(bytes.length);
+      req.oncomplete = (status) => status < 0 ? reject(uvError(status, "write")) : resolve(bytes.length);
     });
   }
 
