@@ -294,7 +294,7 @@ export class HandleTransport implements Transport {
     return this.#socket;
   }
 
-  write(bytes: Uint8Array): Promise<number> {
+  write(bytes: Uint8Array): number | Promise<number> {
     if (this.#closed) return Promise.reject(this.#error ?? new Deno.errors.BrokenPipe("Socket is closed"));
     const req = spareReq ?? { oncomplete: noop, buffer: undefined };
     spareReq = undefined;
@@ -304,7 +304,7 @@ export class HandleTransport implements Transport {
       // Failed, or taken whole at once (the usual case for an answer): the handle keeps nothing of `req`.
       req.buffer = undefined;
       spareReq = req;
-      return err < 0 ? Promise.reject(uvError(err, "write")) : Promise.resolve(bytes.length);
+      return err < 0 ? Promise.reject(uvError(err, "write")) : bytes.length;
     }
     // Queued: the handle calls `oncomplete` once it is written, and keeps `req` (and through it, `bytes`) till then.
     return new Promise((resolve, reject) => {
