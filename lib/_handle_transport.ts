@@ -28,6 +28,7 @@ import net from "node:net";
 import process from "node:process";
 import { getSystemErrorName } from "node:util";
 import type { Transport } from "./transport.ts";
+import { NodeSocketTransport } from "./_node_transport.ts";
 
 /** Bytes queued from the socket before reading stops until `read` catches up. */
 const HIGH_WATER = 256 * 1024;
@@ -121,6 +122,33 @@ export function acceptHandles(server: net.Server): boolean {
   return true;
 }
 
+/**
+ * The connection of `socket`, a `net.Socket` this process received (a
+ * connection its predecessor handed over), read from now on through its
+ * handle: the socket gives up the handle and the bytes it had read but not
+ * delivered, and is destroyed without closing the descriptor. A socket whose
+ * handle cannot be taken (or that already ended, or is being read) stays a
+ * `net.Socket`, read through {@linkcode NodeSocketTransport}.
+ */
+export function socketTransport(socket: net.Socket): HandleTransport | NodeSocketTransport {
+  const s = socket as unknown as { _handle: unknown; _readableState?: { ended?: boolean } };
+  const handle = s._handle;
+  if (
+    !isStreamHandle(handle) || !streamState() || socket.destroyed || s._readableState?.ended !== false ||
+    socket.readableFlowing === true
+  ) return new NodeSocketTransport(socket);
+  const early: Uint8Array[] = [];
+  let chunk: Uint8Array | null;
+  while ((chunk = socket.read() as Uint8Array | null) !== null) early.push(chunk);
+  // The socket forgets the handle (node:net keeps its owner on it) and is done with; the descriptor stays open.
+  handle.readStop();
+  s._handle = null;
+  const h = handle as unknown as Record<symbol, unknown>;
+  for (const key of Object.getOwnPropertySymbols(h)) if (h[key] === socket) delete h[key];
+  socket.destroy();
+  return new HandleTransport(handle, undefined, early);
+}
+
 function uvError(status: number, syscall: string): Error {
   let code = `E${-status}`;
   try {
@@ -147,9 +175,11 @@ export class HandleTransport implements Transport {
   #socket: net.Socket | undefined;
 
   // Accepted sockets are close-on-exec (measured on Deno 2.9.6): children never inherit them.
-  constructor(handle: StreamHandle, server?: CountedServer) {
+  /** `early`: bytes already read from the socket, to be read first. */
+  constructor(handle: StreamHandle, server?: CountedServer, early: Uint8Array[] = []) {
     this.#handle = handle;
     this.#server = server;
+    for (const chunk of early) this.#queue(chunk);
     handle.onread = () => this.#onread();
     handle.useUserBuffer(INTO);
     const err = handle.readStart();

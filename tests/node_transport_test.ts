@@ -8,7 +8,7 @@
  */
 import net from "node:net";
 import { acceptQueue, type MovableTransport } from "../lib/_adopted_listener.ts";
-import { acceptHandles, HandleTransport } from "../lib/_handle_transport.ts";
+import { acceptHandles, HandleTransport, socketTransport } from "../lib/_handle_transport.ts";
 import { NodeSocketTransport } from "../lib/_node_transport.ts";
 import { isDrop } from "../lib/_conn_transport.ts";
 import { tempDir, waitFor } from "./_helpers.ts";
@@ -96,6 +96,34 @@ Deno.test("node transport: sockd serve's connections are read through their hand
     if (expectNumber) assertEquals(written, 5);
     assertEquals(await withDeadline(Promise.resolve(written), "write"), 5);
     assertEquals(await withDeadline(p.client.read(buf), "client read"), 5);
+  }
+});
+
+Deno.test("node transport: a socket received from a predecessor moves into a handle transport, with what it had read", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/t.sock`;
+  const server = net.createServer({ allowHalfOpen: true });
+  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+  await new Promise<void>((resolve) => server.listen({ path }, resolve));
+  const client = await Deno.connect({ path, transport: "unix" });
+  try {
+    const socket = await withDeadline(accepted, "accept");
+    await client.write(enc.encode("abc"));
+    await waitFor(() => socket.readableLength === 3, 5000, "the socket to buffer 3 bytes");
+    const t = socketTransport(socket);
+    assert(t instanceof HandleTransport, "the received socket was not taken over");
+    assertEquals(t.pending, 3);
+    await client.write(enc.encode("def"));
+    await client.closeWrite();
+    assertEquals(dec.decode(await readAll(t, 2)), "abcdef");
+    // The descriptor outlived the socket it was taken from.
+    await t.write(enc.encode("ok\n"));
+    const buf = new Uint8Array(8);
+    assertEquals(await withDeadline(client.read(buf), "client read"), 3);
+    t.close();
+  } finally {
+    client.close();
+    server.close();
   }
 });
 
