@@ -1,10 +1,9 @@
 /**
  * A listening socket this process did not bind: a descriptor systemd passed
  * (socket activation), adopted with `node:net` (`listen({ fd })`), whose
- * connections are `node:net` sockets read through
- * {@linkcode NodeSocketTransport}. The socket file (if any) belongs to whoever
- * made it: its mode and owner are the .socket unit's, and closing only stops
- * accepting here.
+ * connections are read through their handles (lib/_handle_transport.ts). The
+ * socket file (if any) belongs to whoever made it: its mode and owner are the
+ * .socket unit's, and closing only stops accepting here.
  *
  * @module
  */
