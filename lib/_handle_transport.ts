@@ -179,8 +179,10 @@ export class HandleTransport implements Transport {
   #interrupted = false;
   #socket: net.Socket | undefined;
 
-  // Accepted sockets are close-on-exec (measured on Deno 2.9.6): children never inherit them.
-  /** `early`: bytes already read from the socket, to be read first. */
+  /**
+   * Reads `handle` from now on; `early`: bytes already read from it, to be read first. (Accepted sockets
+   * are close-on-exec, measured on Deno 2.9.6: children never inherit them.)
+   */
   constructor(handle: StreamHandle, server?: CountedServer, early: Uint8Array[] = []) {
     this.#handle = handle;
     this.#server = server;
@@ -262,7 +264,7 @@ export class HandleTransport implements Transport {
       else this.#chunks[0] = chunk.subarray(take);
     }
     this.#queued -= n;
-    if (!this.#reading && this.#queued <= HIGH_WATER && !this.#closed && this.#socket === undefined) {
+    if (!this.#reading && this.#queued <= HIGH_WATER && !this.#ended && !this.#closed && !this.#socket) {
       this.#reading = true;
       this.#handle.readStart();
     }
