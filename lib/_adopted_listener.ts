@@ -1,16 +1,16 @@
 /**
  * A listening socket this process did not bind: a descriptor systemd passed
  * (socket activation), adopted with `node:net` (`listen({ fd })`), whose
- * connections are `node:net` sockets read through
- * {@linkcode NodeSocketTransport}. The socket file (if any) belongs to whoever
- * made it: its mode and owner are the .socket unit's, and closing only stops
- * accepting here.
+ * connections are read through their handles (lib/_handle_transport.ts). The
+ * socket file (if any) belongs to whoever made it: its mode and owner are the
+ * .socket unit's, and closing only stops accepting here.
  *
  * @module
  */
 import net from "node:net";
 import type { AccessLevel } from "./command.ts";
 import { NodeSocketTransport } from "./_node_transport.ts";
+import { acceptHandles, HandleTransport } from "./_handle_transport.ts";
 import { forgetInherited, noteInherited } from "./_inherited_fds.ts";
 import type { ListenHandle } from "./serve_options.ts";
 
@@ -29,7 +29,7 @@ export interface AdoptedListener {
   /** The `node:net` server accepting on it: what is handed to a successor process. */
   server: net.Server;
   /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
-  accept(): Promise<NodeSocketTransport>;
+  accept(): Promise<MovableTransport>;
   /** Stops accepting (the socket file, if any, is left to its owner). */
   close(): void;
 }
@@ -79,23 +79,28 @@ export async function adoptListener(
   };
 }
 
+/** A connection that can move to another process: read through its handle, or through a `net.Socket`. */
+export type MovableTransport = HandleTransport | NodeSocketTransport;
+
 /**
  * The connections of a `node:net` server, pulled one at a time: each a
+ * {@linkcode HandleTransport} where Deno's node:net has what it needs, else a
  * {@linkcode NodeSocketTransport} (read half-open). Attached before the
  * server listens, so no connection is missed. `close` stops the server and
  * closes connections not yet accepted; it returns false when already closed.
  */
 export function acceptQueue(server: net.Server): {
-  accept(): Promise<NodeSocketTransport>;
+  accept(): Promise<MovableTransport>;
   close(): boolean;
 } {
-  const queue: NodeSocketTransport[] = [];
-  let waiting: { resolve: (t: NodeSocketTransport) => void; reject: (e: Error) => void } | undefined;
+  const queue: MovableTransport[] = [];
+  let waiting: { resolve: (t: MovableTransport) => void; reject: (e: Error) => void } | undefined;
   let closed = false;
   // A handed-over server's connections are read half-open too.
   (server as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
-  server.on("connection", (socket: net.Socket) => {
-    const transport = new NodeSocketTransport(socket);
+  acceptHandles(server);
+  server.on("connection", (conn: net.Socket | HandleTransport) => {
+    const transport = conn instanceof HandleTransport ? conn : new NodeSocketTransport(conn);
     if (closed) return transport.close();
     if (waiting) {
       const w = waiting;

@@ -176,7 +176,7 @@ export function abandonListeners(open: readonly Listening[]): void {
  * A path socket whose connections can move to a successor process: a
  * `node:net` server (a `Deno.Conn` exposes no descriptor), bound with the
  * same private-directory dance as Deno's, its connections read through
- * `NodeSocketTransport` (lib/_node_transport.ts).
+ * their handles (lib/_handle_transport.ts).
  */
 async function bindMovable(l: ListenOptions, logger: Logger): Promise<ListenerSocket> {
   let queue: ReturnType<typeof acceptQueue> | undefined;

@@ -1,11 +1,12 @@
 /**
- * A session transport over a `node:net` socket: the connections of a
- * listener that was adopted from a descriptor (systemd socket activation,
- * or handed over by the process this one replaced), and connections handed
- * over themselves. Deno cannot make a `Deno.Conn` of a descriptor; `node:net`
- * can, so these sockets are read and written through this adapter, which
- * gives the session the same pull-style `read`/`write` it uses on a
- * `Deno.Conn` (see lib/_conn_transport.ts).
+ * A session transport over a `node:net` socket. Deno cannot make a
+ * `Deno.Conn` of a descriptor; `node:net` can, so the connections of
+ * `sockd serve` (whose descriptors move on upgrade) and of listeners adopted
+ * from a descriptor are `node:net`'s. They are read through their handle
+ * (lib/_handle_transport.ts) where Deno's node:net has what that uses; this
+ * adapter, over the `net.Socket`, is the way when it has not. It gives the
+ * session the same pull-style `read`/`write` it uses on a `Deno.Conn` (see
+ * lib/_conn_transport.ts).
  *
  * Reading: chunks the socket emits are queued and copied out by `read`; the
  * socket is paused while more than `HIGH_WATER` bytes wait, so a client

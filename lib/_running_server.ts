@@ -22,7 +22,7 @@ import type { HandedOver, ListenHandle } from "./serve_options.ts";
 import type { StateOp } from "./runner/host_protocol.ts";
 import { type ConnectionMover, Connections } from "./_connections.ts";
 import type { MovedConnection } from "./_moved_connection.ts";
-import { NodeSocketTransport } from "./_node_transport.ts";
+import { socketTransport } from "./_handle_transport.ts";
 import type { Socket as NetSocket } from "node:net";
 import type { ServerHello } from "./dialects/dialect.ts";
 import type { ListenerView, Server } from "./server.ts";
@@ -218,7 +218,7 @@ export class RunningServer implements Server {
       return false;
     }
     (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
-    this.#connections.resume(new NodeSocketTransport(socket), listening, moved);
+    this.#connections.resume(socketTransport(socket), listening, moved);
     return true;
   }
 

@@ -92,8 +92,10 @@ export interface ServeOptions {
   /**
    * Accept on path sockets with `node:net` rather than Deno's listener, so
    * that each connection has a descriptor a successor process can take over
-   * (`sockd serve`'s upgrade moves them). Costs some speed per call; see
-   * docs/PERFORMANCE.md. @default {false}
+   * (`sockd serve`'s upgrade moves them). Read through their handles
+   * (lib/_handle_transport.ts), they measured no slower than Deno's listener
+   * and take less memory per connection; see docs/PERFORMANCE.md.
+   * @default {false}
    */
   movable?: boolean;
 }

@@ -26,7 +26,7 @@ import { SockdError, Status } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConnectionMover, Server } from "../server.ts";
 import type { ListenHandle } from "../serve_options.ts";
-import type { NodeSocketTransport } from "../_node_transport.ts";
+import type { MovableTransport } from "../_adopted_listener.ts";
 import { selfCommand } from "./self_command.ts";
 import { UpgradeChannel } from "./_upgrade_channel.ts";
 import { inheritedFds } from "../_inherited_fds.ts";
@@ -186,7 +186,7 @@ function moverTo(
 ): ConnectionMover {
   return {
     async move(h, from) {
-      const socket = (h.transport as NodeSocketTransport).socket;
+      const socket = (h.transport as MovableTransport).socket;
       const conn: WireConnection = {
         listener: from.listener,
         access: from.access,

@@ -124,6 +124,20 @@ export const mutants: Mutant[] = [
     tests: ["tests/deadlines_test.ts"],
   },
   {
+    name: "a client that sends without being read fills the server's memory",
+    file: "lib/_handle_transport.ts",
+    find: "if (this.#queued > HIGH_WATER && this.#reading) {",
+    replace: "if (false) {",
+    tests: ["tests/node_transport_test.ts"],
+  },
+  {
+    name: "a connection handed over loses what its socket had read",
+    file: "lib/_handle_transport.ts",
+    find: "for (const chunk of early) this.#queue(chunk);",
+    replace: "",
+    tests: ["tests/node_transport_test.ts"],
+  },
+  {
     name: "a second signal waits out the drain",
     file: "lib/_running_server.ts",
     find: "for (const s of this.#connections.sessions) s.shutdown(options.drainMs).catch(() => {});",
