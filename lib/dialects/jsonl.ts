@@ -18,6 +18,7 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
+import { simpleCall } from "./_jsonl_call.ts";
 
 const encoder = new TextEncoder();
 /** Shared by every connection: a decode that is not streamed keeps no state. */
@@ -33,7 +34,13 @@ class JsonlDialect implements Dialect {
   }
 
   decoder(): RequestDecoder {
-    return new LineRequestDecoder(this.#limits.maxLineBytes, (item) => this.#requests(item));
+    // Most lines are read from their bytes (see _jsonl_call.ts): their text is decoded only when asked for.
+    const lines: LineRequestDecoder = new LineRequestDecoder(
+      this.#limits.maxLineBytes,
+      (item) => this.#requests(item, lines),
+      true,
+    );
+    return lines;
   }
 
   encode(event: Event): Uint8Array {
@@ -74,7 +81,7 @@ class JsonlDialect implements Dialect {
   }
 
   /** The requests one line stands for (none for a blank line). */
-  #requests(item: DecodedLine): Request[] {
+  #requests(item: DecodedLine, lines: LineRequestDecoder): Request[] {
     if (item.type === "too-long") {
       return [bad(
         null,
@@ -82,24 +89,36 @@ class JsonlDialect implements Dialect {
         Status.TOO_LARGE,
       )];
     }
+    // The common call, read from its bytes: ~3x cheaper than decoding the line and JSON.parse.
+    const call = simpleCall(item.bytes);
+    if (call) return [call];
     if (isBlank(item.bytes)) return [];
     let text: string;
     try {
-      text = item.text ?? utf8.decode(item.bytes);
+      text = lines.text(item) ?? utf8.decode(item.bytes);
     } catch {
       return [bad(null, "Line is not valid UTF-8")];
     }
-    let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch (err) {
-      return [bad(null, `Malformed JSON: ${(err as Error).message}`)];
-    }
-    if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
-      return [bad(null, "A request must be a JSON object")];
-    }
-    return toRequests(msg as Record<string, unknown>);
+    return parsedRequests(text);
   }
+}
+
+/**
+ * The requests one line of text stands for, through `JSON.parse`: what
+ * every line but the simple calls of `_jsonl_call.ts` takes (exported for
+ * the tests that hold the two to the same results).
+ */
+export function parsedRequests(text: string): Request[] {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch (err) {
+    return [bad(null, `Malformed JSON: ${(err as Error).message}`)];
+  }
+  if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
+    return [bad(null, "A request must be a JSON object")];
+  }
+  return toRequests(msg as Record<string, unknown>);
 }
 
 /**
