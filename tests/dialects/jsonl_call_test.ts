@@ -6,7 +6,7 @@
  * decodes every line (taken or not, alone or among others in one read) to
  * what the `JSON.parse` path says, errors included.
  */
-import { type Request } from "../../lib/dialects/dialect.ts";
+import type { Request } from "../../lib/dialects/dialect.ts";
 import { jsonlDialect, parsedRequests } from "../../lib/dialects/jsonl.ts";
 import { simpleCall } from "../../lib/dialects/_jsonl_call.ts";
 import { resolveLimits } from "../../lib/limits.ts";
