@@ -18,6 +18,8 @@ export function writeEvent(out: BatchWriter, dialect: Dialect, event: Event): vo
     if (event.chunk.length > 0) out.push(event.chunk, true);
     return;
   }
+  // Joining others in the batch: written straight into it, where the dialect can (msgpack's common end).
+  if (dialect.encodeInto && out.joining && dialect.encodeInto(event, out)) return;
   let bytes: Uint8Array;
   if (dialect.encodeText) {
     const text = dialect.encodeText(event);
