@@ -3,7 +3,9 @@
  * a call `{"id":N,"command":"NAME","args":["A",...]}`, read by a strict
  * check of its bytes instead of `JSON.parse` and a walk over the object it
  * makes. `JSON.parse` was the largest piece of the server's JavaScript per
- * call with 16 pipelined JSON lines.
+ * call with 16 pipelined JSON lines: ~200 ns a line with the decoding
+ * before it, ~75 ns this way; the server's CPU per call (16 pipelined,
+ * pinned) went from 1.53 to 1.18 µs.
  *
  * It takes only what it can read exactly as `JSON.parse` would: the keys
  * `id`, `command` and `args` (no other, none twice, in any order, with

@@ -107,7 +107,8 @@ class JsonlDialect implements Dialect {
         Status.TOO_LARGE,
       )];
     }
-    // The common call, read from its bytes: ~3x cheaper than decoding the line and JSON.parse.
+    // The common call, read from its bytes without decoding the line or JSON.parse (see _jsonl_call.ts):
+    // server CPU per call with 16 pipelined, pinned, 1.53 -> 1.18 us.
     const call = simpleCall(item.bytes);
     if (call) return [call];
     if (isBlank(item.bytes)) return [];
