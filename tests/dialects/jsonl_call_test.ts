@@ -145,6 +145,9 @@ Deno.test("jsonl fast path: takes simple calls, each exactly as JSON.parse reads
   const negZero = simpleCall(enc.encode('{"id":-0,"command":"ping"}'));
   assert(negZero !== undefined && Object.is(negZero.id, -0));
   assertEquals(simpleCall(enc.encode('{"id":999999999999999,"command":"p"}'))?.id, 999999999999999);
+  // Strings of any length (past what a function's arguments could carry).
+  const long = `{"id":1,"command":"${"c".repeat(70_000)}","args":["${"a".repeat(300_000)}","b"]}`;
+  assertEquals([simpleCall(enc.encode(long))], parsedRequests(long));
 });
 
 Deno.test("jsonl fast path: leaves everything else to JSON.parse, with the same answers and errors", () => {
