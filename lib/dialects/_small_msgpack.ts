@@ -291,10 +291,10 @@ export function endFrameBound(id: number | string, result: unknown): number {
 }
 
 /**
- * Writes the frame {@linkcode endFrame} makes into `out` at `off` (which
+ * Writes the frame {@linkcode endFrame} makes into `out` at `start` (which
  * must have {@linkcode endFrameBound} bytes of room there); returns the
  * offset after it, or -1 for an id or result not handled here (the bytes
- * at `off` are then garbage).
+ * from `start` on are then garbage).
  */
 export function writeEndFrame(out: Uint8Array, start: number, id: number | string, result: unknown): number {
   let off = start + 4;
