@@ -597,4 +597,11 @@ export const mutants: Mutant[] = [
     replace: "    if (c === 0x20) {\n      if (start >= 0) words.push(line.slice(start, i));",
     tests: ["tests/dialects/tokenize_test.ts"],
   },
+  {
+    name: "the JSON lines exact-shape reader takes a line with more after the command name",
+    file: "lib/dialects/_jsonl_call.ts",
+    find: "if (!readString(line, true) || r.pos !== end - 1) return undefined;",
+    replace: "if (!readString(line, true)) return undefined;",
+    tests: ["tests/dialects/jsonl_call_test.ts"],
+  },
 ];
