@@ -130,6 +130,37 @@ export class BatchWriter {
     this.#schedule();
   }
 
+  /** Whether bytes queued now would join others (be copied into the batch) rather than go out alone. */
+  get joining(): boolean {
+    return this.#batchLen > 0 || this.#lone !== undefined || this.#text !== "";
+  }
+
+  /**
+   * The batch buffer with at least `bytes` free at {@linkcode BatchWriter.tail}
+   * (what is queued moved into it first): an answer written there by its
+   * dialect and queued with {@linkcode BatchWriter.commit} is never copied.
+   */
+  reserve(bytes: number): Uint8Array {
+    if (this.#text !== "") this.#encodeText();
+    const lone = this.#lone;
+    if (lone) {
+      this.#lone = undefined;
+      this.#append(lone);
+    }
+    return this.#reserve(this.#batchLen + bytes);
+  }
+
+  /** Where the next answer's bytes go in the buffer {@linkcode BatchWriter.reserve} returned. */
+  get tail(): number {
+    return this.#batchLen;
+  }
+
+  /** Queues the bytes written into the batch buffer from `tail` up to `end`. */
+  commit(end: number): void {
+    this.#batchLen = end;
+    this.#schedule();
+  }
+
   #schedule() {
     if (++this.#queued >= EARLY_WRITE_ANSWERS && !this.#writing) {
       // The first answers to a long read go out while the rest are made, so the client works on them

@@ -1,6 +1,11 @@
 import { BatchWriter } from "../lib/_batch_writer.ts";
 import { _alarmState } from "../lib/_idle_clock.ts";
-import { assertEquals } from "./assert.ts";
+import { writeEvent } from "../lib/_event_writer.ts";
+import type { Dialect, Event } from "../lib/dialects/dialect.ts";
+import { msgpackDialect } from "../lib/dialects/msgpack.ts";
+import { Status } from "../lib/errors.ts";
+import { resolveLimits } from "../lib/limits.ts";
+import { assert, assertEquals } from "./assert.ts";
 
 /** A transport that records each write; `take` limits how much one write takes. */
 function recorder(take = Infinity) {
@@ -108,3 +113,77 @@ Deno.test("batch writer: the first 16 answers of a long turn are written at once
   assertEquals(writes.map((w) => dec.decode(w)), [lines(0, 16), lines(16, 40)]);
   out.close();
 });
+
+Deno.test("batch writer: msgpack answers written straight into the batch are the bytes encode() makes, in order", async () => {
+  const { writes, transport } = recorder(1000);
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  const dialect = msgpackDialect.create({
+    limits: resolveLimits({}),
+    hello: { name: "sockd", version: "t" },
+  });
+  const encoder = msgpackDialect.create({
+    limits: resolveLimits({}),
+    hello: { name: "sockd", version: "t" },
+  });
+  const want: Uint8Array[] = [];
+  let direct = 0;
+  const counting: Dialect = {
+    name: dialect.name,
+    concurrent: true,
+    decoder: () => dialect.decoder(),
+    encode: (event) => dialect.encode(event),
+    dataHeader: (id, chunk) => dialect.dataHeader!(id, chunk),
+    encodeInto: (event, sink) => dialect.encodeInto!(event, sink) && ++direct > 0,
+  };
+  // Ends written by hand (ids and results of every handled kind) among ends that are not, errors and
+  // bytes chunks; enough of them to grow the batch buffer and to start early writes.
+  const results = [
+    undefined,
+    null,
+    true,
+    false,
+    0,
+    127,
+    128,
+    65535,
+    2 ** 32 - 1,
+    2 ** 32,
+    -1,
+    1.5,
+    "pong",
+    "é",
+    {
+      a: 1,
+    },
+    "x".repeat(300),
+  ];
+  for (let i = 0; i < 600; i++) {
+    const id = i % 3 === 0 ? `c${i}` : i * 977;
+    let event: Event;
+    if (i % 7 === 3) event = { type: "data", id, chunk: new Uint8Array(i % 50).fill(i) };
+    else if (i % 11 === 5) event = { type: "end", id, status: Status.BAD_ARGS, error: "no" };
+    else event = { type: "end", id, status: Status.OK, result: results[i % results.length] };
+    writeEvent(out, counting, event);
+    if (event.type === "data") {
+      want.push(encoder.dataHeader!(id, event.chunk as Uint8Array), event.chunk as Uint8Array);
+    } else want.push(encoder.encode(event));
+    if (i % 100 === 99) await out.drained();
+  }
+  out.flushQueued();
+  await out.drained();
+  assertEquals(concat(writes), concat(want));
+  assert(direct > 200, `only ${direct} answers were written straight into the batch`);
+  out.close();
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return all;
+}

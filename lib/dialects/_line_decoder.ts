@@ -25,6 +25,10 @@ export type DecodedLine = Exclude<LineItem, { type: "line" }> | {
 export class LineRequestDecoder implements RequestDecoder {
   #lines: LineReader;
   #toRequests: (item: DecodedLine) => Request[];
+  /** Whether a chunk's text waits for the first line that asks for it (see {@linkcode LineRequestDecoder.text}). */
+  #lazy: boolean;
+  /** The chunk of `#items` while its text is not decoded yet (lazy only). */
+  #chunk: Uint8Array | undefined;
   #items: DecodedLine[] = NONE;
   #item = 0;
   #reqs: Request[] = NONE;
@@ -34,10 +38,28 @@ export class LineRequestDecoder implements RequestDecoder {
   /**
    * @param maxLineBytes longest line accepted
    * @param toRequests the requests one line stands for (called in order, as they are needed)
+   * @param lazyText leave `text` unset until the dialect asks {@linkcode LineRequestDecoder.text} (a
+   *   dialect that reads most lines from their bytes)
    */
-  constructor(maxLineBytes: number, toRequests: (item: DecodedLine) => Request[]) {
+  constructor(maxLineBytes: number, toRequests: (item: DecodedLine) => Request[], lazyText = false) {
     this.#lines = new LineReader(maxLineBytes);
     this.#toRequests = toRequests;
+    this.#lazy = lazyText;
+  }
+
+  /**
+   * The text of `item`, a line of the chunk being decoded, when it is known
+   * or the chunk is all ASCII (the whole chunk is then decoded once, for
+   * this line and the ones after it); otherwise undefined, and the caller
+   * decodes the line's bytes itself.
+   */
+  text(item: Extract<DecodedLine, { type: "line" }>): string | undefined {
+    const chunk = this.#chunk;
+    if (chunk !== undefined) {
+      this.#chunk = undefined;
+      decodeAscii(chunk, this.#items);
+    }
+    return item.text;
   }
 
   get done(): boolean {
@@ -47,7 +69,11 @@ export class LineRequestDecoder implements RequestDecoder {
   push(chunk: Uint8Array): void {
     if (this.#done) return;
     const items: DecodedLine[] = this.#lines.push(chunk);
-    if (items.length > 1) decodeAscii(chunk, items);
+    this.#chunk = undefined;
+    if (items.length > 1) {
+      if (this.#lazy) this.#chunk = chunk;
+      else decodeAscii(chunk, items);
+    }
     this.#items = items;
     this.#item = 0;
   }
@@ -55,6 +81,7 @@ export class LineRequestDecoder implements RequestDecoder {
   end(): void {
     if (this.#done) return;
     this.#items = this.#lines.end();
+    this.#chunk = undefined;
     this.#item = 0;
   }
 

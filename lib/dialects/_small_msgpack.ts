@@ -273,27 +273,43 @@ export function writeCallFrame(
  * otherwise undefined.
  */
 export function endFrame(id: number | string, result: unknown): Uint8Array | undefined {
-  const room = 4 + END_HEAD.length + bound(id) + STATUS_OK_RESULT.length + bound(result);
+  const room = endFrameBound(id, result);
   if (slab.length - slabUsed < room) {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  const out = slab;
   const start = slabUsed;
+  const end = writeEndFrame(slab, start, id, result);
+  if (end < 0) return undefined;
+  slabUsed = end;
+  return slab.subarray(start, end);
+}
+
+/** The most bytes {@linkcode writeEndFrame} writes for `id` and `result`. */
+export function endFrameBound(id: number | string, result: unknown): number {
+  return 4 + END_HEAD.length + bound(id) + STATUS_OK_RESULT.length + bound(result);
+}
+
+/**
+ * Writes the frame {@linkcode endFrame} makes into `out` at `start` (which
+ * must have {@linkcode endFrameBound} bytes of room there); returns the
+ * offset after it, or -1 for an id or result not handled here (the bytes
+ * from `start` on are then garbage).
+ */
+export function writeEndFrame(out: Uint8Array, start: number, id: number | string, result: unknown): number {
   let off = start + 4;
   off = put(out, off, END_HEAD);
   off = typeof id === "number" ? writeUint(out, off, id) : writeAscii(out, off, id);
-  if (off < 0) return undefined;
+  if (off < 0) return -1;
   off = put(out, off, STATUS_OK_RESULT);
   if (result === undefined || result === null) out[off++] = 0xc0;
   else if (result === true || result === false) out[off++] = result ? 0xc3 : 0xc2;
   else if (typeof result === "number") off = writeUint(out, off, result);
   else if (typeof result === "string") off = writeAscii(out, off, result);
-  else return undefined;
-  if (off < 0) return undefined;
+  else return -1;
+  if (off < 0) return -1;
   writeU32(out, start, off - start - 4);
-  slabUsed = off;
-  return out.subarray(start, off);
+  return off;
 }
 
 /**

@@ -45,6 +45,16 @@ export type Event =
   }
   | { type: "pong"; id?: CallId };
 
+/** Where {@linkcode Dialect.encodeInto} writes: the end of a buffer of queued answers. */
+export interface EncodeSink {
+  /** The buffer, with at least `bytes` free from {@linkcode EncodeSink.tail} on. */
+  reserve(bytes: number): Uint8Array;
+  /** Where the next answer's bytes go in the buffer `reserve` returned. */
+  readonly tail: number;
+  /** The answer's bytes were written up to `end`: they are queued. */
+  commit(end: number): void;
+}
+
 /** Facts a dialect may show a client on connect. */
 export interface ServerHello {
   name: string;
@@ -76,6 +86,13 @@ export interface Dialect {
    * not both (a dialect may keep state per event).
    */
   encodeText?(event: Event): string | Uint8Array;
+  /**
+   * Like {@linkcode Dialect.encode}, but writes the event's bytes straight
+   * into `out`'s buffer, saving the copy of encoded bytes into it; false
+   * when the dialect does not write this event so (the caller then encodes
+   * it as usual).
+   */
+  encodeInto?(event: Event, out: EncodeSink): boolean;
   /**
    * For a dialect that sends a bytes chunk verbatim after a header (msgpack's
    * bin, text's raw bytes): the header of a data event of call `id` carrying

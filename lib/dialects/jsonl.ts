@@ -18,8 +18,11 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
+import { simpleCall } from "./_jsonl_call.ts";
 
 const encoder = new TextEncoder();
+/** The longest answer tail a connection keeps for reuse (see `JsonlDialect.#lastTail`). */
+const MAX_KEPT_TAIL = 128;
 /** Shared by every connection: a decode that is not streamed keeps no state. */
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -27,13 +30,27 @@ class JsonlDialect implements Dialect {
   readonly name = "jsonl";
   readonly concurrent = true;
   #limits: Limits;
+  /**
+   * The last plain result answered, and what follows the id in its answer: a
+   * command answers the same value again and again (`"pong"`), and reusing
+   * the text saves its `JSON.stringify` and concatenation (72 -> 29 ns per
+   * answer).
+   */
+  #lastResult: unknown = undefined;
+  #lastTail = "";
 
   constructor(options: DialectOptions) {
     this.#limits = options.limits;
   }
 
   decoder(): RequestDecoder {
-    return new LineRequestDecoder(this.#limits.maxLineBytes, (item) => this.#requests(item));
+    // Most lines are read from their bytes (see _jsonl_call.ts): their text is decoded only when asked for.
+    const lines: LineRequestDecoder = new LineRequestDecoder(
+      this.#limits.maxLineBytes,
+      (item) => this.#requests(item, lines),
+      true,
+    );
+    return lines;
   }
 
   encode(event: Event): Uint8Array {
@@ -52,7 +69,15 @@ class JsonlDialect implements Dialect {
           return `{"id":${id},"pong":true}\n`;
         case "end":
           if (event.status === Status.OK) {
-            return `{"id":${id},"status":0${field("result", event.result ?? null)}}\n`;
+            const result = event.result ?? null;
+            if (result !== this.#lastResult) {
+              const tail = `,"status":0${field("result", result)}}\n`;
+              // (Only short ones are kept: a connection holds no large answer between calls.)
+              if (!isPlain(result) || tail.length > MAX_KEPT_TAIL) return `{"id":${id}${tail}`;
+              this.#lastResult = result;
+              this.#lastTail = tail;
+            }
+            return `{"id":${id}${this.#lastTail}`;
           }
           return `{"id":${id},"status":${event.status},"error":${
             JSON.stringify(event.error ?? "Call failed")
@@ -74,7 +99,7 @@ class JsonlDialect implements Dialect {
   }
 
   /** The requests one line stands for (none for a blank line). */
-  #requests(item: DecodedLine): Request[] {
+  #requests(item: DecodedLine, lines: LineRequestDecoder): Request[] {
     if (item.type === "too-long") {
       return [bad(
         null,
@@ -82,24 +107,37 @@ class JsonlDialect implements Dialect {
         Status.TOO_LARGE,
       )];
     }
+    // The common call, read from its bytes without decoding the line or JSON.parse (see _jsonl_call.ts):
+    // server CPU per call with 16 pipelined, pinned, 1.53 -> 1.18 us.
+    const call = simpleCall(item.bytes);
+    if (call) return [call];
     if (isBlank(item.bytes)) return [];
     let text: string;
     try {
-      text = item.text ?? utf8.decode(item.bytes);
+      text = lines.text(item) ?? utf8.decode(item.bytes);
     } catch {
       return [bad(null, "Line is not valid UTF-8")];
     }
-    let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch (err) {
-      return [bad(null, `Malformed JSON: ${(err as Error).message}`)];
-    }
-    if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
-      return [bad(null, "A request must be a JSON object")];
-    }
-    return toRequests(msg as Record<string, unknown>);
+    return parsedRequests(text);
   }
+}
+
+/**
+ * The requests one line of text stands for, through `JSON.parse`: what
+ * every line but the simple calls of `_jsonl_call.ts` takes (exported for
+ * the tests that hold the two to the same results).
+ */
+export function parsedRequests(text: string): Request[] {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch (err) {
+    return [bad(null, `Malformed JSON: ${(err as Error).message}`)];
+  }
+  if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
+    return [bad(null, "A request must be a JSON object")];
+  }
+  return toRequests(msg as Record<string, unknown>);
 }
 
 /**
@@ -110,10 +148,14 @@ class JsonlDialect implements Dialect {
  * the busy CPU with 16 pipelined JSON lines.
  */
 function field(name: string, value: unknown): string {
-  const plain = value === null || typeof value === "string" || typeof value === "number" ||
-    typeof value === "boolean";
-  const json = JSON.stringify(plain ? value : toJsonValue(value, 1));
+  const json = JSON.stringify(isPlain(value) ? value : toJsonValue(value, 1));
   return json === undefined ? "" : `,"${name}":${json}`;
+}
+
+/** A value JSON writes as it is: null, a string, a number or a boolean. */
+function isPlain(value: unknown): boolean {
+  return value === null || typeof value === "string" || typeof value === "number" ||
+    typeof value === "boolean";
 }
 
 /** Whether a line holds only what may surround a request (space, tab, CR). */

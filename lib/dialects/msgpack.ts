@@ -11,12 +11,13 @@ import type {
   Dialect,
   DialectFactory,
   DialectOptions,
+  EncodeSink,
   Event,
   Request,
   RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
-import { endFrame, readCallFrame, readSmallMap } from "./_small_msgpack.ts";
+import { endFrame, endFrameBound, readCallFrame, readSmallMap, writeEndFrame } from "./_small_msgpack.ts";
 import {
   BIN,
   fixstr,
@@ -236,6 +237,15 @@ class MsgpackDialect implements Dialect {
       if (bytes) return bytes;
     }
     return encodeFrame(eventMessage(event));
+  }
+
+  encodeInto(event: Event, out: EncodeSink): boolean {
+    if (event.type !== "end" || event.status !== Status.OK || event.id === null) return false;
+    const buf = out.reserve(endFrameBound(event.id, event.result));
+    const end = writeEndFrame(buf, out.tail, event.id, event.result);
+    if (end < 0) return false;
+    out.commit(end);
+    return true;
   }
 
   dataHeader(id: CallId, chunk: Uint8Array): Uint8Array {

@@ -218,3 +218,45 @@ Deno.test("jsonl dialect: the lines of one read decode alike whether the read is
     ],
   );
 });
+
+Deno.test("jsonl dialect: an answer whose result repeats the last one's is what a fresh dialect writes", () => {
+  const d = create();
+  const results = [
+    "pong",
+    "pong",
+    "pung",
+    0,
+    -0,
+    0,
+    NaN,
+    NaN,
+    null,
+    undefined,
+    null,
+    true,
+    false,
+    "x".repeat(200),
+    {
+      a: 1,
+    },
+    { a: 2 },
+    "pong",
+    1e21,
+    1e21,
+    'q"uote',
+    'q"uote',
+    "é",
+    "é",
+  ];
+  for (const [i, result] of results.entries()) {
+    const event: Event = { type: "end", id: i % 2 ? i : `s${i}`, status: Status.OK, result };
+    assertEquals(dec.decode(d.encode(event)), dec.decode(create().encode(event)), `result ${i}`);
+  }
+  // An error between two answers leaves the next one whole.
+  const err = d.encodeText!({ type: "end", id: 5, status: Status.BAD_ARGS, error: "no" });
+  assertEquals(JSON.parse(err as string).status, Status.BAD_ARGS);
+  assertEquals(
+    d.encodeText!({ type: "end", id: 6, status: 0, result: "é" }),
+    '{"id":6,"status":0,"result":"é"}\n',
+  );
+});

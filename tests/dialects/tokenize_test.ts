@@ -1,4 +1,4 @@
-import { quote, tokenize } from "../../lib/dialects/_tokenize.ts";
+import { quote, tokenize, tokenizeCommands } from "../../lib/dialects/_tokenize.ts";
 import { SockdError, Status } from "../../lib/errors.ts";
 import { assertEquals, assertStatus, assertThrows } from "../assert.ts";
 
@@ -71,4 +71,25 @@ Deno.test("tokenizer: quote() round-trips any word", () => {
   assertEquals(tokenize(words.map(quote).join(" ")), words);
   assertEquals(quote("plain-word_1.txt"), "plain-word_1.txt");
   assertEquals(quote("a b"), "'a b'");
+});
+
+Deno.test("tokenizer: a line without quotes, backslashes or ';' gives the words the full tokenizer gives", () => {
+  // Generated lines of plain characters (ASCII, non-ASCII, '#', '-'), spaces and tabs; then the same lines
+  // with a quote, a backslash or a ';' put in, which take the full tokenizer.
+  let seed = 0x7e57;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const pieces = ["a", "ping", "é", "#", "-v", "x=1", "\u0000", "😀", " ", " ", "  ", "\t"];
+  for (let i = 0; i < 2000; i++) {
+    const line = Array.from({ length: rand(8) }, () => pieces[rand(pieces.length)]).join("");
+    const words = tokenize(line);
+    assertEquals(words, line.split(/[ \t]+/).filter((w) => w !== ""), JSON.stringify(line));
+    assertEquals(tokenizeCommands(line), words.length > 0 ? [words] : [], JSON.stringify(line));
+    const at = rand(line.length + 1);
+    const special = line.slice(0, at) + ["'x'", '"y"', "\\ ", ";"][rand(4)] + line.slice(at);
+    const parts = special.split(";").map((part) => tokenize(part)).filter((w) => w.length > 0);
+    assertEquals(tokenizeCommands(special), parts, JSON.stringify(special));
+  }
 });

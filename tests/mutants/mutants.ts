@@ -610,4 +610,47 @@ export const mutants: Mutant[] = [
     replace: "true &&",
     tests: ["tests/client_stream_test.ts"],
   },
+  {
+    name: "the JSON lines fast path reads an id with a leading zero (JSON.parse refuses it)",
+    file: "lib/dialects/_jsonl_call.ts",
+    find: " || (digits > 1 && line[first] === 0x30)",
+    replace: "",
+    tests: ["tests/dialects/jsonl_call_test.ts"],
+  },
+  {
+    name: "the JSON lines fast path reads a string with an escape as it is",
+    file: "lib/dialects/_jsonl_call.ts",
+    find: "if (c === BACKSLASH || c < 0x20 || c >= 0x80) return false;",
+    replace: "if (c < 0x20 || c >= 0x80) return false;",
+    tests: ["tests/dialects/jsonl_call_test.ts"],
+  },
+  {
+    name: "a JSON lines answer reuses the last one's text whatever its result",
+    file: "lib/dialects/jsonl.ts",
+    find: "if (result !== this.#lastResult) {",
+    replace: "if (typeof result !== typeof this.#lastResult) {",
+    tests: ["tests/dialects/jsonl_test.ts"],
+  },
+  {
+    name: "an answer written straight into the batch goes before the lone answer queued ahead of it",
+    file: "lib/_batch_writer.ts",
+    find:
+      "    if (lone) {\n      this.#lone = undefined;\n      this.#append(lone);\n    }\n    return this.#reserve(",
+    replace: "    return this.#reserve(",
+    tests: ["tests/batch_writer_test.ts"],
+  },
+  {
+    name: "a plain text line's words are cut at spaces only, not tabs",
+    file: "lib/dialects/_tokenize.ts",
+    find: "    if (c === 0x20 || c === 0x09) {\n      if (start >= 0) words.push(line.slice(start, i));",
+    replace: "    if (c === 0x20) {\n      if (start >= 0) words.push(line.slice(start, i));",
+    tests: ["tests/dialects/tokenize_test.ts"],
+  },
+  {
+    name: "the JSON lines exact-shape reader takes a line with more after the command name",
+    file: "lib/dialects/_jsonl_call.ts",
+    find: "if (!readString(line, true) || r.pos !== end - 1) return undefined;",
+    replace: "if (!readString(line, true)) return undefined;",
+    tests: ["tests/dialects/jsonl_call_test.ts"],
+  },
 ];
