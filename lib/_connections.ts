@@ -37,6 +37,8 @@ export interface ConnectionsOptions {
   hello: ServerHello;
   /** Whether the server is shutting down (new connections are closed at once). */
   closing: () => boolean;
+  /** Called whenever the last open connection closes. */
+  onIdle?: () => void;
 }
 
 /** Every open connection of a server, and how they are accepted. */
@@ -168,6 +170,7 @@ export class Connections {
     session.run().finally(() => {
       this.sessions.delete(session);
       listening.sessions.delete(session);
+      if (this.sessions.size === 0) this.#o.onIdle?.();
       if (session.dialect !== "?") this.#o.stats.dialect(bound.path, session.dialect, -1);
       this.#o.logger.debug("Disconnected", {
         conn: id,

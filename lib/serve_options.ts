@@ -96,6 +96,11 @@ export interface ServeOptions {
    * docs/PERFORMANCE.md. @default {false}
    */
   movable?: boolean;
+  /**
+   * Called whenever the last open connection closes (`sockd serve` gives
+   * memory back then: lib/cli/_idle_memory.ts).
+   */
+  onIdle?: () => void;
 }
 
 /**

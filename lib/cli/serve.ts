@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Client, connect } from "../client.ts";
+import type { Client } from "../client.ts";
 import type { AccessLevel } from "../command.ts";
 import type { Limits } from "../limits.ts";
 import type { ListenOptions } from "../listener.ts";
@@ -12,12 +12,12 @@ import type { LogLevel } from "../log.ts";
 import { systemdSockets } from "../activation.ts";
 import { grantsNet } from "../runner/grants.ts";
 import { type HandedOver, serve, type Server } from "../server.ts";
-import { followOld, fromBase64, receiveHandover, report } from "./successor.ts";
 import { Exit } from "./exit_codes.ts";
 import { SockdError, Status } from "../errors.ts";
 import { type LogFormat, stderrLogger } from "./logger.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocket, ensurePrivateDir } from "./socket_path.ts";
+import { IdleMemory, reclaimFunctions } from "./_idle_memory.ts";
 
 /** Options of {@linkcode runServe}. */
 export interface ServeCliOptions {
@@ -46,12 +46,17 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   let old: Client | undefined;
   let activated;
   let handed: HandedOver | undefined;
+  // First, before any plugin loads: this drops the ffi permission.
+  const reclaim = await reclaimFunctions();
+  // Loaded only where used (the client for --takeover too, below): the modules a server loads stay in
+  // its memory for good (this one and the client: ~0.3 MiB of RSS).
+  const successor = options.successor ? await import("./successor.ts") : undefined;
   try {
     // Sockets systemd passed replace the default one; an explicit --socket is bound beside them.
     activated = systemdSockets();
-    if (options.successor) handed = await receiveHandover();
+    if (successor) handed = await successor.receiveHandover();
   } catch (err) {
-    if (options.successor) report({ t: "failed", error: (err as Error).message });
+    successor?.report({ t: "failed", error: (err as Error).message });
     stderr(errorLine((err as Error).message));
     return Exit.FAILED;
   }
@@ -60,6 +65,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const fallback = options.socket === undefined && !adopted ? defaultSocket() : undefined;
   const path = options.socket ?? fallback?.path;
   const ref: { server?: Server } = {};
+  const idleMemory = new IdleMemory({ connections: () => ref.server?.connections ?? 0, reclaim, logger });
   const upgrade = async () => {
     // Not before this process's own hand-over is complete: its plugin state must be final first.
     if (handed?.stateFinal) await waitFinal(handed.stateFinal);
@@ -77,6 +83,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
     if (fallback?.privateDir) await ensurePrivateDir(fallback.privateDir, fallback.create);
     // Takeover: reach the old server before its path is renamed away from it.
     if (options.takeover && path && !options.successor) {
+      const { connect } = await import("../client.ts");
       old = await connect(path, { timeoutMs: 2000 }).catch(() => undefined);
     }
     server = ref.server = await serve({
@@ -97,22 +104,23 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       supervise: options.supervise,
       // Connections accepted through node:net have descriptors: an upgrade moves them.
       movable: true,
+      onIdle: () => idleMemory.idle(),
     });
   } catch (err) {
-    if (options.successor) report({ t: "failed", error: (err as Error).message });
+    successor?.report({ t: "failed", error: (err as Error).message });
     old?.close();
     stderr(errorLine((err as Error).message));
     return Exit.FAILED;
   }
   if (old) await handOver(old, options.limits?.drainTimeoutMs, logger);
-  if (options.successor) {
+  if (successor) {
     const running = server;
-    followOld({
+    successor.followOld({
       op: (file, op) => running.applyPluginState(file, op),
       connection: (socket, c) => {
         const moved = {
           ...(c.dialect ? { dialect: c.dialect, state: c.state } : {}),
-          pending: fromBase64(c.pending),
+          pending: successor.fromBase64(c.pending),
           follow: c.follow,
         };
         if (!running.adopt(socket, c, moved)) {
@@ -122,7 +130,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
         }
       },
     });
-    report({ t: "ready", pid: Deno.pid });
+    successor.report({ t: "ready", pid: Deno.pid });
     logger.info("Took over from the server it replaces", { listeners: handed?.listeners.length ?? 0 });
   }
   // Least privilege: the listener is bound and accepting needs no permission,
@@ -141,6 +149,9 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       plugins: netPlugins.map((p) => p.file).join(","),
     });
   }
+
+  // The start's garbage goes now (unless a client is already connected: then when it leaves).
+  idleMemory.idle();
 
   const reload = () => {
     logger.info(options.supervise ? "SIGHUP: reloading plugins and processes" : "SIGHUP: reloading plugins");
@@ -163,6 +174,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, stop(s)] as const);
   for (const [s, h] of handlers) Deno.addSignalListener(s, h);
   await server.finished;
+  idleMemory.close();
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   Deno.removeSignalListener("SIGHUP", reload);
   Deno.removeSignalListener("SIGUSR2", upgradeOnSignal);

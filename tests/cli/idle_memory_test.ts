@@ -1,0 +1,125 @@
+/**
+ * lib/cli/_idle_memory.ts: when `sockd serve` gives memory back (after the
+ * last connection closes, not while one is open, only after growth), and that
+ * opening libc drops the ffi permission. The server doing it for real is
+ * tests/e2e/idle_memory_test.ts.
+ */
+import { IdleMemory, type Reclaim, reclaimFunctions } from "../../lib/cli/_idle_memory.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { DENO, ROOT, waitFor } from "../_helpers.ts";
+
+const MiB = 1024 * 1024;
+
+/** An IdleMemory over fakes: `rss` and `open` are set by the test; `made` counts gc and trim calls. */
+function fake(delayMs = 20) {
+  const state = { rss: 100 * MiB, open: 0, gc: 0, trim: 0 };
+  const reclaim: Reclaim = {
+    gc: () => {
+      state.gc++;
+      state.rss -= 10 * MiB;
+    },
+    trim: () => {
+      state.trim++;
+      return Promise.resolve();
+    },
+  };
+  const idle = new IdleMemory({
+    connections: () => state.open,
+    reclaim,
+    logger: silentLogger,
+    delayMs,
+    rss: () => state.rss,
+  });
+  return { state, idle };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("idle memory: collects once the server has been idle for the delay", async () => {
+  const { state, idle } = fake();
+  idle.idle();
+  await waitFor(() => idle.collections === 1, 2000, "the first collection");
+  assertEquals({ gc: state.gc, trim: state.trim }, { gc: 1, trim: 1 });
+  idle.close();
+});
+
+Deno.test("idle memory: not while a connection is open, nor twice for one idle spell", async () => {
+  const { state, idle } = fake();
+  state.open = 1;
+  idle.idle();
+  await sleep(100);
+  assertEquals(idle.collections, 0, "collected with a connection open");
+  state.open = 0;
+  // Several closes in a row: one check, after the last.
+  idle.idle();
+  idle.idle();
+  idle.idle();
+  await waitFor(() => idle.collections === 1, 2000, "the collection");
+  await sleep(100);
+  assertEquals(state.gc, 1);
+  idle.close();
+});
+
+Deno.test("idle memory: only when RSS has grown by a MiB since the last collection", async () => {
+  const { state, idle } = fake();
+  idle.idle();
+  await waitFor(() => idle.collections === 1, 2000, "the first collection");
+  // 90 MiB after it; half a MiB more is not worth a collection.
+  state.rss += MiB / 2;
+  idle.idle();
+  await sleep(100);
+  assertEquals(idle.collections, 1);
+  state.rss += MiB;
+  idle.idle();
+  await waitFor(() => idle.collections === 2, 2000, "the second collection");
+  idle.close();
+});
+
+Deno.test("idle memory: close() cancels the pending check", async () => {
+  const { state, idle } = fake();
+  idle.idle();
+  idle.close();
+  await sleep(100);
+  assertEquals(state.gc, 0);
+});
+
+Deno.test("idle memory: without ffi granted there is no trim, and gc is there", async () => {
+  // The test permission set has no ffi.
+  const r = await reclaimFunctions();
+  assertEquals(r.trim, undefined);
+  assertEquals(typeof r.gc, "function");
+  r.gc!();
+});
+
+Deno.test("idle memory: opening libc drops the ffi permission for good", async () => {
+  // Its own process: revoking a permission is for the whole process.
+  const script = `
+    import { reclaimFunctions } from "${ROOT}lib/cli/_idle_memory.ts";
+    const r = await reclaimFunctions();
+    let dlopen = "opened";
+    try { Deno.dlopen("libc.so.6", { getpid: { parameters: [], result: "i32" } }); } catch (e) { dlopen = e.name; }
+    const before = Deno.memoryUsage().rss;
+    await r.trim?.();
+    console.log(JSON.stringify({
+      ffi: Deno.permissions.querySync({ name: "ffi" }).state,
+      dlopen,
+      trim: typeof r.trim,
+      gc: typeof r.gc,
+      rss: before > 0,
+    }));
+  `;
+  const out = await new Deno.Command(DENO, {
+    args: ["eval", "--allow-ffi", "--allow-read", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert(out.success, dec.decode(out.stderr));
+  const got = JSON.parse(dec.decode(out.stdout));
+  assert(got.ffi !== "granted", got.ffi);
+  assertEquals(got.dlopen, "NotCapable");
+  assertEquals(got.gc, "function");
+  // glibc on Linux; elsewhere there is nothing to trim.
+  assertEquals(got.trim, Deno.build.os === "linux" ? "function" : "undefined");
+});
