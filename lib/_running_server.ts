@@ -35,8 +35,8 @@ export interface PluginParts {
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
   stats: Stats;
-  /** Called whenever the last open connection closes. */
-  onIdle?: () => void;
+  /** Called whenever a connection opens or closes. */
+  onConnection?: () => void;
 }
 
 /** The {@linkcode Server} that `serve` returns. */
@@ -91,7 +91,7 @@ export class RunningServer implements Server {
       refusals: new Refusals(limits, parts.hello),
       hello: parts.hello,
       closing: () => this.#closing !== undefined,
-      onIdle: parts.onIdle,
+      onConnection: parts.onConnection,
     });
     this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
     let done!: () => void;

@@ -97,10 +97,10 @@ export interface ServeOptions {
    */
   movable?: boolean;
   /**
-   * Called whenever the last open connection closes (`sockd serve` gives
-   * memory back then: lib/cli/_idle_memory.ts).
+   * Called whenever a connection opens or closes (`sockd serve` gives memory
+   * back once things are quiet after one: lib/cli/_idle_memory.ts).
    */
-  onIdle?: () => void;
+  onConnection?: () => void;
 }
 
 /**

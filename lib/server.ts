@@ -65,6 +65,8 @@ export interface Server {
   readonly loadFailures: readonly LoadFailure[];
   /** Open connections. */
   readonly connections: number;
+  /** Calls running now, on every connection. */
+  readonly callsInFlight: number;
   /** The registered commands. */
   commands(): CommandInfo[];
   /**
@@ -252,7 +254,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
     stats,
-    onIdle: options.onIdle,
+    onConnection: options.onConnection,
   });
   return ref.server;
 }

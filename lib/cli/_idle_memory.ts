@@ -1,6 +1,9 @@
 /**
- * `sockd serve` gives memory back when it goes idle: once at start, and
- * after the last connection closes, when RSS has grown since the last time.
+ * `sockd serve` gives memory back when it goes quiet: once at start, and a
+ * moment (250 ms) after a connection opens or closes, when no call is
+ * running then and RSS has grown by a MiB since the last time. So after a
+ * burst of connections there is one collection, and a server that grows by
+ * nothing collects nothing.
  *
  * Neither half happens by itself in an idle Deno 2.9 process:
  *
@@ -18,12 +21,11 @@
  *   module and on SIGUSR2 with `DENO_USR2_MEMORY_TRIM` set, but SIGUSR2 is
  *   sockd's upgrade signal.
  *
- * Measured (Deno 2.9.6, 2 cores): after 1,000 idle connections (one text
- * `ping` each) closed, RSS kept 17–19 MiB of the ~17 MiB they added; with a
- * collection it keeps ~1.5 MiB (the rest is the deno binary's code pages
- * those connections touched). The idle server with the example plugins goes
- * from ~65 to ~60 MiB. A collection costs 15–30 ms of CPU on the JavaScript
- * thread.
+ * Measured (Deno 2.9.6, 2 cores, the bench's closed-memory row): after 1,000
+ * idle connections (one text `ping` each) closed, RSS kept 19.8–20.5 MiB of
+ * the 18–19 MiB they added; now it keeps 1.1–1.8 MiB of ~21 MiB (the rest is
+ * the deno binary's code those connections ran, mapped once). A collection
+ * takes 15–40 ms of the JavaScript thread.
  *
  * @module
  */
@@ -89,11 +91,11 @@ function mallocTrim(): (() => Promise<void>) | undefined {
 
 /** Options of {@linkcode IdleMemory}. */
 export interface IdleMemoryOptions {
-  /** Open connections now. */
-  connections: () => number;
+  /** Whether a call is running now (then it is not quiet). */
+  busy: () => boolean;
   reclaim: Reclaim;
   logger: Logger;
-  /** How long the server must stay without connections before it collects (ms). @default {250} */
+  /** How long after a connection opens or closes it looks (ms). @default {250} */
   delayMs?: number;
   /** How much RSS must have grown since the last collection (bytes). @default {1 MiB} */
   minGrowth?: number;
@@ -101,7 +103,7 @@ export interface IdleMemoryOptions {
   rss?: () => number;
 }
 
-/** Collects when the server has had no connection for a moment, if it has grown since the last time. */
+/** Collects when the server is quiet a moment after a connection came or went, if it has grown since the last time. */
 export class IdleMemory {
   #o: Required<IdleMemoryOptions>;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,8 +126,8 @@ export class IdleMemory {
     return this.#collections;
   }
 
-  /** The last connection closed (or the server is ready): collect after the delay if still idle. */
-  idle(): void {
+  /** A connection opened or closed (or the server is ready): collect after the delay if quiet then. */
+  changed(): void {
     if (!this.#o.reclaim.gc && !this.#o.reclaim.trim) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#check(), this.#o.delayMs);
@@ -141,7 +143,7 @@ export class IdleMemory {
 
   async #check() {
     this.#timer = undefined;
-    if (this.#busy || this.#o.connections() > 0) return;
+    if (this.#busy || this.#o.busy()) return;
     const before = this.#o.rss();
     if (before - this.#floor < this.#o.minGrowth) return;
     this.#busy = true;

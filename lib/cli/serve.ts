@@ -65,7 +65,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const fallback = options.socket === undefined && !adopted ? defaultSocket() : undefined;
   const path = options.socket ?? fallback?.path;
   const ref: { server?: Server } = {};
-  const idleMemory = new IdleMemory({ connections: () => ref.server?.connections ?? 0, reclaim, logger });
+  const idleMemory = new IdleMemory({ busy: () => (ref.server?.callsInFlight ?? 0) > 0, reclaim, logger });
   const upgrade = async () => {
     // Not before this process's own hand-over is complete: its plugin state must be final first.
     if (handed?.stateFinal) await waitFinal(handed.stateFinal);
@@ -104,7 +104,7 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
       supervise: options.supervise,
       // Connections accepted through node:net have descriptors: an upgrade moves them.
       movable: true,
-      onIdle: () => idleMemory.idle(),
+      onConnection: () => idleMemory.changed(),
     });
   } catch (err) {
     successor?.report({ t: "failed", error: (err as Error).message });
@@ -150,8 +150,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
     });
   }
 
-  // The start's garbage goes now (unless a client is already connected: then when it leaves).
-  idleMemory.idle();
+  // The start's garbage goes once things are quiet.
+  idleMemory.changed();
 
   const reload = () => {
     logger.info(options.supervise ? "SIGHUP: reloading plugins and processes" : "SIGHUP: reloading plugins");

@@ -1,6 +1,6 @@
 /**
- * lib/cli/_idle_memory.ts: when `sockd serve` gives memory back (after the
- * last connection closes, not while one is open, only after growth), and that
+ * lib/cli/_idle_memory.ts: when `sockd serve` gives memory back (quiet after
+ * a connection came or went, not while a call runs, only after growth), and that
  * opening libc drops the ffi permission. The server doing it for real is
  * tests/e2e/idle_memory_test.ts.
  */
@@ -11,9 +11,9 @@ import { DENO, ROOT, waitFor } from "../_helpers.ts";
 
 const MiB = 1024 * 1024;
 
-/** An IdleMemory over fakes: `rss` and `open` are set by the test; `made` counts gc and trim calls. */
+/** An IdleMemory over fakes: the test sets `rss` and `calls`; `gc` and `trim` count the calls to each. */
 function fake(delayMs = 20) {
-  const state = { rss: 100 * MiB, open: 0, gc: 0, trim: 0 };
+  const state = { rss: 100 * MiB, calls: 0, gc: 0, trim: 0 };
   const reclaim: Reclaim = {
     gc: () => {
       state.gc++;
@@ -25,7 +25,7 @@ function fake(delayMs = 20) {
     },
   };
   const idle = new IdleMemory({
-    connections: () => state.open,
+    busy: () => state.calls > 0,
     reclaim,
     logger: silentLogger,
     delayMs,
@@ -36,25 +36,25 @@ function fake(delayMs = 20) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test("idle memory: collects once the server has been idle for the delay", async () => {
+Deno.test("idle memory: collects once quiet for the delay after a connection came or went", async () => {
   const { state, idle } = fake();
-  idle.idle();
+  idle.changed();
   await waitFor(() => idle.collections === 1, 2000, "the first collection");
   assertEquals({ gc: state.gc, trim: state.trim }, { gc: 1, trim: 1 });
   idle.close();
 });
 
-Deno.test("idle memory: not while a connection is open, nor twice for one idle spell", async () => {
+Deno.test("idle memory: not while a call runs, nor twice for one burst of connections", async () => {
   const { state, idle } = fake();
-  state.open = 1;
-  idle.idle();
+  state.calls = 1;
+  idle.changed();
   await sleep(100);
-  assertEquals(idle.collections, 0, "collected with a connection open");
-  state.open = 0;
-  // Several closes in a row: one check, after the last.
-  idle.idle();
-  idle.idle();
-  idle.idle();
+  assertEquals(idle.collections, 0, "collected while a call ran");
+  state.calls = 0;
+  // Several connections in a row: one check, after the last.
+  idle.changed();
+  idle.changed();
+  idle.changed();
   await waitFor(() => idle.collections === 1, 2000, "the collection");
   await sleep(100);
   assertEquals(state.gc, 1);
@@ -63,22 +63,22 @@ Deno.test("idle memory: not while a connection is open, nor twice for one idle s
 
 Deno.test("idle memory: only when RSS has grown by a MiB since the last collection", async () => {
   const { state, idle } = fake();
-  idle.idle();
+  idle.changed();
   await waitFor(() => idle.collections === 1, 2000, "the first collection");
   // 90 MiB after it; half a MiB more is not worth a collection.
   state.rss += MiB / 2;
-  idle.idle();
+  idle.changed();
   await sleep(100);
   assertEquals(idle.collections, 1);
   state.rss += MiB;
-  idle.idle();
+  idle.changed();
   await waitFor(() => idle.collections === 2, 2000, "the second collection");
   idle.close();
 });
 
 Deno.test("idle memory: close() cancels the pending check", async () => {
   const { state, idle } = fake();
-  idle.idle();
+  idle.changed();
   idle.close();
   await sleep(100);
   assertEquals(state.gc, 0);
