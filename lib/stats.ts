@@ -11,6 +11,7 @@ export const LATENCY_WINDOW = 1024;
 export const MAX_TRACKED_COMMANDS = 1000;
 
 import type { StatsSnapshot } from "./command.ts";
+import { compareNames } from "./_name_order.ts";
 
 export type { StatsSnapshot };
 
@@ -100,7 +101,7 @@ export class Stats {
       open += n;
     }
     const commands: StatsSnapshot["commands"] = {};
-    for (const [name, e] of [...this.#commands].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [name, e] of [...this.#commands].sort(([a], [b]) => compareNames(a, b))) {
       commands[name] = {
         calls: e.calls,
         errors: Object.fromEntries([...e.errors].map(([s, n]) => [String(s), n])),
