@@ -137,7 +137,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...builtins.map((c) => [c, "builtin"] as const),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
-  // Loaded only by a server that supervises: ~0.2 MiB of modules the others never keep.
+  // Loaded only by a server that supervises: a module loaded stays in memory (lib/cli/serve.ts says how much).
   const supervisor = options.supervise === undefined
     ? undefined
     : new (await import("./supervise/supervisor.ts")).Supervisor(options.supervise, { logger });

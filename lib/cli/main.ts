@@ -39,7 +39,7 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
   }
   const { Argument, Command, CommanderError, Option } = await import("commander");
   // `sockd serve` declares only its own subcommand (its parsing, help and errors are the same): the
-  // client's modules the others need would stay in the server's memory for good (~0.2 MiB of RSS).
+  // client's modules the others need would stay in the server's memory for good (see lib/cli/serve.ts).
   const client = args[0] === "serve" ? undefined : await Promise.all([
     import("./call_cli.ts"),
     import("./fleet_call_cli.ts"),

@@ -11,13 +11,18 @@ import { DENO, ROOT, waitFor } from "../_helpers.ts";
 
 const MiB = 1024 * 1024;
 
-/** An IdleMemory over fakes: the test sets `rss` and `calls`; `gc` and `trim` count the calls to each. */
-function fake(delayMs = 20) {
+/**
+ * An IdleMemory over fakes: the test sets `rss` and `calls`; `gc` and `trim`
+ * count the calls to each; a collection takes `gcMs` of (busy) time.
+ */
+function fake(delayMs = 20, gcMs = 0) {
   const state = { rss: 100 * MiB, calls: 0, gc: 0, trim: 0 };
   const reclaim: Reclaim = {
     gc: () => {
       state.gc++;
       state.rss -= 10 * MiB;
+      const end = performance.now() + gcMs;
+      while (performance.now() < end) { /* a collection's time */ }
     },
     trim: () => {
       state.trim++;
@@ -73,6 +78,22 @@ Deno.test("idle memory: only when RSS has grown by a MiB since the last collecti
   state.rss += MiB;
   idle.changed();
   await waitFor(() => idle.collections === 2, 2000, "the second collection");
+  idle.close();
+});
+
+Deno.test("idle memory: collections take at most 1% of the time", async () => {
+  // Each takes 3 ms: the next waits ~300 ms.
+  const { state, idle } = fake(20, 3);
+  idle.changed();
+  await waitFor(() => idle.collections === 1, 2000, "the first collection");
+  const first = performance.now();
+  state.rss += 2 * MiB;
+  idle.changed();
+  await sleep(150);
+  assertEquals(idle.collections, 1, "collected again within the budget");
+  await waitFor(() => idle.collections === 2, 2000, "the deferred collection");
+  const gap = performance.now() - first;
+  assert(gap >= 280, `collected again after ${gap} ms`);
   idle.close();
 });
 
