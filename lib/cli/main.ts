@@ -28,6 +28,9 @@ const stdio: MainIO = {
 
 /** Runs the CLI with `args` (without the program name); resolves to the exit code. */
 export async function main(args: string[], io: MainIO = stdio): Promise<number> {
+  // The sockd set grants ffi for the server's malloc_trim (lib/cli/_idle_memory.ts, which drops it there);
+  // nothing else uses it.
+  if (args[0] !== "serve") Deno.permissions.revokeSync({ name: "ffi" });
   // One-shot calls skip commander and the server/REPL modules: see call_cli.ts.
   if (args[0] === "call") {
     const [{ parseCallArgv }, { callAction }] = await Promise.all([
