@@ -3,8 +3,10 @@
  * moment (250 ms) after a connection opens or closes, when no call is
  * running then and RSS has grown by a MiB since the last time. So after a
  * burst of connections there is one collection, and a server that grows by
- * nothing collects nothing. Collections take at most 1% of the time: after
- * one that took 30 ms, the next waits 3 s.
+ * nothing collects nothing. Collections take at most 1% of the time in the
+ * long run: each ms they take is paid back by 100 ms of wall time, with up
+ * to 200 ms of credit so that a few in a row (start, a burst of connections
+ * opening, then closing) are not held back.
  *
  * Neither half happens by itself in an idle Deno 2.9 process:
  *
@@ -104,14 +106,18 @@ export interface IdleMemoryOptions {
   rss?: () => number;
 }
 
+/** The most collection time (ms) the 1% budget saves up. */
+const CREDIT_MS = 200;
+
 /** Collects when the server is quiet a moment after a connection came or went, if it has grown since the last time. */
 export class IdleMemory {
   #o: Required<IdleMemoryOptions>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** RSS after the last collection; 0 before the first. */
   #floor = 0;
-  /** `performance.now()` before which the next collection waits (the 1% budget). */
-  #notBefore = 0;
+  /** Collection time (ms) the 1% budget allows now; it grows by 1 ms per 100 ms, up to {@linkcode CREDIT_MS}. */
+  #credit = CREDIT_MS;
+  #creditAt = performance.now();
   #collections = 0;
   #busy = false;
 
@@ -154,8 +160,10 @@ export class IdleMemory {
     const before = this.#o.rss();
     if (before - this.#floor < this.#o.minGrowth) return;
     const start = performance.now();
-    if (start < this.#notBefore) {
-      this.#arm(this.#notBefore - start);
+    this.#credit = Math.min(CREDIT_MS, this.#credit + (start - this.#creditAt) / 100);
+    this.#creditAt = start;
+    if (this.#credit <= 0) {
+      this.#arm(-this.#credit * 100 + 1);
       return;
     }
     this.#busy = true;
@@ -170,7 +178,8 @@ export class IdleMemory {
     this.#floor = this.#o.rss();
     this.#collections++;
     const end = performance.now();
-    this.#notBefore = end + 99 * (end - start);
+    this.#credit -= end - start;
+    this.#creditAt = end;
     this.#o.logger.debug("Idle: gave memory back", {
       rssMiB: round(this.#floor),
       freedMiB: round(before - this.#floor),
