@@ -120,6 +120,10 @@ export class RunningServer implements Server {
     return this.#connections.callsInFlight;
   }
 
+  get callsEnded(): number {
+    return this.#stats.callsEnded;
+  }
+
   /** The open connections, oldest first. */
   connectionList(): ConnectionInfo[] {
     return this.#connections.list();

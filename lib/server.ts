@@ -67,6 +67,8 @@ export interface Server {
   readonly connections: number;
   /** Calls running now, on every connection. */
   readonly callsInFlight: number;
+  /** Calls ended since the server started. */
+  readonly callsEnded: number;
   /** The registered commands. */
   commands(): CommandInfo[];
   /**

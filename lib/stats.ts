@@ -50,6 +50,11 @@ export class Stats {
   #calls = 0;
   #errors = 0;
 
+  /** Calls ended since the server started. */
+  get callsEnded(): number {
+    return this.#calls;
+  }
+
   /** A connection was accepted on `listener`. */
   connected(): void {
     this.#total++;

@@ -65,7 +65,11 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
   const fallback = options.socket === undefined && !adopted ? defaultSocket() : undefined;
   const path = options.socket ?? fallback?.path;
   const ref: { server?: Server } = {};
-  const idleMemory = new IdleMemory({ busy: () => (ref.server?.callsInFlight ?? 0) > 0, reclaim, logger });
+  const idleMemory = new IdleMemory({
+    calls: () => ({ inFlight: ref.server?.callsInFlight ?? 0, ended: ref.server?.callsEnded ?? 0 }),
+    reclaim,
+    logger,
+  });
   const upgrade = async () => {
     // Not before this process's own hand-over is complete: its plugin state must be final first.
     if (handed?.stateFinal) await waitFinal(handed.stateFinal);
@@ -150,8 +154,8 @@ export async function runServe(options: ServeCliOptions, stderr: (line: string) 
     });
   }
 
-  // The start's garbage goes once things are quiet.
-  idleMemory.changed();
+  // What loading left behind goes now, before clients keep the server busy (25–30 ms, once).
+  await idleMemory.collect();
 
   const reload = () => {
     logger.info(options.supervise ? "SIGHUP: reloading plugins and processes" : "SIGHUP: reloading plugins");

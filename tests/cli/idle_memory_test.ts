@@ -16,7 +16,7 @@ const MiB = 1024 * 1024;
  * count the calls to each; a collection takes `gcMs` of (busy) time.
  */
 function fake(delayMs = 20, gcMs = 0) {
-  const state = { rss: 100 * MiB, calls: 0, gc: 0, trim: 0 };
+  const state = { rss: 100 * MiB, calls: 0, ended: 0, gc: 0, trim: 0 };
   const reclaim: Reclaim = {
     gc: () => {
       state.gc++;
@@ -30,7 +30,7 @@ function fake(delayMs = 20, gcMs = 0) {
     },
   };
   const idle = new IdleMemory({
-    busy: () => state.calls > 0,
+    calls: () => ({ inFlight: state.calls, ended: state.ended }),
     reclaim,
     logger: silentLogger,
     delayMs,
@@ -49,14 +49,26 @@ Deno.test("idle memory: collects once quiet for the delay after a connection cam
   idle.close();
 });
 
-Deno.test("idle memory: not while a call runs, nor twice for one burst of connections", async () => {
+Deno.test("idle memory: not while a call runs, nor while calls keep coming", async () => {
   const { state, idle } = fake();
   state.calls = 1;
   idle.changed();
   await sleep(100);
   assertEquals(idle.collections, 0, "collected while a call ran");
   state.calls = 0;
-  // Several connections in a row: one check, after the last.
+  // Short calls, one every 10 ms (the delay is 20): never quiet. The connection came before them.
+  for (let i = 0; i < 10; i++) {
+    state.ended++;
+    await sleep(10);
+  }
+  assertEquals(idle.collections, 0, "collected while calls kept coming");
+  // Quiet now: the wait that began at the connection collects, with no further connection.
+  await waitFor(() => idle.collections === 1, 2000, "the collection once quiet");
+  idle.close();
+});
+
+Deno.test("idle memory: one collection for a burst of connections", async () => {
+  const { state, idle } = fake();
   idle.changed();
   idle.changed();
   idle.changed();
