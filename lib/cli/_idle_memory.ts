@@ -1,16 +1,18 @@
 /**
- * `sockd serve` gives memory back when it goes quiet: once when it is ready,
- * and after a connection opens or closes, once no call has run for 2 s, if
- * RSS has grown by a MiB since the last time. So after a burst of
- * connections there is one collection, none while calls keep coming, and a
- * server that grows by nothing collects nothing. Quiet is 2 s, not less: the
- * calls right after a collection are slower (V8 drops compiled code and
- * shrinks its young generation), and collecting in the 300 ms gaps between
- * bursts of 16 connections took their throughput from 44–46k to 33–36k
- * calls/s; with 1 s gaps it stayed at 44–46k. Collections take at most 1% of the time in the
- * long run: each ms they take is paid back by 100 ms of wall time, with up
- * to 200 ms of credit so that a few in a row (start, a burst of connections
- * opening, then closing) are not held back.
+ * `sockd serve` gives memory back when it goes quiet: once when it is ready
+ * (what loading left behind), and after a connection opens or closes, once
+ * no call has run for 2 s, if RSS has grown by a MiB since the last time. So
+ * a burst of connections costs one collection, calls that keep coming none,
+ * and a server that grows by nothing collects nothing.
+ *
+ * Quiet is 2 s, not less: the calls right after a collection run slower (V8
+ * recompiles, its young generation regrows). Collecting in the 300 ms gaps
+ * between bursts of 16 connections took their throughput from 44–46k to
+ * 33–36k calls/s; waiting for 1 s of quiet (so not in those gaps) left it at
+ * 44–46k. And collections take at most 1% of the time in the long run: each
+ * ms one takes is paid back by 100 ms of wall time, with up to 200 ms of
+ * credit, so that a few in a row (start, connections opening, then closing)
+ * are not held back.
  *
  * Neither half happens by itself in an idle Deno 2.9 process:
  *
