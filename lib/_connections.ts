@@ -37,6 +37,8 @@ export interface ConnectionsOptions {
   hello: ServerHello;
   /** Whether the server is shutting down (new connections are closed at once). */
   closing: () => boolean;
+  /** Called whenever a connection opens or closes. */
+  onConnection?: () => void;
 }
 
 /** Every open connection of a server, and how they are accepted. */
@@ -165,9 +167,11 @@ export class Connections {
     });
     this.sessions.add(session);
     listening.sessions.add(session);
+    this.#o.onConnection?.();
     session.run().finally(() => {
       this.sessions.delete(session);
       listening.sessions.delete(session);
+      this.#o.onConnection?.();
       if (session.dialect !== "?") this.#o.stats.dialect(bound.path, session.dialect, -1);
       this.#o.logger.debug("Disconnected", {
         conn: id,

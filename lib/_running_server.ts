@@ -35,6 +35,8 @@ export interface PluginParts {
   ownSkipped: () => SkippedCommand[];
   watch: boolean;
   stats: Stats;
+  /** Called whenever a connection opens or closes. */
+  onConnection?: () => void;
 }
 
 /** The {@linkcode Server} that `serve` returns. */
@@ -89,6 +91,7 @@ export class RunningServer implements Server {
       refusals: new Refusals(limits, parts.hello),
       hello: parts.hello,
       closing: () => this.#closing !== undefined,
+      onConnection: parts.onConnection,
     });
     this.#accepting = Promise.all(bound.map((b) => this.#connections.accept(b))).then(() => {});
     let done!: () => void;
@@ -115,6 +118,10 @@ export class RunningServer implements Server {
   /** Calls running on every connection. */
   get callsInFlight(): number {
     return this.#connections.callsInFlight;
+  }
+
+  get callsEnded(): number {
+    return this.#stats.callsEnded;
   }
 
   /** The open connections, oldest first. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { accessAllows, type AccessLevel, type Command, type CommandInfo } from "./command.ts";
+import { compareNames } from "./_name_order.ts";
 import type { Runner } from "./runner/runner.ts";
 
 /** A command as registered, with where it came from. */
@@ -45,7 +46,7 @@ export class Registry {
     return [...this.#entries.values()]
       .filter((e) => access === undefined || accessAllows(access, e.info.access))
       .map((e) => e.info)
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareNames(a.name, b.name));
   }
 
   /**

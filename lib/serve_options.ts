@@ -98,6 +98,11 @@ export interface ServeOptions {
    * @default {false}
    */
   movable?: boolean;
+  /**
+   * Called whenever a connection opens or closes (`sockd serve` gives memory
+   * back once things are quiet after one: lib/cli/_idle_memory.ts).
+   */
+  onConnection?: () => void;
 }
 
 /**

@@ -22,7 +22,6 @@ import { type PluginCommand, PluginManager, type SkippedCommand } from "./plugin
 import { RunningServer } from "./_running_server.ts";
 import { DEFAULT_SANDBOX_OPTIONS } from "./runner/host_options.ts";
 import { type Entry, Registry } from "./registry.ts";
-import { Supervisor } from "./supervise/supervisor.ts";
 import type { SupervisingServerView } from "./supervise/types.ts";
 import { abandonListeners, type Listening, openListeners } from "./_listener_set.ts";
 import type { HandedOver, ServeOptions } from "./serve_options.ts";
@@ -66,6 +65,10 @@ export interface Server {
   readonly loadFailures: readonly LoadFailure[];
   /** Open connections. */
   readonly connections: number;
+  /** Calls running now, on every connection. */
+  readonly callsInFlight: number;
+  /** Calls ended since the server started. */
+  readonly callsEnded: number;
   /** The registered commands. */
   commands(): CommandInfo[];
   /**
@@ -136,9 +139,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...builtins.map((c) => [c, "builtin"] as const),
     ...(options.commands ?? []).map((c) => [validateCommand(c), "library"] as const),
   ];
+  // Loaded only by a server that supervises: a module loaded stays in memory (lib/cli/serve.ts says how much).
   const supervisor = options.supervise === undefined
     ? undefined
-    : new Supervisor(options.supervise, { logger });
+    : new (await import("./supervise/supervisor.ts")).Supervisor(options.supervise, { logger });
   const builtinState = new Map<string, unknown>();
   let ownSkipped: SkippedCommand[] = [];
   // A successor runs no plugin call before the state its predecessor hands over is final.
@@ -252,6 +256,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ownSkipped: () => ownSkipped,
     watch: options.watch ?? true,
     stats,
+    onConnection: options.onConnection,
   });
   return ref.server;
 }

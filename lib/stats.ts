@@ -11,6 +11,7 @@ export const LATENCY_WINDOW = 1024;
 export const MAX_TRACKED_COMMANDS = 1000;
 
 import type { StatsSnapshot } from "./command.ts";
+import { compareNames } from "./_name_order.ts";
 
 export type { StatsSnapshot };
 
@@ -48,6 +49,11 @@ export class Stats {
   #dropped = 0;
   #calls = 0;
   #errors = 0;
+
+  /** Calls ended since the server started. */
+  get callsEnded(): number {
+    return this.#calls;
+  }
 
   /** A connection was accepted on `listener`. */
   connected(): void {
@@ -100,7 +106,7 @@ export class Stats {
       open += n;
     }
     const commands: StatsSnapshot["commands"] = {};
-    for (const [name, e] of [...this.#commands].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [name, e] of [...this.#commands].sort(([a], [b]) => compareNames(a, b))) {
       commands[name] = {
         calls: e.calls,
         errors: Object.fromEntries([...e.errors].map(([s, n]) => [String(s), n])),

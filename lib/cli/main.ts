@@ -9,11 +9,7 @@ import { LOG_LEVELS } from "../log.ts";
 import { ACCESS_LEVELS } from "../command.ts";
 import { VERSION } from "../version.ts";
 import type { Connector } from "./call.ts";
-import { CALL_OPTIONS, callAction } from "./call_cli.ts";
-import { parseCallArgv } from "./call_argv.ts";
-import { REPL_REMOTE_OPTIONS } from "./fleet_call_cli.ts";
 import { Exit, exitCodeHelp } from "./exit_codes.ts";
-import { SHELLS } from "./completions.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
 import { errorLine } from "./render.ts";
 
@@ -32,12 +28,26 @@ const stdio: MainIO = {
 
 /** Runs the CLI with `args` (without the program name); resolves to the exit code. */
 export async function main(args: string[], io: MainIO = stdio): Promise<number> {
+  // The sockd set grants ffi for the server's malloc_trim (lib/cli/_idle_memory.ts, which drops it there);
+  // nothing else uses it.
+  if (args[0] !== "serve") Deno.permissions.revokeSync({ name: "ffi" });
   // One-shot calls skip commander and the server/REPL modules: see call_cli.ts.
   if (args[0] === "call") {
+    const [{ parseCallArgv }, { callAction }] = await Promise.all([
+      import("./call_argv.ts"),
+      import("./call_cli.ts"),
+    ]);
     const fast = parseCallArgv(args.slice(1));
     if (fast) return await callAction(fast.command, fast.args, fast.options, io.err, connectClient);
   }
   const { Argument, Command, CommanderError, Option } = await import("commander");
+  // `sockd serve` declares only its own subcommand (its parsing, help and errors are the same): the
+  // client's modules the others need would stay in the server's memory for good (see lib/cli/serve.ts).
+  const client = args[0] === "serve" ? undefined : await Promise.all([
+    import("./call_cli.ts"),
+    import("./fleet_call_cli.ts"),
+    import("./completions.ts"),
+  ]);
   let code: number = Exit.OK;
   const program = new Command("sockd")
     .description("A control socket for running processes: serve commands on a UNIX socket, and call them.")
@@ -117,110 +127,113 @@ export async function main(args: string[], io: MainIO = stdio): Promise<number> 
       }, io.err);
     });
 
-  const call = program.command("call")
-    .description("Call one command and print what it answers")
-    .argument("<command>", "Command to call")
-    .argument("[args...]", "Its arguments (flags after the command are passed to it)")
-    .passThroughOptions()
-    .action(async (command: string, args: string[], opts) => {
-      code = await callAction(command, args, opts, io.err, connectClient);
-    });
-  for (const o of CALL_OPTIONS) {
-    const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
-    const option = new Option(flags, o.description);
-    call.addOption(o.multiple ? option.argParser(collect) : option);
-  }
-  call.addHelpText("after", exitCodeHelp());
-
-  const repl = program.command("repl")
-    .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
-    .addOption(socketOption())
-    .option("--no-history", "Neither read nor write the history file")
-    .option(
-      "--trust-owner <user>",
-      "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
-    )
-    .action(async (opts) => {
-      let trustOwner;
-      let remote;
-      try {
-        trustOwner = trustedOwner(opts.trustOwner);
-        const { replRemote } = await import("./fleet_call_cli.ts");
-        remote = await replRemote(opts);
-      } catch (err) {
-        io.err(errorLine((err as Error).message));
-        code = Exit.USAGE;
-        return;
-      }
-      const { runRepl } = await import("./repl.ts");
-      code = await runRepl({
-        socket: remote?.name ?? opts.socket ?? defaultSocketPath(),
-        historyPath: opts.history === false ? null : undefined,
-        trustOwner,
-        dial: remote?.dial,
+  if (client) {
+    const [{ CALL_OPTIONS, callAction }, { REPL_REMOTE_OPTIONS }, { SHELLS }] = client;
+    const call = program.command("call")
+      .description("Call one command and print what it answers")
+      .argument("<command>", "Command to call")
+      .argument("[args...]", "Its arguments (flags after the command are passed to it)")
+      .passThroughOptions()
+      .action(async (command: string, args: string[], opts) => {
+        code = await callAction(command, args, opts, io.err, connectClient);
       });
-    });
-  // One host: the options of `sockd call --host` that make sense for a single one.
-  for (const o of CALL_OPTIONS.filter((o) => REPL_REMOTE_OPTIONS.has(o.long))) {
-    const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
-    const option = new Option(
-      flags,
-      o.long === "host" ? "Type at the server on this host, through ssh" : o.description,
-    );
-    repl.addOption(o.multiple && o.long !== "host" ? option.argParser(collect) : option);
+    for (const o of CALL_OPTIONS) {
+      const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
+      const option = new Option(flags, o.description);
+      call.addOption(o.multiple ? option.argParser(collect) : option);
+    }
+    call.addHelpText("after", exitCodeHelp());
+
+    const repl = program.command("repl")
+      .description("Type commands at the server, with completion and history (see docs/CLIENT.md)")
+      .addOption(socketOption())
+      .option("--no-history", "Neither read nor write the history file")
+      .option(
+        "--trust-owner <user>",
+        "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
+      )
+      .action(async (opts) => {
+        let trustOwner;
+        let remote;
+        try {
+          trustOwner = trustedOwner(opts.trustOwner);
+          const { replRemote } = await import("./fleet_call_cli.ts");
+          remote = await replRemote(opts);
+        } catch (err) {
+          io.err(errorLine((err as Error).message));
+          code = Exit.USAGE;
+          return;
+        }
+        const { runRepl } = await import("./repl.ts");
+        code = await runRepl({
+          socket: remote?.name ?? opts.socket ?? defaultSocketPath(),
+          historyPath: opts.history === false ? null : undefined,
+          trustOwner,
+          dial: remote?.dial,
+        });
+      });
+    // One host: the options of `sockd call --host` that make sense for a single one.
+    for (const o of CALL_OPTIONS.filter((o) => REPL_REMOTE_OPTIONS.has(o.long))) {
+      const flags = `${o.short ? `-${o.short}, ` : ""}--${o.long}${o.value ? ` <${o.value}>` : ""}`;
+      const option = new Option(
+        flags,
+        o.long === "host" ? "Type at the server on this host, through ssh" : o.description,
+      );
+      repl.addOption(o.multiple && o.long !== "host" ? option.argParser(collect) : option);
+    }
+
+    program.command("bridge")
+      .description("Join stdin/stdout to the socket, for `ssh HOST sockd bridge` (any dialect)")
+      .addOption(socketOption())
+      .option(
+        "--trust-owner <user>",
+        "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
+      )
+      .action(async (opts) => {
+        let trustOwner;
+        try {
+          trustOwner = trustedOwner(opts.trustOwner);
+        } catch (err) {
+          io.err(errorLine((err as Error).message));
+          code = Exit.USAGE;
+          return;
+        }
+        const { runBridge } = await import("./bridge.ts");
+        code = await runBridge({ socket: opts.socket ?? defaultSocketPath(), trustOwner });
+      });
+
+    program.command("completions")
+      .description("Print a shell completion script that asks the live server for command names")
+      .addArgument(new Argument("<shell>", "Shell to complete in").choices(SHELLS))
+      .action(async (shell: string) => {
+        const { completionScript } = await import("./completions.ts");
+        const subcommands = program.commands.filter((c) => c.name() !== "help").map((c) => ({
+          name: c.name(),
+          description: c.description(),
+          options: c.options.map((o) => ({
+            names: [o.short, o.long].filter((n): n is string => !!n),
+            takesValue: o.required || o.optional,
+            description: o.description,
+          })),
+        }));
+        const { selfCommand } = await import("./self_command.ts");
+        io.out(completionScript(shell, subcommands, { self: selfCommand() }));
+      });
+
+    program.command("version")
+      .description("Print sockd's version (build.ts checks a compiled binary with it)")
+      .action(() => io.out(`sockd ${VERSION}\n`));
+
+    program.command("init")
+      .description(
+        "Create a plugin directory: an example command, deno.json for type checking, sockd.json grants",
+      )
+      .argument("<dir>", "Directory to create (existing files are kept)")
+      .action(async (dir: string) => {
+        const { runInit } = await import("./init.ts");
+        code = await runInit(dir, io);
+      });
   }
-
-  program.command("bridge")
-    .description("Join stdin/stdout to the socket, for `ssh HOST sockd bridge` (any dialect)")
-    .addOption(socketOption())
-    .option(
-      "--trust-owner <user>",
-      "Also trust this user (name or uid) to own the socket (default: $SOCKD_TRUST_OWNER)",
-    )
-    .action(async (opts) => {
-      let trustOwner;
-      try {
-        trustOwner = trustedOwner(opts.trustOwner);
-      } catch (err) {
-        io.err(errorLine((err as Error).message));
-        code = Exit.USAGE;
-        return;
-      }
-      const { runBridge } = await import("./bridge.ts");
-      code = await runBridge({ socket: opts.socket ?? defaultSocketPath(), trustOwner });
-    });
-
-  program.command("completions")
-    .description("Print a shell completion script that asks the live server for command names")
-    .addArgument(new Argument("<shell>", "Shell to complete in").choices(SHELLS))
-    .action(async (shell: string) => {
-      const { completionScript } = await import("./completions.ts");
-      const subcommands = program.commands.filter((c) => c.name() !== "help").map((c) => ({
-        name: c.name(),
-        description: c.description(),
-        options: c.options.map((o) => ({
-          names: [o.short, o.long].filter((n): n is string => !!n),
-          takesValue: o.required || o.optional,
-          description: o.description,
-        })),
-      }));
-      const { selfCommand } = await import("./self_command.ts");
-      io.out(completionScript(shell, subcommands, { self: selfCommand() }));
-    });
-
-  program.command("version")
-    .description("Print sockd's version (build.ts checks a compiled binary with it)")
-    .action(() => io.out(`sockd ${VERSION}\n`));
-
-  program.command("init")
-    .description(
-      "Create a plugin directory: an example command, deno.json for type checking, sockd.json grants",
-    )
-    .argument("<dir>", "Directory to create (existing files are kept)")
-    .action(async (dir: string) => {
-      const { runInit } = await import("./init.ts");
-      code = await runInit(dir, io);
-    });
 
   try {
     await program.parseAsync(args, { from: "user" });

@@ -55,6 +55,8 @@ const KINDS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as 
 /** Runs a host for `spec` (JSON); resolves once the worker is started. */
 export async function hostMain(spec: string): Promise<void> {
   const { file, grants, rssLimitMiB, closeFds, sha256, imports } = JSON.parse(spec) as HostSpec;
+  // The sockd set grants ffi for the server's malloc_trim (lib/cli/_idle_memory.ts); a host never needs it.
+  Deno.permissions.revokeSync({ name: "ffi" });
   if (closeFds?.length) await closeInheritedFds(closeFds);
   const missing = await grantsNotHeld(grants);
   if (missing.length > 0) {
