@@ -121,11 +121,11 @@ export async function idleSample(
   const rss = () => rssOf(server.pid);
   // Warm up the accept and session paths too.
   closeAll(await openIdle(path, 20, handshake));
-  await sleep(300);
+  await sleep(QUIET_MS);
   const before = await settled(rss);
   const conns = await openIdle(path, n, handshake);
   scope.defer(() => closeAll(conns));
-  await sleep(1000);
+  await sleep(QUIET_MS);
   const open = await settled(rss);
   closeAll(conns);
   const grown = open - before;
@@ -137,6 +137,15 @@ export async function idleSample(
   }
   return { perConn: grown / n, grown, kept: after - before };
 }
+
+/**
+ * How long RSS waits after connections open or close before it is read: a
+ * server's steady state, idle housekeeping included (sockd serve gives memory
+ * back after 2 s without connections coming or going; lib/cli/_idle_memory.ts).
+ * The same wait for every server. Was 1 s: then sockd's per-connection figure
+ * counted garbage of the accepts (15.7 and 10.2 KiB/conn in two quick runs, 1 s and 3 s).
+ */
+const QUIET_MS = 3000;
 
 /** The longest the memory-returned figure waits after the connections close. */
 const RETURN_WAIT_MS = 10_000;
