@@ -653,4 +653,18 @@ export const mutants: Mutant[] = [
     replace: "if (!readString(line, true)) return undefined;",
     tests: ["tests/dialects/jsonl_call_test.ts"],
   },
+  {
+    name: "sockd serve keeps the ffi permission after opening libc",
+    file: "lib/cli/_idle_memory.ts",
+    find: '    Deno.permissions.revokeSync({ name: "ffi" });',
+    replace: "",
+    tests: ["tests/cli/idle_memory_test.ts"],
+  },
+  {
+    name: "the idle collection runs while calls keep coming",
+    file: "lib/cli/_idle_memory.ts",
+    find: "if (calls.inFlight > 0 || calls.ended !== this.#ended) {",
+    replace: "if (calls.inFlight > 0) {",
+    tests: ["tests/cli/idle_memory_test.ts"],
+  },
 ];
