@@ -653,4 +653,26 @@ export const mutants: Mutant[] = [
     replace: "if (!readString(line, true)) return undefined;",
     tests: ["tests/dialects/jsonl_call_test.ts"],
   },
+  {
+    name: "the batch buffer of a queued write takes the next answers while the socket still holds it",
+    file: "lib/_batch_writer.ts",
+    find:
+      "if (this.#batch === undefined && this.#batchLen === 0) this.#batch = written;\n          else this.#spare = written;",
+    replace: "this.#batch = written;",
+    tests: ["tests/batch_writer_test.ts"],
+  },
+  {
+    name: "a short answer's non-ASCII characters are copied into the batch as one byte each",
+    file: "lib/_batch_writer.ts",
+    find: "if (c >= 0x80) return false;",
+    replace: "if (c >= 0x100) return false;",
+    tests: ["tests/batch_writer_test.ts"],
+  },
+  {
+    name: "a short line's non-ASCII bytes are decoded as one character each",
+    file: "lib/dialects/_line_decoder.ts",
+    find: "while (i < n && bytes[i]! < 0x80) i++;",
+    replace: "while (i < n && bytes[i]! < 0x100) i++;",
+    tests: ["tests/dialects/decode_utf8_test.ts", "tests/dialects/text_test.ts"],
+  },
 ];
