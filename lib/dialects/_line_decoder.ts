@@ -114,9 +114,9 @@ const SHORT_LINE = 64;
 /**
  * `bytes` decoded as UTF-8, as a fatal `TextDecoder` does (it throws on bad
  * UTF-8). A short all-ASCII line is made by `String.fromCharCode` rather
- * than an op call into the decoder: ~100 ns instead of ~500 ns for a 5-byte
- * line (the op was ~17% of the server's JS time with 16 strict text
- * connections); the op wins from ~96 bytes on.
+ * than an op call into the decoder: ~60 ns instead of ~315 ns for a 5-byte
+ * line, in process (the op was ~17% of the server's JS time with 16 strict
+ * text connections); the op wins from ~80 bytes on.
  */
 export function decodeUtf8(bytes: Uint8Array): string {
   const n = bytes.length;
