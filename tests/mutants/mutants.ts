@@ -675,4 +675,11 @@ export const mutants: Mutant[] = [
     replace: "while (i < n && bytes[i]! < 0x100) i++;",
     tests: ["tests/dialects/decode_utf8_test.ts", "tests/dialects/text_test.ts"],
   },
+  {
+    name: "a short read copied out of the shared read buffer misses its first byte",
+    file: "lib/_handle_transport.ts",
+    find: "for (let i = 0; i < take; i++) buf[i] = INTO[i]!;",
+    replace: "for (let i = 1; i < take; i++) buf[i] = INTO[i]!;",
+    tests: ["tests/node_transport_test.ts"],
+  },
 ];
