@@ -21,14 +21,17 @@ const encoder = new TextEncoder();
  * socket has taken the batch.
  */
 const AHEAD_BYTES = 256 * 1024;
-/**
- * First size of a batch buffer (they grow by doubling to what a batch needs):
- * small, as a connection with one call at a time keeps one for its lone
- * answers (see `#flush`).
- */
-const MIN_BATCH_BUFFER = 256;
-/** Text up to this many UTF-16 units is copied into the batch by `asciiInto` when it is all ASCII. */
+/** First size of a batch buffer (they grow by doubling to what a batch needs). */
+const MIN_BATCH_BUFFER = 4 * 1024;
+/** Text up to this many UTF-16 units is copied by `asciiInto` when it is all ASCII. */
 const SHORT_TEXT = 32;
+/**
+ * Where a short ASCII answer queued alone is copied to be written, shared by
+ * every connection: free again as soon as the socket takes it at once (as it
+ * does for most answers); a write that has to wait keeps it, and a new one
+ * takes its place.
+ */
+let shared = new Uint8Array(SHORT_TEXT);
 /** Batch buffers above this size are dropped once the connection has no call running. */
 const KEEP_BATCH_BUFFER = 64 * 1024;
 /** The batch buffers are dropped once nothing has been written for this long (an idle connection holds none). */
@@ -54,6 +57,8 @@ export class BatchWriter {
   #batchLen = 0;
   /** Answers queued as text after the batch's bytes, encoded together when bytes follow or the batch is written. */
   #text = "";
+  /** Answers in `#text`: one alone (not short ASCII) is encoded by itself (no batch buffer), more into the batch. */
+  #texts = 0;
   /** The other batch buffer, free again once its write is done. */
   #spare: Uint8Array | undefined;
   #writing = false;
@@ -92,6 +97,7 @@ export class BatchWriter {
     this.#broken = true;
     this.#lostError = error;
     this.#text = "";
+    this.#texts = 0;
     this.#quiet?.clear();
     this.#quietSet = false;
     this.#taken?.reject(error);
@@ -132,6 +138,7 @@ export class BatchWriter {
       this.#append(lone);
     }
     this.#text += text;
+    this.#texts++;
     if (this.#text.length > MAX_PENDING_TEXT) this.#encodeText();
     this.#schedule();
   }
@@ -207,6 +214,7 @@ export class BatchWriter {
   #encodeText() {
     let text = this.#text;
     this.#text = "";
+    this.#texts = 0;
     // At least one byte per UTF-16 unit; more room is made when the text is not ASCII.
     let need = this.#batchLen + text.length;
     if (text.length <= SHORT_TEXT) {
@@ -247,9 +255,26 @@ export class BatchWriter {
       while (!this.#broken && (this.#lone !== undefined || this.#batchLen > 0 || this.#text !== "")) {
         let bytes: Uint8Array;
         let written: Uint8Array | undefined;
+        let isShared = false;
         if (this.#lone !== undefined) {
           bytes = this.#lone;
           this.#lone = undefined;
+        } else if (
+          this.#batchLen === 0 && this.#text.length <= SHORT_TEXT && asciiInto(this.#text, shared, 0)
+        ) {
+          // The answer of a connection with one call at a time: copied unit by unit into the shared
+          // buffer, no encoder call and no buffer of its own: ~15 ns instead of ~400 ns
+          // (TextEncoder.encode) for `pong\n`, in process.
+          bytes = shared.subarray(0, this.#text.length);
+          isShared = true;
+          this.#text = "";
+          this.#texts = 0;
+        } else if (this.#texts === 1 && this.#batchLen === 0) {
+          // A lone answer in text: encoded on its own, no batch buffer needed. Several go into the
+          // batch buffer (a fresh buffer per write cost ~8% of the CPU with 16 pipelined JSON lines).
+          bytes = encoder.encode(this.#text);
+          this.#text = "";
+          this.#texts = 0;
         } else {
           if (this.#text !== "") this.#encodeText();
           written = this.#batch!;
@@ -269,12 +294,17 @@ export class BatchWriter {
         let off = 0;
         while (off < bytes.length) {
           const r = this.#t.write(off === 0 ? bytes : bytes.subarray(off));
-          off += typeof r === "number" ? r : await r;
+          if (typeof r === "number") {
+            off += r;
+            continue;
+          }
+          // The socket keeps the shared buffer till the write is done: the others get a new one.
+          if (isShared) shared = new Uint8Array(SHORT_TEXT);
+          off += await r;
         }
         if (written) {
-          // Taken at once, nothing queued meanwhile: the buffer serves the next batch again, so a
-          // connection with one call at a time keeps one buffer for its answers, not two (a fresh
-          // buffer per write cost ~8% of the CPU with 16 pipelined JSON lines).
+          // Taken at once, nothing queued meanwhile: the buffer serves the next batch again (the
+          // connection keeps one buffer, not two).
           if (this.#batch === undefined && this.#batchLen === 0) this.#batch = written;
           else this.#spare = written;
         }
@@ -287,6 +317,7 @@ export class BatchWriter {
         this.#lone = undefined;
         this.#batchLen = 0;
         this.#text = "";
+        this.#texts = 0;
         this.#taken?.reject(this.#lostError);
         this.#taken = undefined;
       }

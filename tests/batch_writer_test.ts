@@ -85,7 +85,7 @@ Deno.test("batch writer: a quiet connection drops its batch buffers; closing sto
     throw err;
   });
   out.pushText("a\n");
-  out.pushText("b\n");
+  out.push(enc.encode("b\n"), true);
   out.flushQueued();
   await out.drained();
   assertEquals(dec.decode(writes[0]), "a\nb\n");
@@ -297,4 +297,46 @@ Deno.test("batch writer: a buffer whose write is still queued is not written int
   // (A buffer's bytes may change once its write is done: only the last write's are still its own.)
   assertEquals(dec.decode(kept[3]!.bytes), "five\n");
   out.close();
+});
+
+Deno.test("batch writer: a short answer whose write waits keeps its bytes while other connections write theirs", async () => {
+  // A socket that keeps the bytes it is given (no copy) and takes them later, as a queued write does.
+  const held: Uint8Array[] = [];
+  const release: (() => void)[] = [];
+  const slow = new BatchWriter({
+    read: () => Promise.resolve(null),
+    write: (b: Uint8Array) => {
+      held.push(b);
+      const { promise, resolve } = Promise.withResolvers<number>();
+      release.push(() => resolve(b.length));
+      return promise;
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  // A socket that takes every write at once.
+  const fast: string[] = [];
+  const quick = new BatchWriter({
+    read: () => Promise.resolve(null),
+    write: (b: Uint8Array) => {
+      fast.push(dec.decode(b));
+      return b.length;
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  slow.pushText("slow one\n");
+  slow.flushQueued();
+  for (let i = 0; i < 3; i++) {
+    quick.pushText(`fast ${i}\n`);
+    quick.flushQueued();
+  }
+  assertEquals(fast, ["fast 0\n", "fast 1\n", "fast 2\n"]);
+  assertEquals(held.map((b) => dec.decode(b)), ["slow one\n"]);
+  release[0]!();
+  await slow.drained();
+  slow.close();
+  quick.close();
 });

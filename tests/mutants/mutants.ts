@@ -682,4 +682,11 @@ export const mutants: Mutant[] = [
     replace: "for (let i = 1; i < take; i++) buf[i] = INTO[i]!;",
     tests: ["tests/node_transport_test.ts"],
   },
+  {
+    name: "a short answer whose write waits shares its buffer with the next connection's answer",
+    file: "lib/_batch_writer.ts",
+    find: "if (isShared) shared = new Uint8Array(SHORT_TEXT);",
+    replace: "",
+    tests: ["tests/batch_writer_test.ts"],
+  },
 ];
