@@ -328,11 +328,10 @@ export class BatchWriter {
         // Set once, not once per write: the alarm finds `#wrote` and waits another period (the
         // buffers go 2 to 4 s after the last write). Setting it read the clock and touched the
         // set of alarms for each answer.
-        this.#wrote = true;
         if (!this.#quietSet) {
           this.#quietSet = true;
           (this.#quiet ??= new Alarm(() => this.#dropIfQuiet())).set(BUFFER_IDLE_MS);
-        }
+        } else this.#wrote = true;
       }
     }
   }
