@@ -23,6 +23,15 @@ const encoder = new TextEncoder();
 const AHEAD_BYTES = 256 * 1024;
 /** First size of a batch buffer (they grow by doubling to what a batch needs). */
 const MIN_BATCH_BUFFER = 4 * 1024;
+/** Text up to this many UTF-16 units is copied by `asciiInto` when it is all ASCII. */
+const SHORT_TEXT = 32;
+/**
+ * Where a short ASCII answer queued alone is copied to be written, shared by
+ * every connection: free again as soon as the socket takes it at once (as it
+ * does for most answers); a write that has to wait keeps it, and a new one
+ * takes its place.
+ */
+let shared = new Uint8Array(SHORT_TEXT);
 /** Batch buffers above this size are dropped once the connection has no call running. */
 const KEEP_BATCH_BUFFER = 64 * 1024;
 /** The batch buffers are dropped once nothing has been written for this long (an idle connection holds none). */
@@ -48,7 +57,7 @@ export class BatchWriter {
   #batchLen = 0;
   /** Answers queued as text after the batch's bytes, encoded together when bytes follow or the batch is written. */
   #text = "";
-  /** Answers in `#text`: one alone is encoded by itself (no batch buffer), more into the batch. */
+  /** Answers in `#text`: one alone (not short ASCII) is encoded by itself (no batch buffer), more into the batch. */
   #texts = 0;
   /** The other batch buffer, free again once its write is done. */
   #spare: Uint8Array | undefined;
@@ -63,6 +72,9 @@ export class BatchWriter {
   #lostError: SockdError | undefined;
   /** Drops the batch buffers once the connection has been quiet for `BUFFER_IDLE_MS`. */
   #quiet: Alarm | undefined;
+  /** Whether `#quiet` is set, and whether a write was done since it was (it is then set again, not dropping). */
+  #quietSet = false;
+  #wrote = false;
   #closed = false;
 
   constructor(transport: Transport, onError: (err: unknown) => void) {
@@ -87,6 +99,7 @@ export class BatchWriter {
     this.#text = "";
     this.#texts = 0;
     this.#quiet?.clear();
+    this.#quietSet = false;
     this.#taken?.reject(error);
     this.#taken = undefined;
   }
@@ -204,6 +217,15 @@ export class BatchWriter {
     this.#texts = 0;
     // At least one byte per UTF-16 unit; more room is made when the text is not ASCII.
     let need = this.#batchLen + text.length;
+    if (text.length <= SHORT_TEXT) {
+      // A short answer copied in unit by unit instead of an encoder call: ~15 ns instead of ~115 ns
+      // (encodeInto) for `pong\n`, in process; the call wins from ~40 units on.
+      const batch = this.#reserve(need);
+      if (asciiInto(text, batch, this.#batchLen)) {
+        this.#batchLen = need;
+        return;
+      }
+    }
     while (true) {
       const batch = this.#reserve(need);
       const { read, written } = encoder.encodeInto(text, batch.subarray(this.#batchLen));
@@ -233,15 +255,26 @@ export class BatchWriter {
       while (!this.#broken && (this.#lone !== undefined || this.#batchLen > 0 || this.#text !== "")) {
         let bytes: Uint8Array;
         let written: Uint8Array | undefined;
-        if (this.#texts === 1 && this.#batchLen === 0 && this.#lone === undefined) {
+        let isShared = false;
+        if (this.#lone !== undefined) {
+          bytes = this.#lone;
+          this.#lone = undefined;
+        } else if (
+          this.#batchLen === 0 && this.#text.length <= SHORT_TEXT && asciiInto(this.#text, shared, 0)
+        ) {
+          // The answer of a connection with one call at a time: copied unit by unit into the shared
+          // buffer, no encoder call and no buffer of its own: ~15 ns instead of ~400 ns
+          // (TextEncoder.encode) for `pong\n`, in process.
+          bytes = shared.subarray(0, this.#text.length);
+          isShared = true;
+          this.#text = "";
+          this.#texts = 0;
+        } else if (this.#texts === 1 && this.#batchLen === 0) {
           // A lone answer in text: encoded on its own, no batch buffer needed. Several go into the
           // batch buffer (a fresh buffer per write cost ~8% of the CPU with 16 pipelined JSON lines).
           bytes = encoder.encode(this.#text);
           this.#text = "";
           this.#texts = 0;
-        } else if (this.#lone !== undefined) {
-          bytes = this.#lone;
-          this.#lone = undefined;
         } else {
           if (this.#text !== "") this.#encodeText();
           written = this.#batch!;
@@ -255,10 +288,26 @@ export class BatchWriter {
         const taken = this.#taken;
         this.#taken = undefined;
         taken?.resolve();
-        // The write loop inline: no promise of a helper's own per write.
+        // The write loop inline: no promise of a helper's own per write, and no `await` when the
+        // socket took the bytes at once (a number back): server CPU per call, 16 strict connections,
+        // pinned, 6.6 -> 6.3 us.
         let off = 0;
-        while (off < bytes.length) off += await this.#t.write(off === 0 ? bytes : bytes.subarray(off));
-        if (written) this.#spare = written;
+        while (off < bytes.length) {
+          const r = this.#t.write(off === 0 ? bytes : bytes.subarray(off));
+          if (typeof r === "number") {
+            off += r;
+            continue;
+          }
+          // The socket keeps the shared buffer till the write is done: the others get a new one.
+          if (isShared) shared = new Uint8Array(SHORT_TEXT);
+          off += await r;
+        }
+        if (written) {
+          // Taken at once, nothing queued meanwhile: the buffer serves the next batch again (the
+          // connection keeps one buffer, not two).
+          if (this.#batch === undefined && this.#batchLen === 0) this.#batch = written;
+          else this.#spare = written;
+        }
       }
     } catch (err) {
       this.#onError(err);
@@ -276,12 +325,25 @@ export class BatchWriter {
       this.#flushed = undefined;
       flushed?.resolve();
       if (!this.#broken && !this.#closed && (this.#batch || this.#spare)) {
-        (this.#quiet ??= new Alarm(() => this.#dropIfQuiet())).set(BUFFER_IDLE_MS);
+        // Set once, not once per write: the alarm finds `#wrote` and waits another period (the
+        // buffers go 2 to 4 s after the last write). Setting it read the clock and touched the
+        // set of alarms for each answer.
+        if (!this.#quietSet) {
+          this.#quietSet = true;
+          (this.#quiet ??= new Alarm(() => this.#dropIfQuiet())).set(BUFFER_IDLE_MS);
+        } else this.#wrote = true;
       }
     }
   }
 
   #dropIfQuiet() {
+    this.#quietSet = false;
+    if (this.#wrote) {
+      this.#wrote = false;
+      this.#quietSet = true;
+      this.#quiet!.set(BUFFER_IDLE_MS);
+      return;
+    }
     if (this.#writing || this.#batchLen > 0) return;
     this.#batch = undefined;
     this.#spare = undefined;
@@ -291,6 +353,7 @@ export class BatchWriter {
   close(): void {
     this.#closed = true;
     this.#quiet?.clear();
+    this.#quietSet = false;
     this.#batch = undefined;
     this.#spare = undefined;
   }
@@ -313,4 +376,19 @@ export class BatchWriter {
       await (this.#flushed ??= Promise.withResolvers<void>()).promise;
     }
   }
+}
+
+/**
+ * Copies `text` into `buf` at `at`, one byte per UTF-16 unit, when every
+ * unit is ASCII (the bytes `TextEncoder` makes); false, with `buf` partly
+ * written, when one is not.
+ */
+export function asciiInto(text: string, buf: Uint8Array, at: number): boolean {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return false;
+    buf[at + i] = c;
+  }
+  return true;
 }

@@ -85,7 +85,7 @@ Deno.test("batch writer: a quiet connection drops its batch buffers; closing sto
     throw err;
   });
   out.pushText("a\n");
-  out.pushText("b\n");
+  out.push(enc.encode("b\n"), true);
   out.flushQueued();
   await out.drained();
   assertEquals(dec.decode(writes[0]), "a\nb\n");
@@ -187,3 +187,156 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return all;
 }
+
+/** Text around the short-answer path's limits: ASCII edges, non-ASCII at the start, the end, past the limit. */
+const TRICKY_TEXTS = [
+  "pong\n",
+  "\u0000\u007f\t\r\n",
+  "é\n",
+  "a".repeat(31) + "é",
+  "a".repeat(32),
+  "a".repeat(33),
+  "a".repeat(32) + "é",
+  "é" + "a".repeat(31),
+  "€😀\n",
+  "x\ud800\n",
+  "\udc00",
+  "a".repeat(200) + "\n",
+];
+
+Deno.test("batch writer: short text answers, alone or together, are the bytes TextEncoder makes", async () => {
+  const { writes, transport } = recorder();
+  const out = new BatchWriter(transport, (err) => {
+    throw err;
+  });
+  for (const text of TRICKY_TEXTS) {
+    out.pushText(text);
+    out.flushQueued();
+    await out.drained();
+    assertEquals(writes.at(-1), enc.encode(text), `alone: ${JSON.stringify(text)}`);
+  }
+  // Together (more than one write: the first 16 answers start one early).
+  const from = writes.length;
+  for (const text of TRICKY_TEXTS) out.pushText(text);
+  out.push(enc.encode("bytes\n"), true);
+  for (const text of TRICKY_TEXTS) out.pushText(text);
+  out.flushQueued();
+  await out.drained();
+  const all = TRICKY_TEXTS.join("");
+  assertEquals(concat(writes.slice(from)), enc.encode(all + "bytes\n" + all));
+  out.close();
+});
+
+Deno.test("batch writer: a write the socket takes at once (a number back) goes on without waiting, in order", async () => {
+  const writes: Uint8Array[] = [];
+  let calls = 0;
+  const out = new BatchWriter({
+    read: () => Promise.resolve(null),
+    // Takes 3 bytes at once, then makes the rest wait, by turns.
+    write: (b: Uint8Array) => {
+      const n = Math.min(b.length, 3);
+      writes.push(b.slice(0, n));
+      return calls++ % 2 === 0 ? n : Promise.resolve(n);
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  out.pushText("pong\n");
+  out.flushQueued();
+  // The first 3 bytes went at once, before any promise settled.
+  assertEquals(dec.decode(writes[0]), "pon");
+  for (let i = 0; i < 20; i++) out.pushText(`answer ${i}\n`);
+  out.flushQueued();
+  await out.drained();
+  const want = "pong\n" + Array.from({ length: 20 }, (_, i) => `answer ${i}\n`).join("");
+  assertEquals(dec.decode(concat(writes)), want);
+  out.close();
+});
+
+Deno.test("batch writer: a buffer whose write is still queued is not written into until the write is done", async () => {
+  // The socket keeps the bytes it is given (no copy) and takes them later, as a queued write does.
+  const kept: { bytes: Uint8Array; done: () => void }[] = [];
+  let atOnce = true;
+  const out = new BatchWriter({
+    read: () => Promise.resolve(null),
+    write: (b: Uint8Array) => {
+      if (atOnce) {
+        kept.push({ bytes: b.slice(), done: () => {} });
+        return b.length;
+      }
+      const { promise, resolve } = Promise.withResolvers<number>();
+      kept.push({ bytes: b, done: () => resolve(b.length) });
+      return promise;
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  // Taken at once: its buffer is used again for the next answer.
+  out.pushText("one\n");
+  out.flushQueued();
+  atOnce = false;
+  out.pushText("two\n");
+  out.flushQueued();
+  // Queued while "two" waits (bytes are copied into the batch at once, text too once bytes follow it):
+  // must land in another buffer than the one the socket holds.
+  out.pushText("three\n");
+  out.push(enc.encode("four\n"), true);
+  out.flushQueued();
+  assertEquals(kept.map((k) => dec.decode(k.bytes)), ["one\n", "two\n"]);
+  kept[1]!.done();
+  while (kept.length < 3) await Promise.resolve();
+  out.pushText("five\n");
+  kept[2]!.done();
+  const drained = out.drained();
+  while (kept.length < 4) await Promise.resolve();
+  assertEquals(dec.decode(kept[2]!.bytes), "three\nfour\n");
+  kept[3]!.done();
+  await drained;
+  // (A buffer's bytes may change once its write is done: only the last write's are still its own.)
+  assertEquals(dec.decode(kept[3]!.bytes), "five\n");
+  out.close();
+});
+
+Deno.test("batch writer: a short answer whose write waits keeps its bytes while other connections write theirs", async () => {
+  // A socket that keeps the bytes it is given (no copy) and takes them later, as a queued write does.
+  const held: Uint8Array[] = [];
+  const release: (() => void)[] = [];
+  const slow = new BatchWriter({
+    read: () => Promise.resolve(null),
+    write: (b: Uint8Array) => {
+      held.push(b);
+      const { promise, resolve } = Promise.withResolvers<number>();
+      release.push(() => resolve(b.length));
+      return promise;
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  // A socket that takes every write at once.
+  const fast: string[] = [];
+  const quick = new BatchWriter({
+    read: () => Promise.resolve(null),
+    write: (b: Uint8Array) => {
+      fast.push(dec.decode(b));
+      return b.length;
+    },
+    close() {},
+  }, (err) => {
+    throw err;
+  });
+  slow.pushText("slow one\n");
+  slow.flushQueued();
+  for (let i = 0; i < 3; i++) {
+    quick.pushText(`fast ${i}\n`);
+    quick.flushQueued();
+  }
+  assertEquals(fast, ["fast 0\n", "fast 1\n", "fast 2\n"]);
+  assertEquals(held.map((b) => dec.decode(b)), ["slow one\n"]);
+  release[0]!();
+  await slow.drained();
+  slow.close();
+  quick.close();
+});

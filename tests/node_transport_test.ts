@@ -140,6 +140,26 @@ for (const kind of KINDS) {
     assertEquals(dec.decode(buf.subarray(0, n ?? 0)), "answer\n");
   });
 
+  Deno.test(`node transport (${kind}): each request read while a read waits is its bytes, short or long`, async () => {
+    await using p = await pair(kind);
+    const buf = new Uint8Array(256);
+    // Long first, so a short read after it would show any stale byte of the shared read buffer.
+    for (const [i, size] of [200, 1, 31, 32, 33, 5, 100, 2].entries()) {
+      const want = Uint8Array.from({ length: size }, (_, j) => (i * 31 + j * 7 + 1) & 0xff);
+      const read = p.transport.read(buf);
+      await p.client.write(want);
+      let got = 0;
+      const parts: number[] = [];
+      while (got < size) {
+        const n = await withDeadline(got === 0 ? read : p.transport.read(buf), "read");
+        assert(n !== null && n > 0);
+        parts.push(...buf.subarray(0, n));
+        got += n;
+      }
+      assertEquals(new Uint8Array(parts), want, `read ${i} of ${size} bytes`);
+    }
+  });
+
   Deno.test(`node transport (${kind}): a client that sends without being read fills no more than 320 KiB of the server`, async () => {
     await using p = await pair(kind);
     const total = 4 * 1024 * 1024;

@@ -108,6 +108,26 @@ export class LineRequestDecoder implements RequestDecoder {
   }
 }
 
+/** Lines up to this many bytes are decoded by `decodeUtf8` itself when they are all ASCII. */
+const SHORT_LINE = 64;
+
+/**
+ * `bytes` decoded as UTF-8, as a fatal `TextDecoder` does (it throws on bad
+ * UTF-8). A short all-ASCII line is made by `String.fromCharCode` rather
+ * than an op call into the decoder: ~60 ns instead of ~315 ns for a 5-byte
+ * line, in process (the op was ~17% of the server's JS time with 16 strict
+ * text connections); the op wins from ~80 bytes on.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= SHORT_LINE) {
+    let i = 0;
+    while (i < n && bytes[i]! < 0x80) i++;
+    if (i === n) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return utf8.decode(bytes);
+}
+
 /**
  * Decodes the lines that are views of `chunk` with one decoder call for the
  * whole chunk when it is all ASCII (one call per line was ~13% of the busy
@@ -117,7 +137,7 @@ export class LineRequestDecoder implements RequestDecoder {
 function decodeAscii(chunk: Uint8Array, items: DecodedLine[]) {
   let text: string;
   try {
-    text = utf8.decode(chunk);
+    text = decodeUtf8(chunk);
   } catch {
     return;
   }

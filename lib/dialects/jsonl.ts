@@ -17,14 +17,12 @@ import type {
   Request,
   RequestDecoder,
 } from "./dialect.ts";
-import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
+import { type DecodedLine, decodeUtf8, LineRequestDecoder } from "./_line_decoder.ts";
 import { simpleCall } from "./_jsonl_call.ts";
 
 const encoder = new TextEncoder();
 /** The longest answer tail a connection keeps for reuse (see `JsonlDialect.#lastTail`). */
 const MAX_KEPT_TAIL = 128;
-/** Shared by every connection: a decode that is not streamed keeps no state. */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 class JsonlDialect implements Dialect {
   readonly name = "jsonl";
@@ -114,7 +112,7 @@ class JsonlDialect implements Dialect {
     if (isBlank(item.bytes)) return [];
     let text: string;
     try {
-      text = lines.text(item) ?? utf8.decode(item.bytes);
+      text = lines.text(item) ?? decodeUtf8(item.bytes);
     } catch {
       return [bad(null, "Line is not valid UTF-8")];
     }

@@ -19,7 +19,7 @@ import type {
   Request,
   RequestDecoder,
 } from "./dialect.ts";
-import { type DecodedLine, LineRequestDecoder } from "./_line_decoder.ts";
+import { type DecodedLine, decodeUtf8, LineRequestDecoder } from "./_line_decoder.ts";
 import { tokenizeCommands } from "./_tokenize.ts";
 
 /** What prompt mode shows when the server waits for a command. */
@@ -35,8 +35,6 @@ const PROMPT_PING_ID = "\u0000prompt";
 const LF = 0x0a;
 const DOT = 0x2e;
 const encoder = new TextEncoder();
-/** Shared by every connection: a decode that is not streamed keeps no state. */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 class TextDialect implements Dialect {
@@ -117,7 +115,7 @@ class TextDialect implements Dialect {
     }
     let line: string;
     try {
-      line = item.text ?? utf8.decode(item.bytes);
+      line = item.text ?? decodeUtf8(item.bytes);
     } catch {
       return [this.#error(Status.BAD_REQUEST, "Line is not valid UTF-8")];
     }

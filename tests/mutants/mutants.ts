@@ -667,4 +667,40 @@ export const mutants: Mutant[] = [
     replace: "if (calls.inFlight > 0) {",
     tests: ["tests/cli/idle_memory_test.ts"],
   },
+  {
+    name: "the batch buffer of a queued write takes the next answers while the socket still holds it",
+    file: "lib/_batch_writer.ts",
+    find:
+      "if (this.#batch === undefined && this.#batchLen === 0) this.#batch = written;\n          else this.#spare = written;",
+    replace: "this.#batch = written;",
+    tests: ["tests/batch_writer_test.ts"],
+  },
+  {
+    name: "a short answer's non-ASCII characters are copied into the batch as one byte each",
+    file: "lib/_batch_writer.ts",
+    find: "if (c >= 0x80) return false;",
+    replace: "if (c >= 0x100) return false;",
+    tests: ["tests/batch_writer_test.ts"],
+  },
+  {
+    name: "a short line's non-ASCII bytes are decoded as one character each",
+    file: "lib/dialects/_line_decoder.ts",
+    find: "while (i < n && bytes[i]! < 0x80) i++;",
+    replace: "while (i < n && bytes[i]! < 0x100) i++;",
+    tests: ["tests/dialects/decode_utf8_test.ts", "tests/dialects/text_test.ts"],
+  },
+  {
+    name: "a short read copied out of the shared read buffer misses its first byte",
+    file: "lib/_handle_transport.ts",
+    find: "for (let i = 0; i < take; i++) buf[i] = INTO[i]!;",
+    replace: "for (let i = 1; i < take; i++) buf[i] = INTO[i]!;",
+    tests: ["tests/node_transport_test.ts"],
+  },
+  {
+    name: "a short answer whose write waits shares its buffer with the next connection's answer",
+    file: "lib/_batch_writer.ts",
+    find: "if (isShared) shared = new Uint8Array(SHORT_TEXT);",
+    replace: "",
+    tests: ["tests/batch_writer_test.ts"],
+  },
 ];
