@@ -20,7 +20,7 @@ import { detectDialect, DIALECTS } from "./dialects/detect.ts";
 import { SockdError, Status } from "./errors.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
-import { SessionCalls } from "./_session_calls.ts";
+import { type CallsHost, SessionCalls } from "./_session_calls.ts";
 import { writeEvent } from "./_event_writer.ts";
 import { Alarm, IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
@@ -43,7 +43,8 @@ const encoder = new TextEncoder();
 /** One connection's life. */
 export class Session {
   readonly id: number;
-  readonly since: Date = new Date();
+  /** When it connected, ms since the epoch: a number, not a `Date` (80 B less per connection). */
+  readonly #since: number = Date.now();
   #t: Transport;
   #o: SessionOptions;
   #dialect: Dialect | undefined;
@@ -55,7 +56,7 @@ export class Session {
   #stopping = false;
   /** Set once the session should stop reading (shutdown, time-out, lost); wakes `run`. */
   #halted = false;
-  #wake: (() => void) | undefined;
+  #wake: ((finish: boolean) => void) | undefined;
   /** Made on the first activity that restarts it. */
   #idle: IdleClock | undefined;
   /** The last clock reading (on each read that brings requests, and as calls end); see `CallEnv.clock`. */
@@ -70,7 +71,13 @@ export class Session {
     this.id = options.id;
     this.#t = transport;
     this.#o = options;
-    this.#out = new BatchWriter(transport, (err) => this.#lost(err));
+    // A bound method, not an arrow: the arrow kept the constructor's context too (46 B per connection).
+    this.#out = new BatchWriter(transport, this.#lost.bind(this));
+  }
+
+  /** When it connected. */
+  get since(): Date {
+    return new Date(this.#since);
   }
 
   /** The detected dialect's name, or `"?"` before the first bytes arrive. */
@@ -123,10 +130,11 @@ export class Session {
   async #run(): Promise<void> {
     let moved = false;
     try {
+      // `then` also handles a late rejection once woken; `#wake` is `resolve` itself. A `catch` and a
+      // closure less per connection: a promise, a reaction, two closures and a context (~250 B per idle one).
       const serving = this.#serve();
-      serving.catch(() => {});
       const finish = await new Promise<boolean>((resolve, reject) => {
-        this.#wake = () => resolve(false);
+        this.#wake = resolve;
         if (this.#halted) resolve(false);
         serving.then(resolve, reject);
       });
@@ -192,7 +200,7 @@ export class Session {
     if (this.#halted) return;
     this.#halted = true;
     this.#idle?.halt();
-    this.#wake?.();
+    this.#wake?.(false);
   }
 
   /** Reads and handles requests; true when calls in flight should be let finish. */
@@ -227,8 +235,7 @@ export class Session {
       const dialect = factory.create({ limits, hello: this.#o.hello, resume: named && resume!.state });
       this.#dialect = dialect;
       this.#o.onDialect?.(dialect.name);
-      const greeting = named ? undefined : dialect.greeting?.();
-      if (greeting) this.#out.push(greeting, false);
+      if (!named) this.#greet(dialect);
       const decoder = dialect.decoder();
       if (named) {
         handshake.clear();
@@ -294,6 +301,15 @@ export class Session {
       handshake?.clear();
       this.#idle?.stop();
     }
+  }
+
+  /**
+   * Sends the dialect's greeting, if it has one. Not a local of `#serve`: a suspended async function
+   * keeps its locals, and an idle connection kept its greeting (its buffer view: 230 B per idle msgpack connection).
+   */
+  #greet(dialect: Dialect) {
+    const greeting = dialect.greeting?.();
+    if (greeting) this.#out.push(greeting, false);
   }
 
   /** Handles one request; false ends the connection. A promise when it has to wait. */
@@ -366,16 +382,34 @@ export class Session {
     this.#calls?.cancelAll(reason);
   }
 
+  /**
+   * What the calls tell the session: one object with methods, not four arrows and their context (a
+   * connection that called holds 290 B less: 5,877 -> 5,589 B/conn of heap after one text `ping`).
+   */
+  static #Host = class implements CallsHost {
+    #s: Session;
+    constructor(session: Session) {
+      this.#s = session;
+    }
+    send(event: Event) {
+      this.#s.#send(event);
+    }
+    touch() {
+      this.#s.#touch();
+    }
+    lost(err: unknown) {
+      this.#s.#lost(err);
+    }
+    broken() {
+      return this.#s.#broken;
+    }
+  };
+
   /** The calls' view of this session: what they send, and what they tell it. */
   #newCalls(): SessionCalls {
     return new SessionCalls(this.#o, {
       out: this.#out,
-      host: {
-        send: (event) => this.#send(event),
-        touch: () => this.#touch(),
-        lost: (err) => this.#lost(err),
-        broken: () => this.#broken,
-      },
+      host: new Session.#Host(this),
       dialect: this.dialect,
       clock: this.#clock ??= { at: performance.now() },
     });

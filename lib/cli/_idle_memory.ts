@@ -126,8 +126,10 @@ export class IdleMemory {
   #creditAt = performance.now();
   #collections = 0;
   #busy = false;
-  /** `calls().ended` when the quiet wait began. */
+  /** `calls().ended` at the last look that saw calls end (or at the start of the wait). */
   #ended = -1;
+  /** When the quiet began: the last look that saw a call run or end. */
+  #quietFrom = 0;
 
   constructor(options: IdleMemoryOptions) {
     this.#o = {
@@ -149,10 +151,17 @@ export class IdleMemory {
     this.#wait();
   }
 
-  /** Looks again after the delay; quiet then if no call ran meanwhile. */
+  /**
+   * Quiet starts over now; looks again in an eighth of the delay, and once no call ran since, when
+   * the delay has passed. Quiet is timed from the first look that saw no call end, so the collection
+   * comes at most an eighth of the delay late. It used to look again a whole delay after a look that
+   * saw calls end: 1,000 connections that each made a call were collected ~4 s after the last one,
+   * not 2 (the bench's idle-memory-haproxy row, read after 3 s, got 18.4 KiB/conn, not 6.4).
+   */
   #wait() {
     this.#ended = this.#o.calls().ended;
-    this.#arm(this.#o.delayMs);
+    this.#quietFrom = performance.now();
+    this.#arm(this.#o.delayMs / 8);
   }
 
   #arm(ms: number) {
@@ -181,10 +190,12 @@ export class IdleMemory {
     if (this.#busy) return;
     const calls = this.#o.calls();
     if (calls.inFlight > 0 || calls.ended !== this.#ended) {
-      // Not quiet: look again (a timer per delay while calls come, only after a connection came or went).
+      // Not quiet: look again (8 timers per delay while calls come, only after a connection came or went).
       this.#wait();
       return;
     }
+    const left = this.#quietFrom + this.#o.delayMs - performance.now();
+    if (left > 0) return this.#arm(left);
     if (this.#o.rss() - this.#floor < this.#o.minGrowth) return;
     this.#refill();
     if (this.#credit <= 0) {

@@ -119,8 +119,11 @@ export async function idleSample(
   { n, waitMs }: { n: number; waitMs: number },
 ): Promise<Sample> {
   const rss = () => rssOf(server.pid);
-  // Warm up the accept and session paths too.
-  closeAll(await openIdle(path, 20, handshake));
+  // Warm up the accept and session paths too, until they are hot: with 20 connections, the 1,000 made
+  // V8 compile them (optimizing tiers), which touched 3.2-4.7 MiB more of the deno binary's code, once
+  // per process, counted as 3-4.7 KiB per connection (sockd serve, msgpack greeting: 9.6-11.5 KiB/conn
+  // after 20, 5.9 after 300). The same for every server.
+  closeAll(await openIdle(path, WARM_CONNECTIONS, handshake));
   await sleep(QUIET_MS);
   const before = await settled(rss);
   const conns = await openIdle(path, n, handshake);
@@ -146,6 +149,9 @@ export async function idleSample(
  * counted garbage of the accepts (15.7 and 10.2 KiB/conn in two quick runs, 1 s and 3 s).
  */
 const QUIET_MS = 3000;
+
+/** Connections opened and closed before the figure, on every server (see `idleSample`). */
+const WARM_CONNECTIONS = 300;
 
 /** The longest the memory-returned figure waits after the connections close. */
 const RETURN_WAIT_MS = 10_000;

@@ -67,6 +67,24 @@ Deno.test("idle memory: not while a call runs, nor while calls keep coming", asy
   idle.close();
 });
 
+Deno.test("idle memory: collects the delay after the last call, not a whole delay after a look that saw it", async () => {
+  // A connection, then its call ends soon after (as the bench's connections that each call once).
+  const { state, idle } = fake(400);
+  const start = performance.now();
+  idle.changed();
+  await sleep(30);
+  state.ended++;
+  // Due ~430-480 ms after the start; a look a whole delay after the one at 400 ms would collect at ~800.
+  await waitFor(() => idle.collections === 1, 2000, "the collection");
+  const at = performance.now() - start;
+  assert(
+    at >= 400,
+    `collected ${Math.round(at)} ms after the connection, less than the delay after the call`,
+  );
+  assert(at < 700, `collected ${Math.round(at)} ms after the connection: a whole delay after a look`);
+  idle.close();
+});
+
 Deno.test("idle memory: one collection for a burst of connections", async () => {
   const { state, idle } = fake();
   idle.changed();
