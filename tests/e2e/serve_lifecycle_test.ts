@@ -120,6 +120,39 @@ Deno.test("serve: --log-format json writes one JSON object per line", async () =
   assertEquals(entries.at(-1)?.msg, "Stopped");
 });
 
+Deno.test("serve: on SIGTERM a large answer of a call that has ended reaches a client that reads it late, whole", async () => {
+  await using tmp = await tempDir();
+  const plugins = `${tmp.dir}/cmds`;
+  await Deno.mkdir(plugins);
+  // The call ends at once with 2 MiB, far more than the socket buffers hold: when the server is told to stop,
+  // no call runs, and most of the answer is still sockd's to write. The exit must wait for it.
+  await Deno.writeTextFile(
+    `${plugins}/huge.js`,
+    `export default { name: "huge", summary: "2 MiB result", run: () => "y".repeat(2 * 1024 * 1024) };`,
+  );
+  await using server = await startServer(`${tmp.dir}/a.sock`, ["--plugins", plugins]);
+  const conn = await Deno.connect({ transport: "unix", path: server.path });
+  try {
+    await conn.write(new TextEncoder().encode('{"id":1,"command":"huge"}\n'));
+    const buf = new Uint8Array(64 * 1024);
+    const first = await conn.read(buf);
+    assert(first !== null && first > 0, "the answer started");
+    server.process.kill("SIGTERM");
+    await waitFor(() => server.stderr().includes("Shutting down"), 10_000, "the shutdown");
+    await new Promise((r) => setTimeout(r, 500));
+    const parts = [buf.slice(0, first)];
+    for (let n; (n = await conn.read(buf)) !== null;) parts.push(buf.slice(0, n));
+    const answer = JSON.parse(new TextDecoder().decode(await new Blob(parts).bytes()));
+    assertEquals(answer.status, 0);
+    assertEquals(answer.result.length, 2 * 1024 * 1024, "the whole result");
+    assertEquals(await server.stop("SIGCONT"), 0);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+});
+
 Deno.test("serve: on SIGTERM a call's last answers reach a client that reads them late, whole, before the exit", async () => {
   await using tmp = await tempDir();
   const plugins = `${tmp.dir}/cmds`;
