@@ -31,7 +31,7 @@ import net from "node:net";
 import process from "node:process";
 import { getSystemErrorName } from "node:util";
 import type { Transport } from "./transport.ts";
-import { NodeSocketTransport } from "./_node_transport.ts";
+import { NodeSocketTransport, takeQueued } from "./_node_transport.ts";
 
 /** Bytes queued from the socket before reading stops until `read` catches up. */
 const HIGH_WATER = 256 * 1024;
@@ -273,15 +273,7 @@ export class HandleTransport implements Transport {
 
   /** Copies queued bytes into `buf`. */
   #take(buf: Uint8Array): number {
-    let n = 0;
-    while (n < buf.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, buf.length - n);
-      buf.set(take === chunk.length ? chunk : chunk.subarray(0, take), n);
-      n += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
+    const n = takeQueued(this.#chunks, buf);
     this.#queued -= n;
     if (!this.#reading && this.#queued <= HIGH_WATER && !this.#ended && !this.#closed && !this.#socket) {
       this.#reading = true;

@@ -78,15 +78,7 @@ export class NodeSocketTransport implements Transport {
       }
       await new Promise<void>((r) => this.#wake = r);
     }
-    let n = 0;
-    while (n < buf.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, buf.length - n);
-      buf.set(take === chunk.length ? chunk : chunk.subarray(0, take), n);
-      n += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
+    const n = takeQueued(this.#chunks, buf);
     this.#queued -= n;
     if (this.#queued <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
     return n;
@@ -143,4 +135,18 @@ export class NodeSocketTransport implements Transport {
     this.socket.destroy();
     this.#notify();
   }
+}
+
+/** Moves the first bytes of `chunks` (a queue of received chunks) into `buf`; how many. Both transports read so. */
+export function takeQueued(chunks: Uint8Array[], buf: Uint8Array): number {
+  let n = 0;
+  while (n < buf.length && chunks.length > 0) {
+    const chunk = chunks[0]!;
+    const take = Math.min(chunk.length, buf.length - n);
+    buf.set(take === chunk.length ? chunk : chunk.subarray(0, take), n);
+    n += take;
+    if (take === chunk.length) chunks.shift();
+    else chunks[0] = chunk.subarray(take);
+  }
+  return n;
 }
