@@ -310,12 +310,7 @@ export class HandleTransport implements Transport {
     this.#handle.onread = null;
     (this.#handle as Owned)[TRANSPORT] = undefined;
     const out = new Uint8Array(this.#queued);
-    let off = 0;
-    for (const c of this.#chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    this.#chunks = [];
+    takeQueued(this.#chunks, out);
     this.#queued = 0;
     this.#uncount();
     // node:net sends a socket to another process (child_process `send`); made paused, it reads nothing.

@@ -111,12 +111,7 @@ export class NodeSocketTransport implements Transport {
     stop();
     socket.removeAllListeners("data");
     const out = new Uint8Array(this.#chunks.reduce((n, c) => n + c.length, 0));
-    let off = 0;
-    for (const c of this.#chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    this.#chunks = [];
+    takeQueued(this.#chunks, out);
     this.#queued = 0;
     return out;
   }

@@ -48,27 +48,22 @@ Deno.test(
     const bin = `${tmp.dir}/bin-sockd`;
     await Deno.writeTextFile(bin, launchedScriptText(checkout)!, { mode: 0o755 });
     // Through sh, as a user's shell runs it: the kernel starts the launcher's deno with bin's path first.
-    const out = await new Deno.Command("sh", {
-      args: ["-c", 'exec "$0" "$@"', bin, "call", "a b", "--json", "-"],
-      cwd: "/",
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
+    const viaSh = (...words: string[]) =>
+      new Deno.Command("sh", {
+        args: ["-c", 'exec "$0" "$@"', bin, ...words],
+        cwd: "/",
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+    const out = await viaSh("call", "a b", "--json", "-");
     const dec = new TextDecoder();
     assertEquals([dec.decode(out.stderr), out.code], ["", 0]);
     // HOME is granted by the set of the launcher's deno.json (without it: "prompt", or an error for -P).
     assertEquals(JSON.parse(dec.decode(out.stdout)), [["call", "a b", "--json", "-"], "granted"]);
     // No words: nothing of bin/sockd's path is left in Deno.args.
-    const bare = await new Deno.Command("sh", {
-      args: ["-c", 'exec "$0" "$@"', bin],
-      cwd: "/",
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
+    const bare = await viaSh();
     assertEquals(JSON.parse(dec.decode(bare.stdout)), [[], "granted"]);
   },
 );
