@@ -123,6 +123,25 @@ export class SessionCalls {
     this.#deadlines?.close();
   }
 
+  /**
+   * A request about a call already started: cancel it, or feed or end its
+   * input. A promise while its input is behind: waiting for it pauses reading
+   * the connection.
+   */
+  request(req: Extract<Request, { type: "cancel" | "input" | "input-end" }>): true | Promise<true> {
+    const state = this.get(req.id);
+    if (req.type === "cancel") {
+      state?.call.abort(new SockdError(Status.CANCELLED, "Cancelled by the client"));
+      return true;
+    }
+    if (req.type === "input-end") {
+      state?.input?.end();
+      return true;
+    }
+    const room = state?.input?.push(req.chunk);
+    return room ? Promise.race([room, state!.done]).then(() => true as const) : true;
+  }
+
   /** Starts a call; a promise of its end when it did not finish at once. */
   start(req: Extract<Request, { type: "call" }>): Promise<void> | undefined {
     const calls = this.#calls;

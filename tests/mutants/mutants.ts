@@ -44,9 +44,8 @@ export const mutants: Mutant[] = [
   },
   {
     name: "cancel is a no-op",
-    file: "lib/session.ts",
-    find:
-      'this.#calls?.get(req.id)?.call.abort(new SockdError(Status.CANCELLED, "Cancelled by the client"));',
+    file: "lib/_session_calls.ts",
+    find: 'state?.call.abort(new SockdError(Status.CANCELLED, "Cancelled by the client"));',
     replace: "void 0;",
     tests: ["tests/client_test.ts"],
   },
@@ -190,7 +189,7 @@ export const mutants: Mutant[] = [
   {
     name: "a request the session cannot decode is dropped without an answer",
     file: "lib/session.ts",
-    find: 'this.#send({ type: "end", id: req.id, status: req.status, error: req.message });',
+    find: 'this.send({ type: "end", id: req.id, status: req.status, error: req.message });',
     replace: "",
     tests: ["tests/server_test.ts"],
   },
