@@ -13,6 +13,7 @@ import { SockdError, Status } from "../../lib/errors.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { DENO, ROOT, tempDir } from "../_helpers.ts";
 import { sleep } from "../../lib/_abortable.ts";
+import { moduleGraph } from "../_module_graph.ts";
 
 const FAST = [`${ROOT}main.ts`];
 const FULL = [`${ROOT}tests/cli/fixtures/full_cli.ts`];
@@ -168,19 +169,8 @@ Deno.test("call fast path: takes only the plain forms, and parses them as the fu
 });
 
 Deno.test("call fast path: loads no node: or npm module, and main.ts makes Deno read no other module graph", async () => {
-  const out = await new Deno.Command(DENO, {
-    args: ["info", "--json", `${ROOT}main.ts`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-  type Dep = { specifier: string; code?: { specifier: string }; isDynamic?: boolean };
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: { specifier: string; dependencies?: Dep[] }[];
-  };
-  const deps = new Map(info.modules.map((m) => [m.specifier, m.dependencies ?? []]));
+  const graph = await moduleGraph("main.ts");
+  const deps = graph.deps;
   const main = `file://${ROOT}main.ts`;
   // Deno reads the graph behind every import of main.ts before it starts, literal import() included:
   // only the fast path's, not the full CLI's (type-only imports are not loaded).
@@ -189,14 +179,7 @@ Deno.test("call fast path: loads no node: or npm module, and main.ts makes Deno 
     [["./lib/cli/call_fast.ts", true]],
   );
   // Everything a plain call loads at run time: call_fast.ts and its static imports (not `import type`).
-  const loaded = new Set<string>();
-  const walk = (specifier: string) => {
-    if (loaded.has(specifier)) return;
-    loaded.add(specifier);
-    for (const d of deps.get(specifier) ?? []) if (!d.isDynamic && d.code) walk(d.code.specifier);
-  };
-  walk(`file://${ROOT}lib/cli/call_fast.ts`);
-  const names = [...loaded].map((s) => s.replace(`file://${ROOT}`, ""));
+  const names = graph.staticFrom("lib/cli/call_fast.ts");
   assert(names.includes("lib/cli/_oneshot_client.ts"), names.join(", "));
   for (const name of names) {
     assert(!/^(node:|npm:|https?:)/.test(name), `the fast path loads ${name}`);

@@ -8,32 +8,11 @@
  */
 import { main } from "../../lib/cli/main.ts";
 import { assert, assertEquals, assertIncludes } from "../assert.ts";
-import { DENO, ROOT } from "../_helpers.ts";
-
-type Dep = { specifier: string; code?: { specifier: string }; isDynamic?: boolean };
+import { moduleGraph } from "../_module_graph.ts";
 
 /** The modules `root` loads before it runs (its static imports, `import type` left out), repository-relative. */
 async function staticGraph(root: string): Promise<string[]> {
-  const out = await new Deno.Command(DENO, {
-    args: ["info", "--json", `${ROOT}${root}`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: { specifier: string; dependencies?: Dep[] }[];
-  };
-  const deps = new Map(info.modules.map((m) => [m.specifier, m.dependencies ?? []]));
-  const loaded = new Set<string>();
-  const walk = (specifier: string) => {
-    if (loaded.has(specifier)) return;
-    loaded.add(specifier);
-    for (const d of deps.get(specifier) ?? []) if (!d.isDynamic && d.code) walk(d.code.specifier);
-  };
-  walk(`file://${ROOT}${root}`);
-  return [...loaded].map((s) => s.replace(`file://${ROOT}`, ""));
+  return (await moduleGraph(root)).staticFrom(root);
 }
 
 Deno.test("serve modules: the server loads no client, supervisor or successor module until it needs one", async () => {
