@@ -120,20 +120,21 @@ Deno.test("serve: --log-format json writes one JSON object per line", async () =
   assertEquals(entries.at(-1)?.msg, "Stopped");
 });
 
-Deno.test("serve: on SIGTERM a large answer of a call that has ended reaches a client that reads it late, whole", async () => {
+/**
+ * Serves plugin `file` (its `source`), calls `command` over JSON lines, reads
+ * the first bytes of the answer, stops the server with SIGTERM, waits 500 ms
+ * after "Shutting down" reading nothing, then reads to the end: what arrived.
+ * The server must then exit 0.
+ */
+async function readLateAfterSigterm(file: string, source: string, command: string): Promise<string> {
   await using tmp = await tempDir();
   const plugins = `${tmp.dir}/cmds`;
   await Deno.mkdir(plugins);
-  // The call ends at once with 2 MiB, far more than the socket buffers hold: when the server is told to stop,
-  // no call runs, and most of the answer is still sockd's to write. The exit must wait for it.
-  await Deno.writeTextFile(
-    `${plugins}/huge.js`,
-    `export default { name: "huge", summary: "2 MiB result", run: () => "y".repeat(2 * 1024 * 1024) };`,
-  );
+  await Deno.writeTextFile(`${plugins}/${file}`, source);
   await using server = await startServer(`${tmp.dir}/a.sock`, ["--plugins", plugins]);
   const conn = await Deno.connect({ transport: "unix", path: server.path });
   try {
-    await conn.write(new TextEncoder().encode('{"id":1,"command":"huge"}\n'));
+    await conn.write(new TextEncoder().encode(`{"id":1,"command":"${command}"}\n`));
     const buf = new Uint8Array(64 * 1024);
     const first = await conn.read(buf);
     assert(first !== null && first > 0, "the answer started");
@@ -142,49 +143,40 @@ Deno.test("serve: on SIGTERM a large answer of a call that has ended reaches a c
     await new Promise((r) => setTimeout(r, 500));
     const parts = [buf.slice(0, first)];
     for (let n; (n = await conn.read(buf)) !== null;) parts.push(buf.slice(0, n));
-    const answer = JSON.parse(new TextDecoder().decode(await new Blob(parts).bytes()));
-    assertEquals(answer.status, 0);
-    assertEquals(answer.result.length, 2 * 1024 * 1024, "the whole result");
     assertEquals(await server.stop("SIGCONT"), 0);
+    return new TextDecoder().decode(await new Blob(parts).bytes());
   } finally {
     try {
       conn.close();
     } catch { /* closed by the server */ }
   }
+}
+
+Deno.test("serve: on SIGTERM a large answer of a call that has ended reaches a client that reads it late, whole", async () => {
+  // The call ends at once with 2 MiB, far more than the socket buffers hold: when the server is told to stop,
+  // no call runs, and most of the answer is still sockd's to write. The exit must wait for it.
+  const text = await readLateAfterSigterm(
+    "huge.js",
+    `export default { name: "huge", summary: "2 MiB result", run: () => "y".repeat(2 * 1024 * 1024) };`,
+    "huge",
+  );
+  const answer = JSON.parse(text);
+  assertEquals(answer.status, 0);
+  assertEquals(answer.result.length, 2 * 1024 * 1024, "the whole result");
 });
 
 Deno.test("serve: on SIGTERM a call's last answers reach a client that reads them late, whole, before the exit", async () => {
-  await using tmp = await tempDir();
-  const plugins = `${tmp.dir}/cmds`;
-  await Deno.mkdir(plugins);
   // 4 MiB of output, far more than the socket buffers hold: most of it is still sockd's to write at the end.
-  await Deno.writeTextFile(
-    `${plugins}/big.js`,
+  // The call ends inside sockd while the client reads nothing; the server is told to stop meanwhile.
+  const text = await readLateAfterSigterm(
+    "big.js",
     `export default { name: "big", summary: "4 MiB of output", async *run() {
       for (let i = 0; i < 64; i++) yield "x".repeat(65536);
       return "done";
     } };`,
+    "big",
   );
-  await using server = await startServer(`${tmp.dir}/a.sock`, ["--plugins", plugins]);
-  const conn = await Deno.connect({ transport: "unix", path: server.path });
-  try {
-    await conn.write(new TextEncoder().encode('{"id":1,"command":"big"}\n'));
-    const buf = new Uint8Array(64 * 1024);
-    const first = await conn.read(buf);
-    assert(first !== null && first > 0, "the call started");
-    // The call ends inside sockd while this client reads nothing; the server is told to stop meanwhile.
-    server.process.kill("SIGTERM");
-    await waitFor(() => server.stderr().includes("Shutting down"), 10_000, "the shutdown");
-    await new Promise((r) => setTimeout(r, 500));
-    let text = new TextDecoder().decode(buf.subarray(0, first));
-    for (let n; (n = await conn.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
-    const lines = text.trimEnd().split("\n");
-    assertEquals(lines.length, 65, "64 chunks and the end");
-    assertEquals(JSON.parse(lines.at(-1)!), { id: 1, status: 0, result: "done" });
-    assertEquals(await server.stop("SIGCONT"), 0);
-  } finally {
-    try {
-      conn.close();
-    } catch { /* closed by the server */ }
-  }
+  const lines = text.trimEnd().split("\n");
+  assertEquals(lines.length, 65, "64 chunks and the end");
+  assertEquals(JSON.parse(lines.at(-1)!), { id: 1, status: 0, result: "done" });
 });
