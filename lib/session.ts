@@ -1,47 +1,37 @@
 /**
- * One connection: reads its requests, detects its dialect, hands calls to
+ * One connection: its read side (`_session_reader.ts`) reads requests and
+ * detects the dialect; the session acts on each request, hands calls to
  * `_session_calls.ts` and writes events back through `_event_writer.ts`,
  * enforces the connection's time limits, and can move out to a successor
  * process (`moveOut`) or resume where a predecessor left it.
  *
- * The session reads the socket itself into one small buffer (it grows while
- * reads fill it and shrinks back when they do not, so an idle connection
- * holds little) and feeds the dialect's synchronous decoder. The answers to
- * one read go out in one write; `_batch_writer.ts` batches them and holds
- * calls and reading back while the client does not read. The idle clock and
- * the handshake deadline are alarms of `_idle_clock.ts` (one timer for all
- * connections).
+ * The answers to one read go out in one write; `_batch_writer.ts` batches
+ * them and holds calls and reading back while the client does not read. The
+ * idle clock and the handshake deadline are alarms of `_idle_clock.ts` (one
+ * timer for all connections).
  *
  * @module
  */
 import type { AccessLevel } from "./command.ts";
 import type { Dialect, Event, Request } from "./dialects/dialect.ts";
-import { detectDialect, DIALECTS } from "./dialects/detect.ts";
 import { SockdError, Status } from "./errors.ts";
 import { isDrop } from "./_conn_transport.ts";
 import { BatchWriter } from "./_batch_writer.ts";
 import { type CallsHost, SessionCalls } from "./_session_calls.ts";
+import { readRequests, type RequestsHost } from "./_session_reader.ts";
 import { writeEvent } from "./_event_writer.ts";
-import { Alarm, IdleClock } from "./_idle_clock.ts";
+import { IdleClock } from "./_idle_clock.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Transport } from "./transport.ts";
-import { type Handoff, MoveOut, upgradedMarker } from "./_moved_connection.ts";
+import { type Handoff, MoveOut } from "./_moved_connection.ts";
 
 export type { CallPool, SessionOptions } from "./session_options.ts";
 export type { Transport } from "./transport.ts";
 
-/**
- * Bytes asked for per read: small while a connection is idle or chatty (an
- * idle connection holds its read buffer the whole time), doubling while
- * reads fill the buffer, up to the largest.
- */
-const MIN_READ_BYTES = 256;
-const MAX_READ_BYTES = 64 * 1024;
-
 const encoder = new TextEncoder();
 
 /** One connection's life. */
-export class Session implements CallsHost {
+export class Session implements CallsHost, RequestsHost {
   readonly id: number;
   /** When it connected, ms since the epoch: a number, not a `Date` (80 B less per connection). */
   readonly #since: number = Date.now();
@@ -132,7 +122,7 @@ export class Session implements CallsHost {
     try {
       // `then` also handles a late rejection once woken; `#wake` is `resolve` itself. A `catch` and a
       // closure less per connection: a promise, a reaction, two closures and a context (~250 B per idle one).
-      const serving = this.#serve();
+      const serving = readRequests(this.#t, this, this.#o);
       const finish = await new Promise<boolean>((resolve, reject) => {
         this.#wake = resolve;
         if (this.#halted) resolve(false);
@@ -203,108 +193,32 @@ export class Session implements CallsHost {
     this.#wake?.(false);
   }
 
-  /** Reads and handles requests; true when calls in flight should be let finish. */
-  async #serve(): Promise<boolean> {
-    const limits = this.#o.limits;
-    // An alarm of the shared clock, not a timer of its own: see _idle_clock.ts.
-    let handshake: Alarm | undefined = new Alarm(() =>
-      this.#timeOut(`No complete request within ${limits.handshakeTimeoutMs} ms`)
-    );
-    handshake.set(limits.handshakeTimeoutMs);
-    try {
-      const resume = this.#o.resume;
-      let buf = resume?.pending.length ? resume.pending.slice() : new Uint8Array(MIN_READ_BYTES);
-      let n: number | null = resume?.pending.length ?? 0;
-      const dialects = this.#o.dialects ?? DIALECTS;
-      const named = resume?.dialect === undefined
-        ? undefined
-        : dialects.find((d) => d.name === resume.dialect);
-      while (n === 0 && !named) {
-        n = await this.#t.read(buf);
-        if (this.#halted || n === null) return false;
-        if (n === 0 && this.#move) {
-          this.#move.rest = new Uint8Array(0);
-          return false;
-        }
-      }
-      const factory = named ?? detectDialect(buf[0]!, dialects);
-      if (!factory) {
-        this.#out.push(encoder.encode(`error ${Status.BAD_REQUEST}: unrecognised protocol\n`), false);
-        return false;
-      }
-      const dialect = factory.create({ limits, hello: this.#o.hello, resume: named && resume!.state });
-      this.#dialect = dialect;
-      this.#o.onDialect?.(dialect.name);
-      if (!named) this.#greet(dialect);
-      const decoder = dialect.decoder();
-      if (named) {
-        handshake.clear();
-        handshake = undefined;
-        // The persistent calls it followed go on here, each after one marker chunk.
-        for (const f of resume!.follow) {
-          this.send({ type: "data", id: f.id, chunk: upgradedMarker(Deno.pid) });
-          const handled = this.#handle({ type: "call", ...f }, dialect);
-          if (handled !== true && !(handled !== false && await handled)) return false;
-        }
-      }
-      while (true) {
-        decoder.push(buf.subarray(0, n));
-        let req: Request | undefined;
-        // The idle clock restarts once per read that brings requests, and after each wait.
-        let touched = false;
-        while ((req = decoder.next()) !== undefined) {
-          if (this.#halted) return false;
-          if (handshake !== undefined) {
-            handshake.clear();
-            handshake = undefined;
-          }
-          if (!touched) {
-            this.touch();
-            touched = true;
-          }
-          const handled = this.#handle(req, dialect);
-          if (handled === true) continue;
-          if (handled === false || !await handled) return false;
-          touched = false;
-        }
-        // The answers to this read go out now, before the next read is asked for.
-        this.#out.flushQueued();
-        // The client is not reading its answers: read no more requests until it does.
-        if (this.#out.behind) await this.#out.whenTaken();
-        // Grow while reads fill the buffer; shrink back when little arrives, so an idle connection holds little.
-        if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 2);
-        else if (n < buf.length / 8 && buf.length > MIN_READ_BYTES) buf = new Uint8Array(buf.length / 2);
-        if (this.#move) {
-          // A clean boundary once the decoder can say where it stands in bytes.
-          const rest = decoder.remainder?.();
-          if (rest) {
-            this.#move.rest = rest;
-            return false;
-          }
-        }
-        n = await this.#t.read(buf);
-        if (this.#halted) return false;
-        if (n === null) {
-          decoder.end();
-          while ((req = decoder.next()) !== undefined) {
-            this.touch();
-            const handled = this.#handle(req, dialect);
-            if (!(handled === true || (handled !== false && await handled))) return false;
-          }
-          return true;
-        }
-      }
-    } catch (err) {
-      if (this.#halted) return false;
-      throw err;
-    } finally {
-      handshake?.clear();
-      this.#idle?.stop();
-    }
+  // What its read side tells the session and asks of it (RequestsHost, in _session_reader.ts).
+
+  /** Whether the session stopped reading (shutdown, time-out, lost). */
+  get halted(): boolean {
+    return this.#halted;
+  }
+
+  /** The move under way, once `moveOut` was called. */
+  get moving(): MoveOut | undefined {
+    return this.#move;
+  }
+
+  /** The write side. */
+  get out(): BatchWriter {
+    return this.#out;
+  }
+
+  /** The dialect is known: answers go out in it from now on; the client is greeted first if `greet`. */
+  detected(dialect: Dialect, greet: boolean): void {
+    this.#dialect = dialect;
+    this.#o.onDialect?.(dialect.name);
+    if (greet) this.#greet(dialect);
   }
 
   /**
-   * Sends the dialect's greeting, if it has one. Not a local of `#serve`: a suspended async function
+   * Sends the dialect's greeting, if it has one. Not a local of `readRequests`: a suspended async function
    * keeps its locals, and an idle connection kept its greeting (its buffer view: 230 B per idle msgpack connection).
    */
   #greet(dialect: Dialect) {
@@ -313,7 +227,7 @@ export class Session implements CallsHost {
   }
 
   /** Handles one request; false ends the connection. A promise when it has to wait. */
-  #handle(req: Request, dialect: Dialect): boolean | Promise<boolean> {
+  handle(req: Request, dialect: Dialect): boolean | Promise<boolean> {
     switch (req.type) {
       case "call": {
         if (this.#move && !req.input && this.#o.dispatcher.isPersistent(req.command)) {
@@ -396,7 +310,7 @@ export class Session implements CallsHost {
    * Ends a connection that took too long: answers 104 in its dialect (or as
    * a text line before one is known) and stops reading.
    */
-  #timeOut(message: string) {
+  timeOut(message: string): void {
     if (this.#stopping || this.#broken || this.#halted) return;
     this.#o.logger.info("Connection timed out", { conn: this.id, reason: message });
     if (this.#dialect) this.send({ type: "end", id: null, status: Status.TIMEOUT, error: message });
@@ -410,10 +324,15 @@ export class Session implements CallsHost {
     if (this.#clock) this.#clock.at = now;
     const limit = this.#o.limits.idleTimeoutMs;
     if (limit <= 0 || this.#halted) return;
-    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.#timeOut(message))).touch(
+    (this.#idle ??= new IdleClock(this.#o.limits, this, (message) => this.timeOut(message))).touch(
       limit,
       now,
     );
+  }
+
+  /** Reading ended: the idle clock stops. */
+  readEnded(): void {
+    this.#idle?.stop();
   }
 
   async #close() {
