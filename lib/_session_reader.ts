@@ -96,8 +96,11 @@ export async function readRequests(
     if (named) {
       handshake.clear();
       handshake = undefined;
-      // The persistent calls it followed go on here, each after one marker chunk.
-      for (const f of resume!.follow) {
+      // The persistent calls it followed go on here, each after one marker chunk. An index, not for-of: the
+      // iterator's registers stayed in the frame of every suspended read (7 registers: 56 B per idle connection).
+      const follow = resume!.follow;
+      for (let i = 0; i < follow.length; i++) {
+        const f = follow[i]!;
         host.send({ type: "data", id: f.id, chunk: upgradedMarker(Deno.pid) });
         const handled = host.handle({ type: "call", ...f }, dialect);
         if (handled !== true && !(handled !== false && await handled)) return false;
