@@ -30,6 +30,18 @@ const commands: Command[] = [
   },
 ];
 
+/** Calls of "blob" started (the read-side backpressure test counts them). */
+let blobs = 0;
+const BLOB = new Uint8Array(64 * 1024);
+commands.push({
+  name: "blob",
+  summary: "Answer 64 KiB at once",
+  run: () => {
+    blobs++;
+    return BLOB;
+  },
+});
+
 /** Opened by the input test: until then "gated" leaves its input unread. */
 let gate = Promise.withResolvers<void>();
 commands.push({
@@ -178,6 +190,49 @@ Deno.test("limits: a client that stops reading pauses the command instead of fil
     await readAll(conn, 200);
     assert(produced > stalled);
     conn.close();
+  });
+});
+
+Deno.test("limits: a client that sends calls but does not read the answers is read no further until it does", async () => {
+  await withServer({}, async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    // Aborts the test's reads if the answers stop coming.
+    const deadline = setTimeout(() => conn.close(), 10_000);
+    try {
+      const calls = 400;
+      const parts = [MSGPACK_PREFACE];
+      for (let id = 1; id <= calls; id++) {
+        parts.push(encodeFrame({ type: "call", id, command: "blob", args: [] }));
+      }
+      let bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) bytes.set(p, (at += p.length) - p.length);
+      // ~14 KiB of requests: the socket takes them all, the server reads them over several reads.
+      while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+      blobs = 0;
+      await settled(() => blobs, () => blobs >= calls);
+      const stalled = blobs;
+      // Each read's answers are 64 KiB a call: once 256 KiB wait for the socket, the session reads no more.
+      assert(stalled < calls / 4, `${stalled} of ${calls} calls ran while nobody read their 64 KiB answers`);
+      // Reading the answers lets the rest be read and answered.
+      const decoder = new FrameDecoder(1 << 20);
+      const ended = new Set<unknown>();
+      const buf = new Uint8Array(64 * 1024);
+      while (ended.size < calls) {
+        const n = await conn.read(buf);
+        assert(n !== null, `the server closed the connection after ${ended.size} answers`);
+        for (const frame of decoder.push(buf.subarray(0, n))) {
+          const msg = decode(frame) as Record<string, unknown>;
+          if (msg.type === "end") ended.add(msg.id);
+        }
+      }
+      assertEquals(blobs, calls);
+    } finally {
+      clearTimeout(deadline);
+      try {
+        conn.close();
+      } catch { /* closed by the deadline */ }
+    }
   });
 });
 

@@ -702,4 +702,18 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/batch_writer_test.ts"],
   },
+  {
+    name: "the last persistent call a moved connection followed is not re-run in the successor",
+    file: "lib/_session_reader.ts",
+    find: "for (let i = 0; i < follow.length; i++) {",
+    replace: "for (let i = 0; i < follow.length - 1; i++) {",
+    tests: ["tests/e2e/upgrade_connections_test.ts"],
+  },
+  {
+    name: "a session reads more requests while its client does not read the answers",
+    file: "lib/_session_reader.ts",
+    find: "if (host.out.behind) await host.out.whenTaken();",
+    replace: "",
+    tests: ["tests/session_limits_test.ts"],
+  },
 ];
