@@ -29,19 +29,24 @@ const decoder = new TextDecoder();
 
 /**
  * One frame (4-byte big-endian length, then the body) of a message made of
- * maps, arrays, strings, bytes, numbers, booleans and null.
+ * maps, arrays, strings, bytes, numbers, booleans and null; after `before`
+ * (the connection's preface, sent with the first frame), when given.
  *
  * @example
  * ```ts
  * import { encodeFrame } from "./_msgpack_lite.ts";
  * const frame = encodeFrame({ type: "cancel", id: 1 });
  * console.assert(frame.length === 4 + 17 && frame[4] === 0x82);
+ * const first = encodeFrame({ type: "cancel", id: 1 }, new Uint8Array([0, 0x53]));
+ * console.assert(first.length === 2 + 4 + 17 && first[1] === 0x53 && first[6] === 0x82);
  * ```
  */
-export function encodeFrame(message: Record<string, unknown>): Uint8Array {
-  const out: Out = { bytes: new Uint8Array(256), off: 4 };
+export function encodeFrame(message: Record<string, unknown>, before?: Uint8Array): Uint8Array {
+  const head = before?.length ?? 0;
+  const out: Out = { bytes: new Uint8Array(256), off: head + 4 };
+  if (before) room(out, 0).set(before);
   write(message, out);
-  writeU32(out.bytes, 0, out.off - 4);
+  writeU32(out.bytes, head, out.off - head - 4);
   return out.bytes.subarray(0, out.off);
 }
 

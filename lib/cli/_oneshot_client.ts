@@ -11,7 +11,7 @@
  * writer and reader (_frame_writer.ts, _client_reader.ts) and its greeting
  * (_handshake.ts) import lib/codec.ts, i.e. msgpackr, which starts Node
  * compatibility; its grace timer is a setTimeout, which loads Deno's Node
- * timers (~5 ms cold), where this one uses AbortSignal.timeout.
+ * timers (~5 ms cold), where this one uses _abortable.ts's `after`.
  *
  * Why: a cold `sockd call` was 2.6–3.1× an empty `deno run`, most of it
  * modules (msgpackr starts Node compatibility) and code run once
@@ -22,6 +22,7 @@
 import type { Chunk } from "../command.ts";
 import type { CallOptions } from "../client.ts";
 import { Call } from "../client_call.ts";
+import { after } from "../_abortable.ts";
 import { dialUnix } from "../_dial_unix.ts";
 import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
@@ -81,6 +82,7 @@ class OneShotClient implements CallClient {
       writeFailed: undefined,
       stopGrace: undefined,
       greeted: () => {},
+      preface: PREFACE,
     };
     openLink(this.#link, timeoutMs);
   }
@@ -113,26 +115,24 @@ interface Link {
   stopGrace: (() => void) | undefined;
   /** Until the server's hello has arrived: stops the deadline for it. Then true. */
   greeted: true | (() => void);
+  /** The preface, until it goes out in front of the first frame. */
+  preface: Uint8Array | undefined;
 }
 
-/** Sends the preface, arms the deadline for the hello and starts reading. */
+/**
+ * Arms the deadline for the hello and starts reading. The preface goes out with the first frame,
+ * in one write: the server's answer then needs one wake-up and one read (a cold `sockd call`:
+ * one write op and one turn of the event loop less).
+ */
 function openLink(link: Link, timeoutMs: number): void {
-  link.written = writeAll(link, PREFACE).catch((err) => {
-    link.writeFailed ??= greetingError(link, err);
-    failLink(link, link.writeFailed);
-  });
-  // AbortSignal.timeout, not setTimeout: Deno 2.9.6 loads its Node timers on the first
-  // setTimeout of a process, ~5 ms of a cold call. Unref'd once its listener is removed.
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const onTimeout = () => {
+  // The cheap timer of _abortable.ts: no Node timers, no EventTarget.
+  link.greeted = after(timeoutMs, () => {
     failLink(
       link,
       new SockdError(Status.TIMEOUT, `Server at ${link.path} did not answer within ${timeoutMs} ms`),
     );
     closeLink(link);
-  };
-  deadline.addEventListener("abort", onTimeout, { once: true });
-  link.greeted = () => deadline.removeEventListener("abort", onTimeout);
+  });
   readLoop(link).finally(link.greeted);
 }
 
@@ -168,7 +168,8 @@ function closeLink(link: Link): void {
 function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> {
   if (link.dead) return Promise.reject(link.dead);
   if (link.writeFailed) return Promise.reject(link.writeFailed);
-  const frame = encodeFrame(message);
+  const frame = encodeFrame(message, link.preface);
+  link.preface = undefined;
   const done = link.written.then(async () => {
     if (link.writeFailed) throw link.writeFailed;
     try {
@@ -177,13 +178,12 @@ function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> 
       // As lib/client.ts: the server may have closed after explaining why (108 for a frame
       // over its limit), which the read loop must still deliver; if it does not end the
       // connection promptly, the failed write is the answer.
-      const lost = new SockdError(Status.CONN_ERROR, `Connection to ${link.path} lost`, { cause: err });
+      const lost = link.greeted === true
+        ? new SockdError(Status.CONN_ERROR, `Connection to ${link.path} lost`, { cause: err })
+        : greetingError(link, err);
       link.writeFailed ??= lost;
       if (!link.stopGrace) {
-        const grace = AbortSignal.timeout(WRITE_FAILURE_GRACE_MS);
-        const onGrace = () => failLink(link, lost);
-        grace.addEventListener("abort", onGrace, { once: true });
-        link.stopGrace = () => grace.removeEventListener("abort", onGrace);
+        link.stopGrace = after(WRITE_FAILURE_GRACE_MS, () => failLink(link, lost));
       }
       throw link.writeFailed;
     }
@@ -206,6 +206,10 @@ function greetingError(link: Link, err: unknown): SockdError {
       cause: err,
     },
   );
+}
+
+function closedEarly(link: Link): SockdError {
+  return new SockdError(Status.CONN_ERROR, `Server at ${link.path} closed the connection before greeting`);
 }
 
 /** The server's first frame (or its refusal as a text line): undefined if it is a hello, else why not. */
@@ -269,15 +273,12 @@ async function readLoop(link: Link): Promise<void> {
         if (wait) await wait;
       }
     }
-    failLink(
-      link,
-      link.greeted === true ? link.writeFailed ?? closedByServer(link.path) : new SockdError(
-        Status.CONN_ERROR,
-        `Server at ${link.path} closed the connection before greeting`,
-      ),
-    );
+    failLink(link, link.greeted === true ? link.writeFailed ?? closedByServer(link.path) : closedEarly(link));
   } catch (err) {
-    failLink(link, link.greeted !== true ? greetingError(link, err) : readFailure(err, link.path));
+    // A server that closes before greeting without reading the call (sent with the preface) resets
+    // the connection: to the user, it closed the connection, as the full client reports it.
+    const early = err instanceof Deno.errors.ConnectionReset ? closedEarly(link) : greetingError(link, err);
+    failLink(link, link.greeted !== true ? early : readFailure(err, link.path));
   } finally {
     try {
       link.conn.close();

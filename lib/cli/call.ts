@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { raceAbort } from "../_abortable.ts";
+import { type AbortWatch, after, raceAbort } from "../_abortable.ts";
 import type { CallOptions } from "../client.ts";
 import type { Call } from "../client_call.ts";
 import { SockdError, Status } from "../errors.ts";
@@ -67,7 +67,7 @@ export async function runCall(
   args: string[],
   options: CallCliOptions,
   io: CliIO,
-  interrupt?: AbortSignal,
+  interrupt?: AbortWatch,
 ): Promise<number> {
   let client: CallClient;
   try {
@@ -146,19 +146,20 @@ export async function callOn(
   args: string[],
   options: CallOnOptions,
   io: CliIO,
-  interrupt?: AbortSignal,
+  interrupt?: AbortWatch,
 ): Promise<number> {
   if (interrupt?.aborted) {
     io.stderr(errorLine("Interrupted before the call started"));
     return Exit.INTERRUPTED;
   }
-  const cancel = new AbortController();
+  // Cancelled through call.cancel(), not an AbortController's signal: see AbortFlag.
+  const call = client.call(command, args, { timeoutMs: options.timeoutMs, input: options.input });
   let interrupted = false;
   let confirmed = true;
   let stopGrace: (() => void) | undefined;
   const onInterrupt = () => {
     interrupted = true;
-    cancel.abort();
+    call.cancel();
     // Wait for the server's 106, but not forever.
     stopGrace = after(CANCEL_GRACE_MS, () => {
       confirmed = false;
@@ -166,11 +167,6 @@ export async function callOn(
     });
   };
   interrupt?.addEventListener("abort", onInterrupt, { once: true });
-  const call = client.call(command, args, {
-    signal: cancel.signal,
-    timeoutMs: options.timeoutMs,
-    input: options.input,
-  });
   // The server enforces the deadline; this guard covers a server that never answers.
   let timedOut = false;
   const stopGuard = options.timeoutMs === undefined
@@ -187,7 +183,7 @@ export async function callOn(
     } catch (err) {
       if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
       brokenPipe = true;
-      cancel.abort();
+      call.cancel();
     }
   };
   try {
@@ -235,19 +231,6 @@ export async function callOn(
   }
 }
 
-/**
- * Runs `fn` after `ms` unless the returned function is called first. Not
- * setTimeout: Deno 2.9.6 loads its Node timers on a process's first
- * setTimeout or clearTimeout, ~5 ms of a cold `sockd call` (a CPU profile
- * shows node:timers); AbortSignal.timeout uses the core timers. The timer
- * keeps the process alive only while `fn` waits for it, as setTimeout's does.
- */
-function after(ms: number, fn: () => void): () => void {
-  const signal = AbortSignal.timeout(ms);
-  signal.addEventListener("abort", fn, { once: true });
-  return () => signal.removeEventListener("abort", fn);
-}
-
 async function fail(
   err: unknown,
   json: boolean,
@@ -267,7 +250,7 @@ async function fail(
 }
 
 /** `p`, or a rejection as soon as `signal` aborts; a connection that completes after that is closed, not leaked. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+function untilAborted<T>(p: Promise<T>, signal: AbortWatch | undefined): Promise<T> {
   if (signal) p.then((v) => signal.aborted && (v as { close?: () => void })?.close?.(), () => {});
   return raceAbort(p, signal, () => new SockdError(Status.CANCELLED, "Interrupted"));
 }

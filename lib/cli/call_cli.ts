@@ -11,7 +11,7 @@ import { type SockdError, Status } from "../errors.ts";
 import { quote } from "../dialects/_tokenize.ts";
 import { type Connector, runCall } from "./call.ts";
 import { parseDuration } from "./duration.ts";
-import { sleep } from "../_abortable.ts";
+import { AbortFlag, sleep } from "../_abortable.ts";
 import { Exit } from "./exit_codes.ts";
 import { errorLine } from "./render.ts";
 import { defaultSocketPath, trustedOwner } from "./socket_path.ts";
@@ -126,6 +126,20 @@ export async function callAction(
   connect: Connector,
 ): Promise<number> {
   if (isFleetCall(opts)) return await fleetCallAction(command, args, opts, err);
+  return await localCallAction(command, args, opts, err, connect);
+}
+
+/**
+ * {@linkcode callAction} on this machine's socket: what a plain `sockd call`
+ * (call_fast.ts) runs, so that its bundle leaves the fleet's code out.
+ */
+export async function localCallAction(
+  command: string,
+  args: string[],
+  opts: CallCliOptions,
+  err: (line: string) => void,
+  connect: Connector,
+): Promise<number> {
   let timeoutMs: number | undefined;
   let trustOwner: number | undefined;
   let intervalMs: number | undefined;
@@ -139,7 +153,7 @@ export async function callAction(
     err(errorLine((e as Error).message));
     return Exit.USAGE;
   }
-  const interrupt = new AbortController();
+  const interrupt = new AbortFlag();
   const onInt = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onInt);
   // Straight to the file, not through Deno.stdout.writable: setting up web streams costs a
@@ -154,9 +168,9 @@ export async function callAction(
   };
   try {
     let code: number = Exit.OK;
-    for (let n = 0; n < count && !interrupt.signal.aborted; n++) {
-      if (n > 0 && intervalMs) await sleep(intervalMs, interrupt.signal);
-      if (interrupt.signal.aborted) return Exit.INTERRUPTED;
+    for (let n = 0; n < count && !interrupt.aborted; n++) {
+      if (n > 0 && intervalMs) await sleep(intervalMs, interrupt);
+      if (interrupt.aborted) return Exit.INTERRUPTED;
       code = await runCall(
         command,
         args,
@@ -173,7 +187,7 @@ export async function callAction(
           human: opts.json !== true && Deno.stdout.isTerminal(),
         },
         io,
-        interrupt.signal,
+        interrupt,
       );
       // Interrupted, or nobody reads the output any more: stop repeating.
       if (code === Exit.INTERRUPTED || code === Exit.BROKEN_PIPE) return code;

@@ -2,7 +2,7 @@
  * `sockd call` the way scripts type it, `sockd call [--socket PATH] [--json]
  * [--timeout D] [--no-stdin] [--trust-owner USER] COMMAND [ARGS...]`,
  * started from main.ts before anything else is loaded. It runs the same
- * `callAction` as the full CLI, on the one-shot client
+ * `localCallAction` as the full CLI, on the one-shot client
  * (_oneshot_client.ts), so it loads no commander, no msgpackr and no
  * `node:` module: a cold call costs little more than Deno's own start.
  * Every other form of the command line (help, --interval, --host, `--`,
@@ -11,12 +11,12 @@
  *
  * @module
  */
-import { type AllCallOptions, callAction } from "./call_cli.ts";
+import { type CallCliOptions, localCallAction } from "./call_cli.ts";
 import { connectOneShot } from "./_oneshot_client.ts";
 
 const encoder = new TextEncoder();
 
-/** Options that take a value, by every spelling, and their key in {@linkcode AllCallOptions}. */
+/** Options that take a value, by every spelling, and their key in {@linkcode CallCliOptions}. */
 const VALUED: ReadonlyMap<string, "socket" | "timeout" | "trustOwner"> = new Map([
   ["-s", "socket"],
   ["--socket", "socket"],
@@ -40,8 +40,8 @@ const VALUED: ReadonlyMap<string, "socket" | "timeout" | "trustOwner"> = new Map
  */
 export function parsePlainCall(
   argv: readonly string[],
-): { command: string; args: string[]; options: AllCallOptions } | undefined {
-  const options: AllCallOptions = {};
+): { command: string; args: string[]; options: CallCliOptions } | undefined {
+  const options: CallCliOptions = {};
   const seen = new Set<string>();
   let i = 0;
   for (; i < argv.length && argv[i]!.startsWith("-"); i++) {
@@ -74,5 +74,5 @@ export async function fastCall(argv: readonly string[]): Promise<number | undefi
   const plain = parsePlainCall(argv);
   if (!plain) return undefined;
   const err = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  return await callAction(plain.command, plain.args, plain.options, err, connectOneShot);
+  return await localCallAction(plain.command, plain.args, plain.options, err, connectOneShot);
 }

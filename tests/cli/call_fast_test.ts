@@ -320,3 +320,26 @@ Deno.test("call fast path: an aborted call is cancelled on the server, which ans
     client.close();
   }
 });
+
+Deno.test("call fast path: the preface and the first call reach the server in one write", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/raw.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const client = await connectOneShot(path, { timeoutMs: 5000 });
+  const conn = await listener.accept();
+  try {
+    const call = client.call("ping");
+    call.result.catch(() => {});
+    // Whenever this read runs, the first write is there whole: one wake-up and one read for the server.
+    const buf = new Uint8Array(4096);
+    const n = (await conn.read(buf)) ?? 0;
+    assertEquals([...buf.subarray(0, 8)], [0x00, 0x53, 0x4f, 0x43, 0x4b, 0x44, 0x00, 0x01]);
+    const length = new DataView(buf.buffer, 8, 4).getUint32(0);
+    assertEquals(n, 8 + 4 + length, `read ${n} bytes`);
+    assert(new TextDecoder().decode(buf.subarray(12, n)).includes("ping"));
+  } finally {
+    client.close();
+    conn.close();
+    listener.close();
+  }
+});

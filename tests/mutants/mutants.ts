@@ -371,8 +371,8 @@ export const mutants: Mutant[] = [
   {
     name: "a plain sockd call waits forever for a server that never greets",
     file: "lib/cli/_oneshot_client.ts",
-    find: '  deadline.addEventListener("abort", onTimeout, { once: true });\n',
-    replace: "",
+    find: "  link.greeted = after(timeoutMs, () => {",
+    replace: "  link.greeted = after(Infinity, () => {",
     tests: ["tests/cli/call_fast_test.ts"],
   },
   {
@@ -397,9 +397,23 @@ export const mutants: Mutant[] = [
     tests: ["tests/cli/call_test.ts"],
   },
   {
+    name: "a stopped timer of after() fires all the same",
+    file: "lib/_abortable.ts",
+    find: 'if (outcome === "timed-out" && !stopped) fn();',
+    replace: "fn();",
+    tests: ["tests/abortable_test.ts"],
+  },
+  {
+    name: "an AbortFlag still runs a listener removed from it",
+    file: "lib/_abortable.ts",
+    find: "    this.#listeners.delete(listener);",
+    replace: "",
+    tests: ["tests/abortable_test.ts"],
+  },
+  {
     name: "sockd call --interval does not repeat",
     file: "lib/cli/call_cli.ts",
-    find: "for (let n = 0; n < count && !interrupt.signal.aborted; n++) {",
+    find: "for (let n = 0; n < count && !interrupt.aborted; n++) {",
     replace: "for (let n = 0; n < 1; n++) {",
     tests: ["tests/cli/call_test.ts"],
   },
