@@ -9,14 +9,16 @@
  * it (the library's `serve()` without the `ffi` permission, a libc other
  * than glibc, another OS) nothing is installed and every write goes through
  * the handle, as before. The call is a V8 fast call (~20 ns with its
- * `BigInt` length); the op it replaces does the same system call from Rust
- * but costs ~150 ns more per write in process (stores into the shared stream
- * state, tokio's readiness bookkeeping). What it saves (Deno 2.9.6, 2 shared
- * cores, interleaved A/B, 16 strict connections, server and client on one
- * CPU as `--pin` runs them): server CPU per call 4.82 -> 4.54 µs, the
- * client's 3.14 -> 2.67 µs (the faster server answers more connections per
- * wake-up of the client), 125k -> 139k calls/s; the bench's pinned
- * conns-16-haproxy ratio 0.56× -> 0.63× (medians of 10 interleaved runs).
+ * `BigInt` length); the op it replaces makes the same system call from Rust
+ * and costs ~150 ns more per write (stores into the shared stream state,
+ * tokio's readiness bookkeeping; 5-byte writes in process: 707 -> 560 ns).
+ * What it saves (Deno 2.9.6, 2 shared cores, load 1.1-1.7, interleaved A/B
+ * against main, 16 strict connections): with server and client on one CPU
+ * as `--pin` runs them, the server's CPU per call 5.51 -> 4.96 µs and the
+ * client's 3.25 -> 3.03 µs (likely woken for more answers at a time), medians
+ * of 6; the bench's conns-16-haproxy ratio 0.58x -> 0.63x pinned (medians of
+ * 6), 0.79x -> 0.83x unpinned (medians of 7). An echo on the bare handle:
+ * 3.13 -> 2.89 µs per call.
  *
  * @module
  */
