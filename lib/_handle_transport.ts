@@ -11,8 +11,7 @@
  * reading, each read lands in the "user buffer" and `onread` is called with
  * its status (bytes, end-of-file or an error) in the shared `streamBaseState`;
  * `writeBuffer` writes at once when the socket takes it all, and otherwise
- * queues the write and calls the request's `oncomplete` when it is done (an
- * answer is first sent directly when it may be: lib/_direct_send.ts). That
+ * queues the write and calls the request's `oncomplete` when it is done. That
  * API is Node's internal StreamBase, private to the polyfill: every part used
  * here is checked before use ({@linkcode acceptHandles}); when one is missing,
  * connections are `net.Socket`s as before, read through `NodeSocketTransport`
@@ -33,7 +32,6 @@ import process from "node:process";
 import { getSystemErrorName } from "node:util";
 import type { Transport } from "./transport.ts";
 import { NodeSocketTransport, takeQueued } from "./_node_transport.ts";
-import { sendNow } from "./_direct_send.ts";
 
 /** Bytes queued from the socket before reading stops until `read` catches up. */
 const HIGH_WATER = 256 * 1024;
@@ -81,8 +79,6 @@ export interface StreamHandle {
   readStop(): number;
   writeBuffer(req: WriteReq, bytes: Uint8Array): number;
   close(cb?: () => void): void;
-  /** The descriptor, where the polyfill tells it (Deno's `PipeWrap`; -1 when there is none). */
-  readonly fd?: number;
 }
 
 /** Where a handle keeps the transport reading it. */
@@ -189,10 +185,6 @@ export class HandleTransport implements Transport {
   #reject: ((err: Error) => void) | undefined;
   #interrupted = false;
   #socket: net.Socket | undefined;
-  /** The descriptor answers are sent on directly (lib/_direct_send.ts); -1: none, or no longer ours. */
-  #fd: number;
-  /** Writes the handle queued and has not finished: bytes sent directly now would overtake them. */
-  #queuedWrites = 0;
 
   /**
    * Reads `handle` from now on; `early`: bytes already read from it, to be read first. (Accepted sockets
@@ -201,7 +193,6 @@ export class HandleTransport implements Transport {
   constructor(handle: StreamHandle, server?: CountedServer, early: Uint8Array[] = []) {
     this.#handle = handle;
     this.#server = server;
-    this.#fd = Number.isInteger(handle.fd) && handle.fd! >= 0 ? handle.fd! : -1;
     for (const chunk of early) this.#queue(chunk);
     (handle as Owned)[TRANSPORT] = this;
     handle.onread = HandleTransport.#onreadOf;
@@ -314,7 +305,6 @@ export class HandleTransport implements Transport {
    * them first. Its `socket` is then the `net.Socket` to hand over.
    */
   detach(): Uint8Array {
-    this.#fd = -1;
     this.#handle.readStop();
     this.#reading = false;
     this.#handle.onread = null;
@@ -350,18 +340,10 @@ export class HandleTransport implements Transport {
 
   write(bytes: Uint8Array): number | Promise<number> {
     if (this.#closed) return Promise.reject(this.#error ?? new Deno.errors.BrokenPipe("Socket is closed"));
-    let rest = bytes;
-    if (this.#fd >= 0 && this.#queuedWrites === 0) {
-      // Sent directly when nothing the handle queued is waiting (bytes keep their order); what the
-      // socket did not take, or could not (full, or an error), goes through the handle.
-      const sent = sendNow(this.#fd, bytes);
-      if (sent === bytes.length) return sent;
-      if (sent > 0) rest = bytes.subarray(sent);
-    }
     const req = spareReq ?? { oncomplete: noop, buffer: undefined };
     spareReq = undefined;
-    req.buffer = rest;
-    const err = this.#handle.writeBuffer(req, rest);
+    req.buffer = bytes;
+    const err = this.#handle.writeBuffer(req, bytes);
     if (err < 0 || streamState()![LAST_WRITE_WAS_ASYNC] === 0) {
       // Failed, or taken whole at once (the usual case for an answer): the handle keeps nothing of `req`.
       req.buffer = undefined;
@@ -369,20 +351,14 @@ export class HandleTransport implements Transport {
       return err < 0 ? Promise.reject(uvError(err, "write")) : bytes.length;
     }
     // Queued: the handle calls `oncomplete` once it is written, and keeps `req` (and through it, `bytes`) till then.
-    this.#queuedWrites++;
     return new Promise((resolve, reject) => {
-      req.oncomplete = (status) => {
-        this.#queuedWrites--;
-        if (status < 0) reject(uvError(status, "write"));
-        else resolve(bytes.length);
-      };
+      req.oncomplete = (status) => status < 0 ? reject(uvError(status, "write")) : resolve(bytes.length);
     });
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#fd = -1;
     if (this.#socket) this.#socket.destroy();
     else {
       this.#handle.close();

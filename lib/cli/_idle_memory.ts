@@ -26,8 +26,7 @@
  *   (the JavaScript thread has its own arena, which glibc only trims from
  *   its top). `malloc_trim(0)` returns the free pages of every arena; it is
  *   reached through FFI, opened at start, after which the `ffi` permission is
- *   dropped for good. (The same library gives the connections' writes their
- *   `send`: lib/_direct_send.ts.) Deno calls the same function after loading the main
+ *   dropped for good. Deno calls the same function after loading the main
  *   module and on SIGUSR2 with `DENO_USR2_MEMORY_TRIM` set, but SIGUSR2 is
  *   sockd's upgrade signal.
  *
@@ -40,7 +39,6 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { SEND_SYMBOL, useDirectSend } from "../_direct_send.ts";
 
 /** V8's `gc` with its options (V8's gc extension). */
 type V8Gc = (options: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
@@ -55,8 +53,7 @@ export interface Reclaim {
 
 /**
  * The reclaim functions of this process. Call it once, early: it drops the
- * `ffi` permission (after opening libc, when it may, and installing its
- * `send` for the connections' writes).
+ * `ffi` permission (after opening libc, when it may).
  */
 export async function reclaimFunctions(): Promise<Reclaim> {
   return { gc: await v8Gc(), trim: mallocTrim() };
@@ -90,16 +87,13 @@ function mallocTrim(): (() => Promise<void>) | undefined {
     // would map ~1.3 MiB more of the deno binary's code (measured: 61.1 against 59.5 MiB idle).
     const libc = Deno.dlopen("libc.so.6", {
       malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
-      send: SEND_SYMBOL,
     });
-    useDirectSend(libc.symbols.send);
     return async () => void await libc.symbols.malloc_trim(0n);
   } catch {
     // Not glibc (musl has no malloc_trim): freed memory stays with the allocator.
     return undefined;
   } finally {
-    // The library is open (its `send` is the only other symbol used); nothing else in the server loads
-    // native code.
+    // The library is open; nothing else in the server loads native code.
     Deno.permissions.revokeSync({ name: "ffi" });
   }
 }

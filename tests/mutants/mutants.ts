@@ -730,32 +730,4 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/session_limits_test.ts"],
   },
-  {
-    name: "an answer sent directly overtakes a write the handle still holds",
-    file: "lib/_handle_transport.ts",
-    find: "if (this.#fd >= 0 && this.#queuedWrites === 0) {",
-    replace: "if (this.#fd >= 0) {",
-    tests: ["tests/direct_send_test.ts"],
-  },
-  {
-    name: "a connection handed to the successor is still written directly here",
-    file: "lib/_handle_transport.ts",
-    find: "    this.#fd = -1;\n    this.#handle.readStop();",
-    replace: "    this.#handle.readStop();",
-    tests: ["tests/direct_send_test.ts"],
-  },
-  {
-    name: "what a short direct send did not take is written again from the start",
-    file: "lib/_handle_transport.ts",
-    find: "if (sent > 0) rest = bytes.subarray(sent);",
-    replace: "",
-    tests: ["tests/direct_send_test.ts"],
-  },
-  {
-    name: "a direct send to a client gone away raises SIGPIPE",
-    file: "lib/_direct_send.ts",
-    find: "const FLAGS = 0x40 | 0x4000;",
-    replace: "const FLAGS = 0x40;",
-    tests: ["tests/direct_send_test.ts"],
-  },
 ];
