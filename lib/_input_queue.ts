@@ -10,6 +10,8 @@ export class InputQueue {
   #ctl!: ReadableStreamDefaultController<Uint8Array>;
   #room: (() => void) | undefined;
   #closed = false;
+  #received = false;
+  #ended = false;
 
   /** @param highWaterBytes bytes buffered before `push` waits */
   constructor(highWaterBytes: number) {
@@ -34,6 +36,7 @@ export class InputQueue {
    */
   push(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#closed) return undefined;
+    if (chunk.length > 0) this.#received = true;
     this.#ctl.enqueue(chunk);
     if ((this.#ctl.desiredSize ?? 1) > 0) return undefined;
     return new Promise((resolve) => {
@@ -41,10 +44,20 @@ export class InputQueue {
     });
   }
 
+  /**
+   * The client ended the input without sending a byte: the call is as one
+   * made without input (`sockd call` offers stdin with every call and ends
+   * it at once when the command does not read it).
+   */
+  get endedEmpty(): boolean {
+    return this.#ended && !this.#received;
+  }
+
   /** Ends the stream normally (the client sent everything). */
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ended = true;
     this.#ctl.close();
     this.#wake();
   }

@@ -99,21 +99,23 @@ export class SessionCalls {
 
   /**
    * The connection moves (`Session.moveOut`): the calls of `persistent`
-   * commands without input stop here without an answer and follow in the
-   * successor; those reading input end at once with 106 (it cannot be
-   * replayed there); the others finish here.
+   * commands without input (or whose input ended empty) stop here without
+   * an answer and follow in the successor; those reading input end at once
+   * with 106 (it cannot be replayed there); the others finish here.
    */
   moveOut(move: MoveOut): void {
     for (const state of this.#calls?.values() ?? []) {
       if (!this.#o.dispatcher.isPersistent(state.command)) continue;
-      if (state.input) {
+      // Input ended before a byte of it came (sockd call's stdin offered to a command that reads
+      // none): nothing to replay, the call follows as one without input.
+      if (state.input && !state.input.endedEmpty) {
         // Its input so far cannot be replayed there, and no more is read here: it ends now, with a
         // reason, instead of the client hearing nothing until the drain gives up on it.
         state.call.abort(new SockdError(Status.CANCELLED, MOVED_WITH_INPUT));
         continue;
       }
       state.moved = true;
-      move.add(state.req);
+      move.add(state.input ? { ...state.req, input: false } : state.req);
       state.call.abort(new SockdError(Status.CANCELLED, "Connection moved to the successor process"));
     }
   }

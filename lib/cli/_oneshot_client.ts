@@ -83,6 +83,8 @@ class OneShotClient implements CallClient {
       stopGrace: undefined,
       greeted: () => {},
       preface: PREFACE,
+      queued: [],
+      next: undefined,
     };
     openLink(this.#link, timeoutMs);
   }
@@ -117,6 +119,10 @@ interface Link {
   greeted: true | (() => void);
   /** The preface, until it goes out in front of the first frame. */
   preface: Uint8Array | undefined;
+  /** Frames for the next write, which has not started yet: it takes them all. */
+  queued: Uint8Array[];
+  /** That next write, once a frame waits for it. */
+  next: Promise<void> | undefined;
 }
 
 /**
@@ -164,16 +170,24 @@ function closeLink(link: Link): void {
   } catch { /* already closed */ }
 }
 
-/** Writes a frame after those before it; rejects when the connection is dead or the write fails. */
+/**
+ * Writes a frame after those before it; rejects when the connection is dead or the write fails.
+ * Frames sent before the next write starts go out in it together: `sockd call` sends its `help`
+ * and its call in the same turn, and the server, reading both at once, answers both in one write,
+ * which the client reads at once (two reads and writes less each side for a cold call).
+ */
 function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> {
   if (link.dead) return Promise.reject(link.dead);
   if (link.writeFailed) return Promise.reject(link.writeFailed);
-  const frame = encodeFrame(message, link.preface);
+  link.queued.push(encodeFrame(message, link.preface));
   link.preface = undefined;
+  if (link.next) return link.next;
   const done = link.written.then(async () => {
+    link.next = undefined;
+    const frames = link.queued.splice(0);
     if (link.writeFailed) throw link.writeFailed;
     try {
-      await writeAll(link, frame);
+      await writeAll(link, frames.length === 1 ? frames[0]! : joined(frames));
     } catch (err) {
       // As lib/client.ts: the server may have closed after explaining why (108 for a frame
       // over its limit), which the read loop must still deliver; if it does not end the
@@ -188,8 +202,19 @@ function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> 
       throw link.writeFailed;
     }
   });
+  link.next = done;
   link.written = done.catch(() => {});
   return done;
+}
+
+function joined(frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
 }
 
 async function writeAll(link: Link, bytes: Uint8Array): Promise<void> {

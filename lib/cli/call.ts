@@ -86,8 +86,11 @@ export async function runCall(
     return await fail(err, options.json, io);
   }
   try {
-    // io.stdin last: callAction makes the stream only when it is sent.
-    const input = options.stdin && await takesInput(client, command) ? io.stdin : undefined;
+    // Offered, not asked about first: the call goes out at once with its input open, right after a
+    // `help` call that says whether the command reads it. stdin follows if it does; else the input
+    // ends empty and stdin is never touched (the server treats such a call as one without input).
+    // One round trip before the answer instead of two (a cold `sockd call` from a script: ~0.4 ms).
+    const input = options.stdin ? offeredInput(takesInput(client, command), () => io.stdin) : undefined;
     return await callOn(
       client,
       command,
@@ -111,12 +114,23 @@ export async function takesInput(client: CallClient, command: string): Promise<b
     const info = await client.call("help", [command, "--json"]).result as { input?: unknown } | null;
     return info?.input !== false;
   } catch (err) {
+    // The connection failed: so does the call, and stdin stays unread.
+    if (!(err instanceof SockdError) || !err.remote) return false;
     // A server without `help` (builtins: false) cannot say: send stdin, as before.
-    if (err instanceof SockdError && err.message.startsWith('Unknown command "help"')) return true;
+    if (err.message.startsWith('Unknown command "help"')) return true;
     // The command is unknown or not allowed: the call itself will say so.
-    return !(err instanceof SockdError &&
-      (err.status === Status.NOT_FOUND || err.status === Status.FORBIDDEN));
+    return err.status !== Status.NOT_FOUND && err.status !== Status.FORBIDDEN;
   }
+}
+
+/** The command's input: `stdin()` once `wanted` says the command reads it, else none (it ends empty). */
+async function* offeredInput(
+  wanted: Promise<boolean>,
+  stdin: () => ReadableStream<Uint8Array> | undefined,
+): AsyncGenerator<Uint8Array> {
+  if (!await wanted) return;
+  const stream = stdin();
+  if (stream) yield* stream;
 }
 
 /** Options of {@linkcode callOn}. */
@@ -126,7 +140,7 @@ export interface CallOnOptions {
   /** The call's deadline, in ms. */
   timeoutMs?: number;
   /** The command's input stream. */
-  input?: ReadableStream<Uint8Array>;
+  input?: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
   /** More to say about an error the call ended with. */
   hint?: (error: SockdError) => string | undefined;
   /** Show a structured result for people. */

@@ -233,6 +233,39 @@ Deno.test("upgrade: a persistent call reading input ends at once with 106 and th
   }
 });
 
+Deno.test("upgrade: a persistent call whose input ended empty follows its connection (sockd call offers stdin to every call)", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/a.sock`;
+  const plugins = await pluginDir(tmp.dir);
+  await using first = await startServer(path, ["--plugins", plugins]);
+  const client = await connect(path, { timeoutMs: 5000 });
+  try {
+    // An input of no bytes: input: true, then input-end at once, as `sockd call ticker < /dev/null` sends.
+    const call = client.call("ticker", ["--every", "50"], { input: "" });
+    const chunks: Chunk[] = [];
+    const following = (async () => {
+      for await (const c of call) chunks.push(c);
+    })();
+    following.catch(() => {});
+    await waitFor(() => chunks.length >= 2, 10_000, "the ticker ticking");
+    const pid = await upgrade(path);
+    const marker = JSON.stringify({ $upgraded: pid });
+    await waitFor(
+      () => {
+        const at = chunks.findIndex((c) => JSON.stringify(c) === marker);
+        return at >= 0 && chunks.length > at + 1;
+      },
+      15_000,
+      `the ticker going on in process ${pid}`,
+    );
+    assert(!call.ended, "the call follows; it did not end with 106");
+  } finally {
+    client.close();
+    await stopAt(path);
+    await first.process.status;
+  }
+});
+
 /** A plugin whose host the test looks into. */
 const PLAIN = `export default { name: "plain", summary: "Nothing", access: "read", run: () => "ok" };`;
 

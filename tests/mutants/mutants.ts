@@ -411,6 +411,20 @@ export const mutants: Mutant[] = [
     tests: ["tests/abortable_test.ts"],
   },
   {
+    name: "a persistent call offered input it never got ends at an upgrade instead of following",
+    file: "lib/_session_calls.ts",
+    find: "if (state.input && !state.input.endedEmpty) {",
+    replace: "if (state.input) {",
+    tests: ["tests/e2e/upgrade_connections_test.ts"],
+  },
+  {
+    name: "sockd call sends stdin whatever help says",
+    file: "lib/cli/call.ts",
+    find: "  if (!await wanted) return;\n",
+    replace: "  await wanted;\n",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
     name: "sockd call --interval does not repeat",
     file: "lib/cli/call_cli.ts",
     find: "for (let n = 0; n < count && !interrupt.aborted; n++) {",
