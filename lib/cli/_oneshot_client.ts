@@ -174,7 +174,7 @@ function closeLink(link: Link): void {
  * Writes a frame after those before it; rejects when the connection is dead or the write fails.
  * Frames sent before the next write starts go out in it together: `sockd call` sends its `help`
  * and its call in the same turn, and the server, reading both at once, answers both in one write,
- * which the client reads at once (two reads and writes less each side for a cold call).
+ * which the client reads at once (a cold call: one write and one read less on each side).
  */
 function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> {
   if (link.dead) return Promise.reject(link.dead);
