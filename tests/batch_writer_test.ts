@@ -1,4 +1,5 @@
 import { BatchWriter } from "../lib/_batch_writer.ts";
+import { concatBytes } from "../lib/_bytes.ts";
 import { _alarmState } from "../lib/_idle_clock.ts";
 import { writeEvent } from "../lib/_event_writer.ts";
 import type { Dialect, Event } from "../lib/dialects/dialect.ts";
@@ -173,20 +174,10 @@ Deno.test("batch writer: msgpack answers written straight into the batch are the
   }
   out.flushQueued();
   await out.drained();
-  assertEquals(concat(writes), concat(want));
+  assertEquals(concatBytes(writes), concatBytes(want));
   assert(direct > 200, `only ${direct} answers were written straight into the batch`);
   out.close();
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
-}
 
 /** Text around the short-answer path's limits: ASCII edges, non-ASCII at the start, the end, past the limit. */
 const TRICKY_TEXTS = [
@@ -223,7 +214,7 @@ Deno.test("batch writer: short text answers, alone or together, are the bytes Te
   out.flushQueued();
   await out.drained();
   const all = TRICKY_TEXTS.join("");
-  assertEquals(concat(writes.slice(from)), enc.encode(all + "bytes\n" + all));
+  assertEquals(concatBytes(writes.slice(from)), enc.encode(all + "bytes\n" + all));
   out.close();
 });
 
@@ -250,7 +241,7 @@ Deno.test("batch writer: a write the socket takes at once (a number back) goes o
   out.flushQueued();
   await out.drained();
   const want = "pong\n" + Array.from({ length: 20 }, (_, i) => `answer ${i}\n`).join("");
-  assertEquals(dec.decode(concat(writes)), want);
+  assertEquals(dec.decode(concatBytes(writes)), want);
   out.close();
 });
 

@@ -1,4 +1,5 @@
 import { crc32 } from "node:zlib";
+import { concatBytes } from "../lib/_bytes.ts";
 import { cachedDenortPath, compileArgs, denortHelp, verifyBuilt } from "../build.ts";
 import { VERSION } from "../lib/version.ts";
 import { assertEquals, assertIncludes, assertThrows } from "./assert.ts";
@@ -129,13 +130,7 @@ function storedZip(name: string, data: Uint8Array): Uint8Array {
   end.setUint32(16, centralAt, true);
   const parts = [new Uint8Array(local.buffer), file, data, new Uint8Array(central.buffer), file];
   parts.push(new Uint8Array(end.buffer));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Copies what `deno task build` reads into `dir`, so a test build never touches the checkout's dist/. */

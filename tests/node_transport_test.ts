@@ -7,6 +7,7 @@
  * give up the bytes read but not used when the connection moves.
  */
 import net from "node:net";
+import { concatBytes } from "../lib/_bytes.ts";
 import { acceptQueue, type MovableTransport } from "../lib/_adopted_listener.ts";
 import { acceptHandles, HandleTransport, socketTransport } from "../lib/_handle_transport.ts";
 import { NodeSocketTransport } from "../lib/_node_transport.ts";
@@ -73,13 +74,7 @@ async function readAll(t: MovableTransport, size: number): Promise<Uint8Array> {
     if (n === null) break;
     parts.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 Deno.test("node transport: sockd serve's connections are read through their handle, with no net.Socket made", async () => {

@@ -5,6 +5,7 @@
  * running under it.
  */
 import type { Command } from "../lib/command.ts";
+import { concatBytes } from "../lib/_bytes.ts";
 import { decode } from "../lib/codec.ts";
 import { frame } from "../lib/dialects/_frame_decoder.ts";
 import { encodeFrame, MSGPACK_PREFACE } from "../lib/dialects/msgpack.ts";
@@ -53,10 +54,7 @@ async function readAll(conn: Deno.UnixConn, ms = 5_000): Promise<Uint8Array> {
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) (out.set(p, off), off += p.length);
-  return out;
+  return concatBytes(parts);
 }
 
 function frames(bytes: Uint8Array): Record<string, unknown>[] {

@@ -1,4 +1,5 @@
 import { connect } from "../lib/client.ts";
+import { concatBytes } from "../lib/_bytes.ts";
 import type { Command } from "../lib/command.ts";
 import { decode } from "../lib/codec.ts";
 import { FrameDecoder } from "../lib/dialects/_frame_decoder.ts";
@@ -204,9 +205,7 @@ Deno.test("limits: a client that sends calls but does not read the answers is re
       for (let id = 1; id <= calls; id++) {
         parts.push(encodeFrame({ type: "call", id, command: "blob", args: [] }));
       }
-      let bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) bytes.set(p, (at += p.length) - p.length);
+      let bytes = concatBytes(parts);
       // ~14 KiB of requests: the socket takes them all, the server reads them over several reads.
       while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
       blobs = 0;

@@ -23,6 +23,7 @@ import type { Chunk } from "../command.ts";
 import type { CallOptions } from "../client.ts";
 import { Call } from "../client_call.ts";
 import { after } from "../_abortable.ts";
+import { concatBytes } from "../_bytes.ts";
 import { dialUnix } from "../_dial_unix.ts";
 import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
@@ -187,7 +188,7 @@ function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> 
     const frames = link.queued.splice(0);
     if (link.writeFailed) throw link.writeFailed;
     try {
-      await writeAll(link, frames.length === 1 ? frames[0]! : joined(frames));
+      await writeAll(link, concatBytes(frames));
     } catch (err) {
       // As lib/client.ts: the server may have closed after explaining why (108 for a frame
       // over its limit), which the read loop must still deliver; if it does not end the
@@ -205,16 +206,6 @@ function sendFrame(link: Link, message: Record<string, unknown>): Promise<void> 
   link.next = done;
   link.written = done.catch(() => {});
   return done;
-}
-
-function joined(frames: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
 }
 
 async function writeAll(link: Link, bytes: Uint8Array): Promise<void> {

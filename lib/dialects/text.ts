@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { concatBytes } from "../_bytes.ts";
 import type { Chunk } from "../command.ts";
 import { Status } from "../errors.ts";
 import { toJsonValue } from "../json_value.ts";
@@ -307,14 +308,7 @@ type Part = string | Uint8Array;
 function concat(parts: Part[]): Part {
   if (parts.length === 1) return parts[0]!;
   if (parts.every((p) => typeof p === "string")) return parts.join("");
-  const bytes = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
-  const out = new Uint8Array(bytes.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of bytes) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => typeof p === "string" ? encoder.encode(p) : p));
 }
 
 /** The text dialect: the fallback for any connection that is neither msgpack nor JSON lines. */

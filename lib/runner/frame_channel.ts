@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { concatBytes } from "../_bytes.ts";
 import { decode, encodeFramed } from "../codec.ts";
 import { FrameDecoder } from "../dialects/_frame_decoder.ts";
 
@@ -80,17 +81,7 @@ export class FrameChannel {
       while (this.#queue.length > 0) {
         const parts = this.#queue;
         this.#queue = [];
-        let bytes: Uint8Array;
-        if (parts.length === 1) {
-          bytes = parts[0]!;
-        } else {
-          bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-          let off = 0;
-          for (const p of parts) {
-            bytes.set(p, off);
-            off += p.length;
-          }
-        }
+        const bytes = concatBytes(parts);
         await this.#write(bytes);
         this.#queued -= bytes.length;
       }

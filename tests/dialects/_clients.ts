@@ -5,6 +5,7 @@
  * deadline.
  */
 import type { Chunk } from "../../lib/command.ts";
+import { concatBytes } from "../../lib/_bytes.ts";
 import { decodeFrameBody, encodeFrame, MSGPACK_PREFACE } from "../../lib/dialects/msgpack.ts";
 import { frame, FrameDecoder } from "../../lib/dialects/_frame_decoder.ts";
 import { quote } from "../../lib/dialects/_tokenize.ts";
@@ -92,16 +93,6 @@ export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Prom
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
   outer: for (let i = from; i <= hay.length - needle.length; i++) {
     for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
@@ -122,7 +113,7 @@ export function renderTranscript(chunks: Chunk[], result: unknown): Uint8Array {
   else if (result !== undefined && result !== null) {
     parts.push(enc.encode(JSON.stringify(toJsonValue(result)) + "\n"));
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 interface Pending {
@@ -197,7 +188,7 @@ class TextClient extends RawClient implements DialectClient {
   }
 
   protected onBytes(bytes: Uint8Array) {
-    this.#buf = concat([this.#buf, bytes]);
+    this.#buf = concatBytes([this.#buf, bytes]);
     if (this.#ready) {
       // The first prompt after `prompt on` is bare: "sockd> ".
       if (dec.decode(this.#buf).endsWith("sockd> ")) {
@@ -269,7 +260,7 @@ class TextClient extends RawClient implements DialectClient {
         within(
           new Promise<void>((resolve) => {
             const check = () => {
-              if (dec.decode(concat(pending.out)).includes(text)) resolve();
+              if (dec.decode(concatBytes(pending.out)).includes(text)) resolve();
             };
             pending.watch = check;
             check();
