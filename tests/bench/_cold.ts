@@ -4,38 +4,15 @@
  * cache, so whatever install.ts writes is what is timed), against `deno run`
  * of an empty script, and `redis-cli`/`socat` one-shots of the peers beside.
  *
- * The install root is a fixed path in the checkout (`.bench-cache/install`,
- * gitignored), reinstalled every run, because deno.json's "bench" set must
- * name the program it runs.
+ * The install is shared with the other CLI rows (tests/bench/_install.ts).
  *
  * @module
  */
-import { CACHE } from "./_c_client.ts";
 import type { Env } from "./_env.ts";
 import { interleave } from "./_figures.ts";
+import { installedSockd } from "./_install.ts";
 import { ROOT, runOutput, timeRun } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
-
-/** Where the bench installs sockd; the "bench" set allows running `${INSTALL_ROOT}/bin/sockd`. */
-export const INSTALL_ROOT = `${CACHE}/install`;
-const INSTALLED = `${INSTALL_ROOT}/bin/sockd`;
-
-/** Runs `deno task install` into {@linkcode INSTALL_ROOT}; throws with its output when it fails. */
-async function installSockd(): Promise<void> {
-  const out = await new Deno.Command("deno", {
-    args: ["task", "-q", "install"],
-    cwd: ROOT,
-    env: { DENO_INSTALL_ROOT: INSTALL_ROOT },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(180_000),
-  }).output();
-  if (!out.success) {
-    const dec = new TextDecoder();
-    throw new Error(`deno task install failed: ${dec.decode(out.stdout)}${dec.decode(out.stderr)}`);
-  }
-}
 
 /** Debian's path (installed with redis-server); named in the "bench" set. */
 const REDIS_CLI = "/usr/bin/redis-cli";
@@ -61,8 +38,8 @@ export const COLD_IDS: readonly string[] = ["cold-call", "cold-call-redis-cli", 
 /** Wall time of a cold `sockd call ping` process against `deno run` of an empty script. */
 export async function coldCall(env: Env): Promise<Row[]> {
   const { coldRuns } = env.config;
-  await installSockd();
-  const call = () => timeRun(INSTALLED, ["call", "--socket", env.sockd, "ping"], "/");
+  const installed = await installedSockd();
+  const call = () => timeRun(installed, ["call", "--socket", env.sockd, "ping"], "/");
   const empty = () => timeRun("deno", ["run", "-q", `${ROOT}tests/bench/fixtures/empty.ts`]);
   const contenders = [{ name: "empty", sample: empty }, { name: "call", sample: call }];
   if (env.redis) {
@@ -77,7 +54,7 @@ export async function coldCall(env: Env): Promise<Row[]> {
     });
   }
   // The installed tool must answer, and the first runs fill Deno's caches: not counted.
-  const pong = (await runOutput(INSTALLED, ["call", "--socket", env.sockd, "ping"], "/")).trim();
+  const pong = (await runOutput(installed, ["call", "--socket", env.sockd, "ping"], "/")).trim();
   if (pong !== "pong") throw new Error(`the installed sockd answered ping with ${JSON.stringify(pong)}`);
   for (let i = 0; i < 2; i++) for (const c of contenders) await c.sample();
   const s = await interleave(coldRuns, contenders);

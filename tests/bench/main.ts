@@ -31,6 +31,7 @@ import { hostMemory, hostStart, pluginHostCalls } from "./_plugin_host.ts";
 import { FLEET_IDS, fleetFanOut } from "./_fleet.ts";
 import { adoptedMemory, adoptedSocket } from "./_adopted.ts";
 import { streamingLent } from "./_stream_lend.ts";
+import { cliStreaming } from "./_cli_stream.ts";
 import { NODE, runOutput, Scope } from "./_processes.ts";
 import { makeRow, type Row } from "./_row.ts";
 import { renderNotes, renderTable } from "./_table.ts";
@@ -65,6 +66,7 @@ const FIGURES: readonly Figure[] = [
   { ids: [...CONNECTION_MEMORY_IDS], run: connectionMemory },
   { ids: [...COLD_IDS], run: coldCall },
   { ids: ["stream-lend"], run: streamingLent },
+  { ids: ["cli-stream"], run: cliStreaming },
   { ids: [...FLEET_IDS], run: fleetFanOut },
   { ids: ["adopted-1", "adopted-16", "adopted-stream"], run: adoptedSocket },
   { ids: ["adopted-memory"], run: adoptedMemory },
@@ -81,6 +83,7 @@ const ORDER = [
   ...CONNECTION_MEMORY_IDS,
   "stream",
   "stream-lend",
+  "cli-stream",
   "unary-1",
   "unary-1-minimal",
   "unary-16",
