@@ -87,6 +87,37 @@ export function readFailure(err: unknown, path: string): SockdError {
     : new SockdError(Status.CONN_ERROR, `Connection to ${path} lost`, { cause: err });
 }
 
+/**
+ * Why a server's first frame is not a greeting: a refusal (an `end` with a
+ * status, e.g. 109 when the socket's connection limit is reached) or
+ * anything else; undefined for a hello.
+ */
+export function notAHello(first: Record<string, unknown>, name: string): SockdError | undefined {
+  if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
+    return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
+  }
+  if (first.type === "hello") return undefined;
+  const why = first.type === "end" ? `: ${first.error}` : "";
+  return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
+}
+
+/**
+ * Why a server's first bytes cannot begin a greeting, when their length
+ * prefix is over the frame limit: a refusal as a text line (`error 109: …`,
+ * from a server refusing before it knew the client's dialect), or a server
+ * of another kind, whose first line is quoted.
+ */
+export function unframedGreeting(bytes: Uint8Array, name: string): SockdError {
+  const text = new TextDecoder().decode(bytes.subarray(0, 256));
+  const line = /^error (\d{3}): ([^\n]*)\n/.exec(text);
+  if (line) return new SockdError(Number(line[1]), line[2]!, { remote: true });
+  const first = text.split(/\r?\n/)[0]!.replace(/[^\x20-\x7e]/g, "?").slice(0, 60);
+  return new SockdError(
+    Status.CONN_ERROR,
+    `Server at ${name} did not greet: it sent "${first}"; is it a sockd socket?`,
+  );
+}
+
 /** What a connection that the server closed reports. */
 export function closedByServer(path: string): SockdError {
   return new SockdError(Status.CONN_ERROR, `Server at ${path} closed the connection`);

@@ -21,7 +21,7 @@
  */
 import type { ByteChannel } from "./byte_channel.ts";
 import type { Call } from "./client_call.ts";
-import { decodeFrameBody, readDataHeader } from "./dialects/msgpack.ts";
+import { readDataHeader } from "./dialects/_data_header.ts";
 import { FRAME_HEADER_BYTES } from "./dialects/_frame_decoder.ts";
 import { readOkEnd, readSmallMap } from "./dialects/_small_msgpack.ts";
 import { SockdError, Status } from "./errors.ts";
@@ -71,11 +71,17 @@ export interface ReadOptions {
   maxFrameBytes: number;
   /** Bytes already read from the connection (the start of a frame after the greeting). */
   pending?: Uint8Array;
+  /**
+   * Decodes a frame body the reader does not read by hand (neither a bytes
+   * chunk nor a small map): msgpackr's for lib/client.ts, _msgpack_lite.ts's
+   * for the one-shot `sockd call`, which loads no npm module.
+   */
+  decode: (body: Uint8Array) => Record<string, unknown>;
 }
 
 /** Reads frames from `conn` until it ends (resolves) or fails (rejects). */
 export async function readFrames(conn: ByteChannel, sink: FrameSink, options: ReadOptions): Promise<void> {
-  const { maxFrameBytes } = options;
+  const { maxFrameBytes, decode } = options;
   const pending = options.pending ?? new Uint8Array(0);
   let buf = new Uint8Array(Math.max(READ_BYTES, pending.length));
   buf.set(pending);
@@ -117,7 +123,7 @@ export async function readFrames(conn: ByteChannel, sink: FrameSink, options: Re
         sink.end(okEnd.id, okEnd.result);
         continue;
       }
-      const wait = sink.message(readSmallMap(body, 0, body.length) ?? decodeFrameBody(body));
+      const wait = sink.message(readSmallMap(body, 0, body.length) ?? decode(body));
       if (wait) await wait;
     }
     if (sink.dead()) return;

@@ -8,7 +8,9 @@
  */
 import type { ByteChannel } from "./byte_channel.ts";
 import { decodeFrameBody, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
-import { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { readU32 } from "./dialects/_msgpack_bytes.ts";
+import { notAHello, unframedGreeting } from "./_client_calls.ts";
 import { SockdError, Status } from "./errors.ts";
 
 export { type DialOptions, dialUnix } from "./_dial_unix.ts";
@@ -53,23 +55,15 @@ export async function greet(
         if (n === null) {
           throw new SockdError(Status.CONN_ERROR, `Server at ${name} closed the connection before greeting`);
         }
-        const bodies = frames.push(buf.subarray(0, n));
-        const msgs = bodies.map((body) => decodeFrameBody(body));
-        if (msgs.length === 0) {
-          // A server refusing before it knows the dialect answers a text line.
-          const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(buf.subarray(0, n)));
-          if (line) throw new SockdError(Number(line[1]), line[2]!, { remote: true });
-          continue;
+        if (frames.buffered === 0 && n >= FRAME_HEADER_BYTES && readU32(buf, 0) > options.maxFrameBytes) {
+          // No frame: a refusal as a text line, or not a sockd server.
+          throw unframedGreeting(buf.subarray(0, n), name);
         }
+        const msgs = frames.push(buf.subarray(0, n)).map((body) => decodeFrameBody(body));
+        if (msgs.length === 0) continue;
         const hello = msgs.shift()!;
-        if (hello.type === "end" && typeof hello.status === "number" && hello.status !== Status.OK) {
-          // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
-          throw new SockdError(hello.status, String(hello.error ?? "Refused"), { remote: true });
-        }
-        if (hello.type !== "hello") {
-          const why = hello.type === "end" ? `: ${hello.error}` : "";
-          throw new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
-        }
+        const refused = notAHello(hello, name);
+        if (refused) throw refused;
         return { hello: hello as unknown as ServerHello, frames, rest: msgs };
       }
     })();

@@ -11,6 +11,7 @@ import { CallTable } from "./_client_call_table.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
+import { decodeFrameBody } from "./dialects/msgpack.ts";
 import {
   cancelOnAbort,
   closedByServer,
@@ -273,6 +274,6 @@ async function handshake(
   const maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
   const greeted = await greet(channel, name, { timeoutMs: options.timeoutMs ?? 5000, maxFrameBytes });
   // The reader splits frames itself from here; the start of one after the greeting is handed over.
-  const read = { maxFrameBytes, pending: greeted.frames.pending() };
+  const read = { maxFrameBytes, pending: greeted.frames.pending(), decode: decodeFrameBody };
   return new Client(name, channel, greeted.hello, read, greeted.rest);
 }

@@ -25,7 +25,8 @@ import { Call } from "../client_call.ts";
 import { after } from "../_abortable.ts";
 import { concatBytes } from "../_bytes.ts";
 import { dialUnix } from "../_dial_unix.ts";
-import { FrameDecoder } from "../dialects/_frame_decoder.ts";
+import { readFrames } from "../_client_reader.ts";
+import { FRAME_HEADER_BYTES } from "../dialects/_frame_decoder.ts";
 import { SockdError, Status } from "../errors.ts";
 import type { CallClient } from "./call.ts";
 import {
@@ -34,15 +35,20 @@ import {
   endAll,
   endCall,
   mayStart,
+  notAHello,
   pumpInput,
   readFailure,
+  unframedGreeting,
   WRITE_FAILURE_GRACE_MS,
 } from "../_client_calls.ts";
 import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
-import { PREFACE } from "../dialects/_msgpack_bytes.ts";
+import { PREFACE, readU32 } from "../dialects/_msgpack_bytes.ts";
 
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
-const READ_BYTES = 64 * 1024;
+/** The greeting is a few hundred bytes; what follows it is read by _client_reader.ts. */
+const GREETING_READ_BYTES = 4096;
+/** A longer first frame is no sockd hello (and would not be gathered a read at a time). */
+const MAX_HELLO_BYTES = 64 * 1024;
 
 /**
  * Connects to the server at `path` (after the trust checks of
@@ -228,68 +234,27 @@ function closedEarly(link: Link): SockdError {
   return new SockdError(Status.CONN_ERROR, `Server at ${link.path} closed the connection before greeting`);
 }
 
-/** The server's first frame (or its refusal as a text line): undefined if it is a hello, else why not. */
-function greeting(
-  link: Link,
-  first: Record<string, unknown> | undefined,
-  bytes: Uint8Array,
-): SockdError | undefined {
-  if (first === undefined) {
-    // A server refusing before it knows the dialect answers a text line.
-    const line = /^error (\d{3}): ([^\n]*)\n/.exec(new TextDecoder().decode(bytes));
-    return line ? new SockdError(Number(line[1]), line[2]!, { remote: true }) : undefined;
-  }
-  if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
-    // Refused before the greeting, e.g. 109 when the socket's connection limit is reached.
-    return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
-  }
-  if (first.type !== "hello") {
-    const why = first.type === "end" ? `: ${first.error}` : "";
-    return new SockdError(Status.CONN_ERROR, `Server at ${link.path} did not greet${why}`);
-  }
-  return undefined;
-}
-
+/**
+ * Reads the server's greeting, then hands the connection to lib/client.ts's
+ * reader (_client_reader.ts), which reads a large chunk straight into the
+ * buffer of a waiting `readInto`: `sockd call` streams output with no
+ * allocation and no copy per chunk of its own.
+ */
 async function readLoop(link: Link): Promise<void> {
-  const frames = new FrameDecoder(MAX_FRAME_BYTES);
-  const buf = new Uint8Array(READ_BYTES);
   try {
-    while (!link.dead) {
-      const n = await link.conn.read(buf);
-      if (n === null) break;
-      const bytes = buf.subarray(0, n);
-      let bodies: Uint8Array[];
-      try {
-        bodies = frames.push(bytes);
-      } catch (err) {
-        if (link.greeted === true) throw err;
-        throw greetingError(link, err);
-      }
-      if (link.greeted !== true && bodies.length === 0) {
-        const refused = greeting(link, undefined, bytes);
-        if (refused) return failLink(link, refused);
-        continue;
-      }
-      // Bytes values are copies (decodeFrameBody), so the read buffer can be reused.
-      for (const body of bodies) {
-        if (link.greeted !== true) {
-          let hello;
-          try {
-            hello = decodeFrameBody(body);
-          } catch (err) {
-            return failLink(link, greetingError(link, err));
-          }
-          const why = greeting(link, hello, bytes);
-          if (why) return failLink(link, why);
-          link.greeted();
-          link.greeted = true;
-          continue;
-        }
-        const wait = onMessage(link, decodeFrameBody(body));
-        if (wait) await wait;
-      }
-    }
-    failLink(link, link.greeted === true ? link.writeFailed ?? closedByServer(link.path) : closedEarly(link));
+    const pending = await readGreeting(link);
+    if (pending === undefined) return;
+    await readFrames(link.conn, {
+      call: (id) => link.calls.get(id),
+      end: (id, result) => {
+        const call = link.calls.get(id);
+        link.calls.delete(id);
+        call?._end(undefined, result);
+      },
+      message: (msg) => onMessage(link, msg),
+      dead: () => link.dead !== undefined,
+    }, { maxFrameBytes: MAX_FRAME_BYTES, pending, decode: decodeFrameBody });
+    failLink(link, link.writeFailed ?? closedByServer(link.path));
   } catch (err) {
     // A server that closes before greeting without reading the call (sent with the preface) resets
     // the connection: to the user, it closed the connection, as the full client reports it.
@@ -300,6 +265,40 @@ async function readLoop(link: Link): Promise<void> {
       link.conn.close();
     } catch { /* already closed */ }
   }
+}
+
+/**
+ * Reads until the server's hello and checks it as _handshake.ts does (a refusal, a text line, a
+ * server of another kind); returns the bytes after it, for the reader, or undefined when the
+ * link failed.
+ */
+async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
+  const buf = new Uint8Array(GREETING_READ_BYTES);
+  let have: Uint8Array = new Uint8Array(0);
+  while (!link.dead) {
+    const n = await link.conn.read(buf);
+    if (n === null) return void failLink(link, closedEarly(link));
+    have = concatBytes([have, buf.subarray(0, n)]);
+    if (have.length < FRAME_HEADER_BYTES) continue;
+    const end = FRAME_HEADER_BYTES + readU32(have, 0);
+    if (end > FRAME_HEADER_BYTES + MAX_HELLO_BYTES) {
+      return void failLink(link, unframedGreeting(have, link.path));
+    }
+    if (have.length < end) continue;
+    let hello;
+    try {
+      hello = decodeFrameBody(have.subarray(FRAME_HEADER_BYTES, end));
+    } catch (err) {
+      return void failLink(link, greetingError(link, err));
+    }
+    const why = notAHello(hello, link.path);
+    if (why) return void failLink(link, why);
+    const stop = link.greeted;
+    if (stop !== true) stop();
+    link.greeted = true;
+    return have.subarray(end);
+  }
+  return undefined;
 }
 
 /** One message from the server; a promise when the reader should wait (a call's chunks pile up). */

@@ -17,18 +17,9 @@ import type {
   RequestDecoder,
 } from "./dialect.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, ownsBuffer } from "./_frame_decoder.ts";
+import { CHUNK_KEY, DATA_KEYS } from "./_data_header.ts";
 import { endFrame, endFrameBound, readCallFrame, readSmallMap, writeEndFrame } from "./_small_msgpack.ts";
-import {
-  BIN,
-  fixstr,
-  frameMap,
-  headBytes,
-  PREFACE,
-  readU16,
-  readU32,
-  writeHead,
-  writeU32,
-} from "./_msgpack_bytes.ts";
+import { BIN, frameMap, headBytes, PREFACE, writeHead, writeU32 } from "./_msgpack_bytes.ts";
 
 const KEEP = { keep: true };
 
@@ -46,14 +37,6 @@ export const MSGPACK_PREFACE: Uint8Array = PREFACE;
 export function encodeFrame(message: Record<string, unknown>): Uint8Array {
   return encodeFramed(message, FRAME_HEADER_BYTES);
 }
-
-const DATA_KEYS = new Uint8Array([
-  0x83, // fixmap of 3
-  ...fixstr("type"),
-  ...fixstr("data"),
-  ...fixstr("id"),
-]);
-const CHUNK_KEY = fixstr("chunk");
 
 /**
  * The frame header of `{type: "data", id, chunk}` whose chunk is `size`
@@ -75,51 +58,6 @@ export function dataHeader(id: CallId, size: number): Uint8Array {
   out.set(CHUNK_KEY, off);
   writeHead(out, off + CHUNK_KEY.length, BIN, size);
   return out;
-}
-
-/** A data frame's header, as {@linkcode readDataHeader} found it. */
-export interface DataHeader {
-  /** The call's id (integer ids only). */
-  id: number;
-  /** Where the chunk's bytes begin in the body. */
-  start: number;
-  /** The chunk's size in bytes. */
-  size: number;
-}
-
-/**
- * Reads the header {@linkcode dataHeader} writes (its map up to the bin
- * header, the length prefix excluded) at the front of a frame `body` (all
- * of it, or its first bytes): the chunk's bytes are then
- * `body[start, start + size)`. Undefined when the body does not begin so
- * (any other frame, another key order, a string id, too few bytes yet).
- */
-export function readDataHeader(body: Uint8Array): DataHeader | undefined {
-  const keys = DATA_KEYS.length;
-  if (body.length < keys + 1 + CHUNK_KEY.length + 2) return undefined;
-  for (let i = 0; i < keys; i++) if (body[i] !== DATA_KEYS[i]) return undefined;
-  let off = keys;
-  const tag = body[off++]!;
-  let id: number;
-  if (tag < 0x80) id = tag;
-  else if (tag === 0xcc) id = body[off++]!;
-  else if (tag === 0xcd) id = readU16(body, off), off += 2;
-  else if (tag === 0xce) {
-    id = readU32(body, off);
-    off += 4;
-  } else return undefined;
-  if (off + CHUNK_KEY.length + 5 > body.length) return undefined;
-  for (let i = 0; i < CHUNK_KEY.length; i++) if (body[off + i] !== CHUNK_KEY[i]) return undefined;
-  off += CHUNK_KEY.length;
-  const bin = body[off]!;
-  let size: number;
-  if (bin === 0xc4) size = body[off + 1]!, off += 2;
-  else if (bin === 0xc5) size = readU16(body, off + 1), off += 3;
-  else if (bin === 0xc6) {
-    size = readU32(body, off + 1);
-    off += 5;
-  } else return undefined;
-  return { id, start: off, size };
 }
 
 /**
