@@ -123,6 +123,37 @@ export class Call implements AsyncIterable<Chunk> {
   }
 
   /**
+   * @internal for a writer of the call's output (`sockd call`): reads bytes
+   * and text into `buf` as {@linkcode Call.readInto} does, or resolves to
+   * the structured chunk first in line (as `{ value }`), or to null at the
+   * end. Like `readInto`, it rejects with the call's error.
+   */
+  async _readOrTake(buf: Uint8Array): Promise<number | { value: Chunk } | null> {
+    for (;;) {
+      if (this.#valueFirst()) {
+        const queue = this.#queue!;
+        const value = queue.shift()!;
+        if (queue.length < PENDING_CHUNKS / 2) this.#freeRoom();
+        return { value };
+      }
+      try {
+        return await this.readInto(buf);
+      } catch (err) {
+        // A structured chunk arrived while the read waited with nothing read: take it (next turn).
+        if (!(err instanceof TypeError) || !this.#valueFirst()) throw err;
+      }
+    }
+  }
+
+  /** Whether a structured chunk is first in line. */
+  #valueFirst(): boolean {
+    const queue = this.#queue;
+    if (!queue || queue.length === 0) return false;
+    const head = queue[0];
+    return typeof head !== "string" && !(head instanceof Uint8Array);
+  }
+
+  /**
    * @internal a data chunk arrived; resolves when there is room for more.
    * A `borrowed` chunk is a view of memory the client reads into again: it
    * is copied if kept.

@@ -153,14 +153,17 @@ export async function runSockd(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // The deadline covers writing stdin too: a child that stops reading it must not hang the test.
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();
-    await w.write(
-      typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
-    );
-    await w.close();
+    try {
+      await w.write(
+        typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
+      );
+      await w.close();
+    } catch { /* killed at the deadline: its exit code says so */ }
   }
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
   const out = await child.output();
   clearTimeout(timer);
   const dec = new TextDecoder();

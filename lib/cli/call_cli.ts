@@ -158,7 +158,10 @@ export async function localCallAction(
   Deno.addSignalListener("SIGINT", onInt);
   // Straight to the file, not through Deno.stdout.writable: setting up web streams costs a
   // cold call 2–6 ms. stdin's stream is made only when a command takes input.
-  const stdout = { write: (bytes: Uint8Array) => writeAll(Deno.stdout, bytes) };
+  const stdout = {
+    write: (bytes: Uint8Array) => writeAll(Deno.stdout, bytes),
+    writeSync: Deno.stdout.isTerminal() ? undefined : writeAllSync,
+  };
   const io = {
     stdout,
     stderr: err,
@@ -196,6 +199,19 @@ export async function localCallAction(
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
   }
+}
+
+/**
+ * Stdout that is not a terminal (a pipe, a file, /dev/null) is written synchronously, as Node
+ * writes files and pipes on Linux: Deno's async write to them goes through its blocking thread
+ * pool, a thread wake-up per chunk. Streaming 1 GiB of 64 KiB chunks through `sockd call`
+ * (medians of 5 interleaved runs): to a pipe 1.53 -> 0.97 s, to /dev/null about twice as fast.
+ * A full pipe blocks the process until its reader reads or exits (a reader gone ends the call,
+ * as before). A terminal keeps async writes, so Ctrl-C is heard even while it is stalled, and
+ * so does any write while stdin is being read into the call (call.ts).
+ */
+function writeAllSync(bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
 async function writeAll(file: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {

@@ -53,6 +53,18 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: "blob",
+    summary: "Streams N pattern bytes in chunks of S, with a line and a value halfway",
+    async *run(ctx) {
+      const [n, size] = ctx.args.map(Number) as [number, number];
+      for (let at = 0; at < n; at += size) {
+        if (at === size * Math.floor(n / size / 2)) yield* ["halfway\n", { half: true }];
+        yield patternBytes(at, Math.min(size, n - at));
+      }
+      return "done";
+    },
+  },
+  {
     name: "slow",
     summary: "Answers after 5 s",
     run: async (ctx) => {
@@ -70,6 +82,13 @@ const COMMANDS: Command[] = [
   { name: "danger", summary: "Admin only", access: "admin", run: () => "done" },
   { name: "peek", summary: "Read level", access: "read", run: () => "peeked" },
 ];
+
+/** Bytes `[at, at + n)` of a pattern in which a lost, doubled or misplaced byte shows. */
+function patternBytes(at: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = ((at + i) * 7 + ((at + i) >>> 8)) & 0xff;
+  return out;
+}
 
 /** An in-process server with {@linkcode COMMANDS}. */
 async function server(dir: string, name: string, options: Partial<ServeOptions> = {}) {
@@ -100,6 +119,17 @@ Deno.test("call: stdin is piped through to the command's input, byte for byte", 
     assert(r.bytes.every((b, i) => b === data[i]), "the bytes differ");
   });
 
+  await t.step("4 MiB from a parent that writes all of stdin before it reads stdout", async () => {
+    // Output is not written synchronously while stdin is read: a blocked stdout would stop the
+    // input, and such a parent would wait on us forever (killed here after 10 s).
+    const data = new Uint8Array(4 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31 + (i >> 12)) & 0xff;
+    const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: data, timeoutMs: 10_000 });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.bytes.length, data.length);
+    assert(r.bytes.every((b, i) => b === data[i]), "the bytes differ");
+  });
+
   await t.step("text from a pipe", async () => {
     const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: "one\ntwo\n" });
     assertEquals([r.code, r.stdout], [0, "one\ntwo\n"]);
@@ -109,6 +139,30 @@ Deno.test("call: stdin is piped through to the command's input, byte for byte", 
     const r = await runSockd(["call", "-s", s.path, "--no-stdin", "cat"], { stdin: "ignored" });
     assertEquals([r.code, r.stdout], [0, ""]);
   });
+});
+
+Deno.test("call: large output arrives byte for byte, in order with the text and values between", async (t) => {
+  await using tmp = await tempDir();
+  await using s = await server(tmp.dir, "s");
+  const n = 3 * 1024 * 1024 + 5;
+  for (const size of [64 * 1024, 100_003, 1024 * 1024]) {
+    await t.step(`${n} bytes in chunks of ${size}`, async () => {
+      const r = await runSockd(["call", "-s", s.path, "blob", String(n), String(size)], {
+        timeoutMs: 20_000,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      const half = size * Math.floor(n / size / 2);
+      const middle = new TextEncoder().encode('halfway\n{"half":true}\n');
+      const want = new Uint8Array(n + middle.length + 5);
+      want.set(patternBytes(0, half));
+      want.set(middle, half);
+      want.set(patternBytes(half, n - half), half + middle.length);
+      want.set(new TextEncoder().encode("done\n"), n + middle.length);
+      assertEquals(r.bytes.length, want.length);
+      const bad = r.bytes.findIndex((b, i) => b !== want[i]);
+      assertEquals(bad, -1, `first wrong byte at ${bad}`);
+    });
+  }
 });
 
 Deno.test("call: --json prints one JSON object per event", async (t) => {
