@@ -744,4 +744,32 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/session_limits_test.ts"],
   },
+  {
+    name: "sockd call blocks on stdout while stdin still goes into the call",
+    file: "lib/cli/call.ts",
+    find: "if (io.stdout.writeSync && !options.readingInput?.()) io.stdout.writeSync(bytes);",
+    replace: "if (io.stdout.writeSync) io.stdout.writeSync(bytes);",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
+    name: "sockd call takes a structured chunk for bytes",
+    file: "lib/client_call.ts",
+    find: 'return typeof head !== "string" && !(head instanceof Uint8Array);',
+    replace: "return false;",
+    tests: ["tests/cli/call_test.ts"],
+  },
+  {
+    name: "the one-shot client reads a text refusal as a frame's length",
+    file: "lib/cli/_oneshot_client.ts",
+    find: "return void failLink(link, unframedGreeting(have, link.path));",
+    replace: "continue;",
+    tests: ["tests/cli/call_fast_test.ts"],
+  },
+  {
+    name: "lib/client.ts reads a text refusal as a frame's length",
+    file: "lib/_handshake.ts",
+    find: "throw unframedGreeting(buf.subarray(0, n), name);",
+    replace: "void 0;",
+    tests: ["tests/cli/call_fast_test.ts"],
+  },
 ];
