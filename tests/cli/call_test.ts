@@ -113,7 +113,7 @@ Deno.test("call: stdin is piped through to the command's input, byte for byte", 
   await t.step("300 KB of binary data round-trips", async () => {
     const data = new Uint8Array(300 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 8)) & 0xff;
-    const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: data });
+    const r = await runSockd(["call", "-s", s.path, "cat"], { stdin: data, timeoutMs: 10_000 });
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.bytes.length, data.length);
     assert(r.bytes.every((b, i) => b === data[i]), "the bytes differ");
