@@ -23,7 +23,6 @@ import type { ByteChannel } from "./byte_channel.ts";
 import type { Call } from "./client_call.ts";
 import { readDataHeader } from "./dialects/_data_header.ts";
 import { FRAME_HEADER_BYTES } from "./dialects/_frame_decoder.ts";
-import { readOkEnd, readSmallMap } from "./dialects/_small_msgpack.ts";
 import { SockdError, Status } from "./errors.ts";
 
 /** Size of the read buffer while no large frames arrive. */
@@ -57,8 +56,12 @@ const MIN_READ = 4 * 1024;
 export interface FrameSink {
   /** The call in flight with this id. */
   call(id: number): Call | undefined;
-  /** An OK end with a scalar result (the common end, read by hand). */
-  end(id: number, result: unknown): void;
+  /**
+   * Delivers `body` if it is an OK end with a scalar result, the most common
+   * frame, read by hand (lib/client.ts); false for any other frame, which is
+   * then decoded. Without it, ends are decoded as any other frame.
+   */
+  okEnd?(body: Uint8Array): boolean;
   /** Any other frame but a call's bytes chunk; a promise when reading should wait. */
   message(msg: Record<string, unknown>): Promise<void> | undefined;
   /** Whether the connection is finished with. */
@@ -72,9 +75,9 @@ export interface ReadOptions {
   /** Bytes already read from the connection (the start of a frame after the greeting). */
   pending?: Uint8Array;
   /**
-   * Decodes a frame body the reader does not read by hand (neither a bytes
-   * chunk nor a small map): msgpackr's for lib/client.ts, _msgpack_lite.ts's
-   * for the one-shot `sockd call`, which loads no npm module.
+   * Decodes a frame body other than a call's bytes chunk: for lib/client.ts,
+   * _small_msgpack.ts's reader of small maps, else msgpackr; for the
+   * one-shot `sockd call`, _msgpack_lite.ts's, which loads no npm module.
    */
   decode: (body: Uint8Array) => Record<string, unknown>;
 }
@@ -118,12 +121,8 @@ export async function readFrames(conn: ByteChannel, sink: FrameSink, options: Re
         continue;
       }
       guess = 0;
-      const okEnd = readOkEnd(body, 0, body.length);
-      if (okEnd) {
-        sink.end(okEnd.id, okEnd.result);
-        continue;
-      }
-      const wait = sink.message(readSmallMap(body, 0, body.length) ?? decode(body));
+      if (sink.okEnd?.(body)) continue;
+      const wait = sink.message(decode(body));
       if (wait) await wait;
     }
     if (sink.dead()) return;

@@ -12,6 +12,7 @@ import { FrameWriter } from "./_frame_writer.ts";
 import { SockdError, Status } from "./errors.ts";
 import { dialUnix, greet, type ServerHello } from "./_handshake.ts";
 import { decodeFrameBody } from "./dialects/msgpack.ts";
+import { readOkEnd, readSmallMap } from "./dialects/_small_msgpack.ts";
 import {
   cancelOnAbort,
   closedByServer,
@@ -160,7 +161,11 @@ export class Client {
       for (const msg of pending) await this.#onMessage(msg);
       await readFrames(this.#conn, {
         call: (id) => this.#calls.get(id),
-        end: (id, result) => this.#ended(id, result),
+        okEnd: (body) => {
+          const end = readOkEnd(body, 0, body.length);
+          if (end) this.#ended(end.id, end.result);
+          return end !== undefined;
+        },
         message: (msg) => this.#onMessage(msg),
         dead: () => this.#dead !== undefined,
       }, read);
@@ -274,6 +279,10 @@ async function handshake(
   const maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
   const greeted = await greet(channel, name, { timeoutMs: options.timeoutMs ?? 5000, maxFrameBytes });
   // The reader splits frames itself from here; the start of one after the greeting is handed over.
-  const read = { maxFrameBytes, pending: greeted.frames.pending(), decode: decodeFrameBody };
+  const read: ReadOptions = {
+    maxFrameBytes,
+    pending: greeted.frames.pending(),
+    decode: (body) => readSmallMap(body, 0, body.length) ?? decodeFrameBody(body),
+  };
   return new Client(name, channel, greeted.hello, read, greeted.rest);
 }

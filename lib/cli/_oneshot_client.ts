@@ -246,11 +246,6 @@ async function readLoop(link: Link): Promise<void> {
     if (pending === undefined) return;
     await readFrames(link.conn, {
       call: (id) => link.calls.get(id),
-      end: (id, result) => {
-        const call = link.calls.get(id);
-        link.calls.delete(id);
-        call?._end(undefined, result);
-      },
       message: (msg) => onMessage(link, msg),
       dead: () => link.dead !== undefined,
     }, { maxFrameBytes: MAX_FRAME_BYTES, pending, decode: decodeFrameBody });
