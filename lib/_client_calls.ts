@@ -13,6 +13,7 @@
 import type { CallOptions } from "./client.ts";
 import type { Call } from "./client_call.ts";
 import { SockdError, Status } from "./errors.ts";
+import { readU32 } from "./dialects/_msgpack_bytes.ts";
 
 /** The calls of a connection by id: a `Map`, or lib/_client_call_table.ts's `CallTable`. */
 export interface Calls {
@@ -101,13 +102,43 @@ export function notAHello(first: Record<string, unknown>, name: string): SockdEr
   return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
 }
 
+/** The largest hello a client accepts (a hello is a few hundred bytes). */
+export const MAX_HELLO_BYTES = 64 * 1024;
+/** How much of a server's first line is read before judging it. */
+const FIRST_LINE_BYTES = 256;
+
 /**
- * Why a server's first bytes cannot begin a greeting, when their length
- * prefix is over the frame limit: a refusal as a text line (`error 109: …`,
- * from a server refusing before it knew the client's dialect), or a server
- * of another kind, whose first line is quoted.
+ * What a server's first bytes (all of them so far; `ended` once it closed)
+ * say before its hello: `"frame"` when they begin a frame the size of a
+ * hello, `"more"` when it is too early to tell, else why they cannot begin
+ * a greeting. A first line is read whole (up to 256 bytes) before it is
+ * judged: a refusal line arrives in pieces through a relay.
  */
-export function unframedGreeting(bytes: Uint8Array, name: string): SockdError {
+export function greetingStart(
+  head: Uint8Array,
+  name: string,
+  ended: boolean,
+): "frame" | "more" | SockdError {
+  if (head.length < 4) return "more";
+  const size = readU32(head, 0);
+  if (size <= MAX_HELLO_BYTES) return "frame";
+  if (!head.subarray(0, 4).every((c) => c >= 0x20 && c < 0x7f)) {
+    // Not text: a frame, only too large for a hello.
+    return new SockdError(
+      Status.CONN_ERROR,
+      `Server at ${name} did not greet: its first frame is ${size} bytes, more than a hello's ${MAX_HELLO_BYTES}`,
+    );
+  }
+  if (!ended && head.length < FIRST_LINE_BYTES && !head.includes(0x0a)) return "more";
+  return unframedGreeting(head, name);
+}
+
+/**
+ * Why a server's first bytes cannot begin a greeting: a refusal as a text
+ * line (`error 109: …`, from a server refusing before it knew the client's
+ * dialect), or a server of another kind, whose first line is quoted.
+ */
+function unframedGreeting(bytes: Uint8Array, name: string): SockdError {
   const text = new TextDecoder().decode(bytes.subarray(0, 256));
   const line = /^error (\d{3}): ([^\n]*)\n/.exec(text);
   if (line) return new SockdError(Number(line[1]), line[2]!, { remote: true });

@@ -8,9 +8,9 @@
  */
 import type { ByteChannel } from "./byte_channel.ts";
 import { decodeFrameBody, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
-import { FRAME_HEADER_BYTES, FrameDecoder } from "./dialects/_frame_decoder.ts";
-import { readU32 } from "./dialects/_msgpack_bytes.ts";
-import { notAHello, unframedGreeting } from "./_client_calls.ts";
+import { FrameDecoder } from "./dialects/_frame_decoder.ts";
+import { concatBytes } from "./_bytes.ts";
+import { greetingStart, notAHello } from "./_client_calls.ts";
 import { SockdError, Status } from "./errors.ts";
 
 export { type DialOptions, dialUnix } from "./_dial_unix.ts";
@@ -50,16 +50,26 @@ export async function greet(
     await conn.write(MSGPACK_PREFACE);
     const greeting = (async () => {
       const buf = new Uint8Array(4096);
+      /** The bytes read until they are known to begin a frame. */
+      let head: Uint8Array | undefined = new Uint8Array(0);
       while (true) {
         const n = await conn.read(buf);
         if (n === null) {
+          const why = head && greetingStart(head, name, true);
+          if (why instanceof SockdError) throw why;
           throw new SockdError(Status.CONN_ERROR, `Server at ${name} closed the connection before greeting`);
         }
-        if (frames.buffered === 0 && n >= FRAME_HEADER_BYTES && readU32(buf, 0) > options.maxFrameBytes) {
-          // No frame: a refusal as a text line, or not a sockd server.
-          throw unframedGreeting(buf.subarray(0, n), name);
+        let bytes: Uint8Array = buf.subarray(0, n);
+        if (head) {
+          // A refusal as a text line, a server of another kind, or a hello.
+          head = concatBytes([head, bytes]);
+          const start = greetingStart(head, name, false);
+          if (start === "more") continue;
+          if (start !== "frame") throw start;
+          bytes = head;
+          head = undefined;
         }
-        const msgs = frames.push(buf.subarray(0, n)).map((body) => decodeFrameBody(body));
+        const msgs = frames.push(bytes).map((body) => decodeFrameBody(body));
         if (msgs.length === 0) continue;
         const hello = msgs.shift()!;
         const refused = notAHello(hello, name);

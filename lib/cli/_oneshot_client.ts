@@ -5,10 +5,11 @@
  * and their words are the client's; tests/cli/call_fast_test.ts runs the
  * same calls through both and compares what the user sees.
  *
- * What does not touch msgpackr or `node:` is shared with lib/client.ts
- * through lib/_client_calls.ts (ending calls, sending input, the words of a
- * failed connection). The rest stays a copy on purpose: lib/client.ts's
- * writer and reader (_frame_writer.ts, _client_reader.ts) and its greeting
+ * What does not touch msgpackr or `node:` is shared with lib/client.ts: the
+ * frame reader (_client_reader.ts, given _msgpack_lite.ts's decoder), and
+ * through lib/_client_calls.ts ending calls, sending input, judging the
+ * greeting and the words of a failed connection. The rest stays a copy on
+ * purpose: lib/client.ts's writer (_frame_writer.ts) and greeting
  * (_handshake.ts) import lib/codec.ts, i.e. msgpackr, which starts Node
  * compatibility; its grace timer is a setTimeout, which loads Deno's Node
  * timers (~5 ms cold), where this one uses _abortable.ts's `after`.
@@ -34,11 +35,11 @@ import {
   closedByServer,
   endAll,
   endCall,
+  greetingStart,
   mayStart,
   notAHello,
   pumpInput,
   readFailure,
-  unframedGreeting,
   WRITE_FAILURE_GRACE_MS,
 } from "../_client_calls.ts";
 import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
@@ -47,8 +48,6 @@ import { PREFACE, readU32 } from "../dialects/_msgpack_bytes.ts";
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** The greeting is a few hundred bytes; what follows it is read by _client_reader.ts. */
 const GREETING_READ_BYTES = 4096;
-/** A longer first frame is no sockd hello (and would not be gathered a read at a time). */
-const MAX_HELLO_BYTES = 64 * 1024;
 
 /**
  * Connects to the server at `path` (after the trust checks of
@@ -272,13 +271,15 @@ async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
   let have: Uint8Array = new Uint8Array(0);
   while (!link.dead) {
     const n = await link.conn.read(buf);
-    if (n === null) return void failLink(link, closedEarly(link));
-    have = concatBytes([have, buf.subarray(0, n)]);
-    if (have.length < FRAME_HEADER_BYTES) continue;
-    const end = FRAME_HEADER_BYTES + readU32(have, 0);
-    if (end > FRAME_HEADER_BYTES + MAX_HELLO_BYTES) {
-      return void failLink(link, unframedGreeting(have, link.path));
+    if (n === null) {
+      const why = greetingStart(have, link.path, true);
+      return void failLink(link, why instanceof SockdError ? why : closedEarly(link));
     }
+    have = concatBytes([have, buf.subarray(0, n)]);
+    const start = greetingStart(have, link.path, false);
+    if (start === "more") continue;
+    if (start !== "frame") return void failLink(link, start);
+    const end = FRAME_HEADER_BYTES + readU32(have, 0);
     if (have.length < end) continue;
     let hello;
     try {

@@ -224,7 +224,9 @@ export async function callOn(
     if (bytes.length === 0 || brokenPipe) return;
     try {
       // Synchronously where the CLI allows it (see call_cli.ts), but not while stdin is being
-      // read: a process that writes all our stdin before reading our stdout would wait on us forever.
+      // read: a blocked write would stop the input at once, and a parent that writes all of our
+      // stdin before it reads our stdout would wait on us. Written async, the output waits in the
+      // call's queue and the socket buffers meanwhile (as before; 4 MiB in the test).
       if (io.stdout.writeSync && !options.readingInput?.()) io.stdout.writeSync(bytes);
       else await io.stdout.write(bytes);
     } catch (err) {

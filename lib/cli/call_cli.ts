@@ -207,8 +207,8 @@ export async function localCallAction(
  * pool, a thread wake-up per chunk. Streaming 1 GiB of 64 KiB chunks through `sockd call`
  * (medians of 5 interleaved runs): to a pipe 1.53 -> 0.97 s, to /dev/null about twice as fast.
  * A full pipe blocks the process until its reader reads or exits (a reader gone ends the call,
- * as before). A terminal keeps async writes, so Ctrl-C is heard even while it is stalled, and
- * so does any write while stdin is being read into the call (call.ts).
+ * as before). A terminal keeps async writes, as before, and so does any write while stdin is
+ * being read into the call (call.ts).
  */
 function writeAllSync(bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));

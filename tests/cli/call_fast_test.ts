@@ -300,6 +300,77 @@ Deno.test("call fast path: prints and exits as the full CLI does", async (t) => 
     }
   });
 
+  await t.step("a greeting that arrives in pieces: a hello, a refusal line, a hello too large", async () => {
+    // Each fake server sends its first bytes in pieces, 30 ms apart (a relay may split them so).
+    const pieces = async (conn: Deno.Conn, bytes: Uint8Array, cuts: number[]) => {
+      let at = 0;
+      for (const cut of [...cuts, bytes.length]) {
+        await conn.write(bytes.subarray(at, cut));
+        at = cut;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    };
+    // After the client's first bytes; then what it sends is read until it closes (no reset).
+    const answer = async (conn: Deno.Conn, bytes: Uint8Array, cuts: number[]) => {
+      const buf = new Uint8Array(64 * 1024);
+      await conn.read(buf);
+      await pieces(conn, bytes, cuts);
+      while (await conn.read(buf) !== null);
+    };
+    const line = new TextEncoder().encode("error 109: too many connections (limit 1)\n");
+    const fakes: Record<string, (conn: Deno.Conn) => Promise<void>> = {
+      // A relay to the real server that splits its hello in three.
+      relay: async (conn) => {
+        const upstream = await Deno.connect({ transport: "unix", path: s.path });
+        const up = conn.readable.pipeTo(upstream.writable).catch(() => {});
+        const reader = upstream.readable.getReader();
+        const first = await reader.read();
+        await pieces(conn, first.value!, [2, 9]);
+        reader.releaseLock();
+        await upstream.readable.pipeTo(conn.writable).catch(() => {});
+        await up;
+      },
+      refusal: (conn) => answer(conn, line, [8]),
+      short: (conn) => answer(conn, line, [3]),
+      // A frame of 70,000 bytes: sockd's hello is a few hundred.
+      large: (conn) => answer(conn, new Uint8Array([0, 1, 0x11, 0x70, 0x86, 0xa4]), [2]),
+    };
+    const said: Record<string, [number, string]> = {
+      relay: [Exit.OK, ""],
+      refusal: [Exit.REFUSED, "sockd: too many connections (limit 1)\n"],
+      short: [Exit.REFUSED, "sockd: too many connections (limit 1)\n"],
+      large: [
+        Exit.CONNECTION,
+        `sockd: server at ${tmp.dir}/large.sock did not greet: its first frame is 70000 bytes, more than a hello's 65536\n`,
+      ],
+    };
+    for (const [name, fake] of Object.entries(fakes)) {
+      const path = `${tmp.dir}/${name}.sock`;
+      const listener = Deno.listen({ transport: "unix", path });
+      const served: Promise<void>[] = [];
+      const accepting = (async () => {
+        for await (const conn of listener) {
+          served.push(
+            fake(conn).catch(() => {}).finally(() => {
+              try {
+                conn.close();
+              } catch { /* closed */ }
+            }),
+          );
+        }
+      })();
+      try {
+        const r = await same(["-s", path, "--timeout", "2s", "ping"]);
+        assertEquals([r.code, r.stderr], said[name], name);
+        if (name === "relay") assertEquals(r.stdout, "pong\n");
+      } finally {
+        listener.close();
+        await accepting.catch(() => {});
+        await Promise.all(served);
+      }
+    }
+  });
+
   await t.step("the default socket: $SOCKD_SOCKET, then $XDG_RUNTIME_DIR", async () => {
     assertEquals((await same(["ping"], { env: { SOCKD_SOCKET: s.path } })).stdout, "pong\n");
     const runtime = `${tmp.dir}/runtime`;
