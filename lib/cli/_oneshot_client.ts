@@ -36,6 +36,7 @@ import {
   endAll,
   endCall,
   greetingStart,
+  MAX_HELLO_BYTES,
   mayStart,
   notAHello,
   pumpInput,
@@ -267,23 +268,25 @@ async function readLoop(link: Link): Promise<void> {
  * link failed.
  */
 async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
-  const buf = new Uint8Array(GREETING_READ_BYTES);
-  let have: Uint8Array = new Uint8Array(0);
+  // Room for the largest hello and one read past it: bytes are read in place, never gathered, so a
+  // server trickling its hello a byte at a time costs no copying.
+  const buf = new Uint8Array(FRAME_HEADER_BYTES + MAX_HELLO_BYTES + GREETING_READ_BYTES);
+  let have = 0;
   while (!link.dead) {
-    const n = await link.conn.read(buf);
+    const n = await link.conn.read(buf.subarray(have, have + GREETING_READ_BYTES));
     if (n === null) {
-      const why = greetingStart(have, link.path, true);
+      const why = greetingStart(buf.subarray(0, have), link.path, true);
       return void failLink(link, why instanceof SockdError ? why : closedEarly(link));
     }
-    have = concatBytes([have, buf.subarray(0, n)]);
-    const start = greetingStart(have, link.path, false);
+    have += n;
+    const start = greetingStart(buf.subarray(0, have), link.path, false);
     if (start === "more") continue;
     if (start !== "frame") return void failLink(link, start);
-    const end = FRAME_HEADER_BYTES + readU32(have, 0);
-    if (have.length < end) continue;
+    const end = FRAME_HEADER_BYTES + readU32(buf, 0);
+    if (have < end) continue;
     let hello;
     try {
-      hello = decodeFrameBody(have.subarray(FRAME_HEADER_BYTES, end));
+      hello = decodeFrameBody(buf.subarray(FRAME_HEADER_BYTES, end));
     } catch (err) {
       return void failLink(link, greetingError(link, err));
     }
@@ -292,7 +295,7 @@ async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
     const stop = link.greeted;
     if (stop !== true) stop();
     link.greeted = true;
-    return have.subarray(end);
+    return buf.slice(end, have);
   }
   return undefined;
 }

@@ -775,7 +775,7 @@ export const mutants: Mutant[] = [
   {
     name: "the one-shot client decodes a hello before all of it arrived",
     file: "lib/cli/_oneshot_client.ts",
-    find: "if (have.length < end) continue;",
+    find: "if (have < end) continue;",
     replace: "",
     tests: ["tests/cli/call_fast_test.ts"],
   },
