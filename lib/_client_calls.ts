@@ -102,6 +102,17 @@ export function notAHello(first: Record<string, unknown>, name: string): SockdEr
   return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
 }
 
+/**
+ * Why a server whose first frame does not decode (`err`: msgpack that is not
+ * one map with a type) did not greet: a connection error naming the server,
+ * not the decoder's BAD_REQUEST, which would read as our request refused (102, exit 6).
+ */
+export function undecodableHello(err: unknown, name: string): SockdError {
+  const message = (err as Error).message;
+  const why = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : "undecodable";
+  return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet: ${why}`, { cause: err });
+}
+
 /** The largest hello a client accepts (a hello is a few hundred bytes). */
 export const MAX_HELLO_BYTES = 64 * 1024;
 /** How much of a server's first line is read before judging it. */

@@ -41,6 +41,7 @@ import {
   notAHello,
   pumpInput,
   readFailure,
+  undecodableHello,
   WRITE_FAILURE_GRACE_MS,
 } from "../_client_calls.ts";
 import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
@@ -288,7 +289,7 @@ async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
     try {
       hello = decodeFrameBody(buf.subarray(FRAME_HEADER_BYTES, end));
     } catch (err) {
-      return void failLink(link, greetingError(link, err));
+      return void failLink(link, undecodableHello(err, link.path));
     }
     const why = notAHello(hello, link.path);
     if (why) return void failLink(link, why);

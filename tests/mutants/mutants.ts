@@ -786,4 +786,18 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/cli/call_fast_test.ts"],
   },
+  {
+    name: "the one-shot client reports an undecodable hello as our request refused (102, exit 6)",
+    file: "lib/cli/_oneshot_client.ts",
+    find: "return void failLink(link, undecodableHello(err, link.path));",
+    replace: "return void failLink(link, greetingError(link, err));",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: "lib/client.ts reports an undecodable hello as our request refused (102, exit 6)",
+    file: "lib/_handshake.ts",
+    find: "throw undecodableHello(err, name);",
+    replace: "throw err;",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
 ];

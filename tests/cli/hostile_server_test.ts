@@ -1,0 +1,268 @@
+/**
+ * Attacks the client side of `sockd call` the way tests/dialects/fuzz_test.ts
+ * attacks the server: fake servers in this process answer with garbage
+ * before the hello, after it, and as mutations of a real server's answers,
+ * and both paths of the CLI (tests/cli/_call_paths.ts: the one-shot client
+ * and lib/client.ts) must end cleanly every time: within `--timeout` and its
+ * slack, with a documented exit code, only `sockd: ...` lines on stderr, and
+ * when they exit 0, what a sane server would have made them print.
+ *
+ * SOCKD_HOSTILE_SEED sets the seed; a failure names it.
+ */
+import type { Command } from "../../lib/command.ts";
+import { connect } from "../../lib/client.ts";
+import { connectOneShot } from "../../lib/cli/_oneshot_client.ts";
+import { encodeFrame, MSGPACK_PREFACE } from "../../lib/dialects/msgpack.ts";
+import { SockdError, Status } from "../../lib/errors.ts";
+import { Exit } from "../../lib/cli/exit_codes.ts";
+import { serve } from "../../lib/server.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { tempDir } from "../_helpers.ts";
+import { FAST, FULL, type Run, run } from "./_call_paths.ts";
+import { type ClientBytes, fakeServer, type Mutation, relay, send } from "./_fake_server.ts";
+
+const SEED = Number(Deno.env.get("SOCKD_HOSTILE_SEED") ?? 0x05ed);
+/** The `--timeout` every run gets, and the client's slack past it (lib/cli/call.ts). */
+const TIMEOUT_MS = 500;
+const SLACK_MS = 2000;
+/** Time for Deno to start and stop a subprocess on a busy machine. */
+const START_MS = 2000;
+/** Runs at once (most wait on a timer, not the CPU). */
+const PARALLEL = 8;
+const CODES: ReadonlySet<number> = new Set(Object.values(Exit));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** mulberry32, as in fuzz_test.ts. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+  return { int, bytes };
+}
+const rng = prng(SEED);
+
+const BIG = new Uint8Array(40 * 1024).fill(0x61);
+const COMMANDS: Command[] = [
+  {
+    name: "burst",
+    summary: "A line, 40 KiB, a line, a result",
+    async *run() {
+      yield "line 1\n";
+      yield BIG;
+      yield "line 3\n";
+      return "end";
+    },
+  },
+];
+/** What `burst` prints, chunk by chunk. */
+const BURST = ["line 1\n", dec.decode(BIG), "line 3\n", "end\n"];
+
+/** One hostile server and what may legitimately come of it. */
+interface Case {
+  name: string;
+  /** Arguments after `--timeout`; default `--no-stdin ping` (the call is id 1). */
+  args?: string[];
+  answer: (conn: Deno.Conn, client: ClientBytes) => Promise<void>;
+  /** Exit codes allowed besides 0. */
+  codes: readonly number[];
+  /** What stderr must match, when the case knows. */
+  said?: RegExp;
+  /** Whether an exit 0 with this stdout is what a sane server could have caused; exit 0 is wrong without it. */
+  ok?: (stdout: string) => boolean;
+}
+
+function cat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
+/** A frame of `body` (length prefix + body). */
+function framed(body: Uint8Array, size = body.length): Uint8Array {
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, size);
+  out.set(body, 4);
+  return out;
+}
+
+/** Sends `bytes` once the client's first bytes arrived; then closes, or (`open`) waits until the client does. */
+function before(bytes: Uint8Array, open: boolean): Case["answer"] {
+  return async (conn, client) => {
+    await client.until(0);
+    await send(conn, bytes);
+    if (open) await client.drain();
+  };
+}
+
+/** Sends a real hello, waits for the call, sends `bytes`; then closes, or (`open`) waits. */
+function after(hello: Uint8Array, bytes: Uint8Array, open: boolean): Case["answer"] {
+  return async (conn, client) => {
+    await client.until(0);
+    await send(conn, hello);
+    await client.until(1);
+    await send(conn, bytes);
+    if (open) await client.drain();
+  };
+}
+
+/** What one run of a case broke, or undefined. */
+function judge(c: Case, r: Run): string | undefined {
+  const out = dec.decode(r.stdout);
+  if (r.killed) return `killed after ${Math.round(r.ms)} ms`;
+  if (r.ms > TIMEOUT_MS + SLACK_MS + START_MS) return `ran ${Math.round(r.ms)} ms`;
+  if (!CODES.has(r.code)) return `exit ${r.code}`;
+  const lines = r.stderr === "" ? [] : r.stderr.replace(/\n$/, "").split("\n");
+  if (!r.stderr.endsWith("\n") && r.stderr !== "") return "stderr does not end a line";
+  for (const line of lines) {
+    if (!/^sockd: \S/.test(line) || /Uncaught|panicked|^error:|\n\s+at /.test(line)) return "stderr";
+  }
+  if (r.code === 0) {
+    if (!c.ok?.(out)) return "exit 0";
+    if (lines.length > 0) return "exit 0 with errors";
+    return undefined;
+  }
+  if (!c.codes.includes(r.code)) return `exit ${r.code}, not ${c.codes.join("|")}`;
+  if (c.said && !c.said.test(r.stderr)) return `stderr not ${c.said}`;
+  return lines.length === 0 ? "no error line" : undefined;
+}
+
+/** Runs every case through both paths, `PARALLEL` at a time; fails naming each broken one. */
+async function runAll(dir: string, cases: Case[]): Promise<number> {
+  const failures: string[] = [];
+  const jobs = cases.flatMap((c, i) => [FAST, FULL].map((entry) => ({ c, i, entry })));
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { c, i, entry } = jobs[next++]!;
+      const path = `${dir}/${i}-${entry === FAST ? "fast" : "full"}.sock`;
+      await using _fake = fakeServer(path, c.answer);
+      const args = ["-s", path, "--timeout", `${TIMEOUT_MS}ms`, ...(c.args ?? ["--no-stdin", "ping"])];
+      const r = await run(entry, args, { deadlineMs: TIMEOUT_MS + SLACK_MS + START_MS + 5000 });
+      const why = judge(c, r);
+      if (why) {
+        failures.push(
+          `${c.name} (${entry === FAST ? "fast" : "full"}): ${why}; exit ${r.code}, ` +
+            `stdout ${JSON.stringify(dec.decode(r.stdout).slice(0, 80))}, stderr ${JSON.stringify(r.stderr)}`,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  assertEquals(failures, [], `seed ${SEED} (SOCKD_HOSTILE_SEED)`);
+  return jobs.length;
+}
+
+/** A real server's hello, read off a real socket after the msgpack preface. */
+async function realHello(path: string): Promise<Uint8Array> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    await send(conn, MSGPACK_PREFACE);
+    let got: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+    const buf = new Uint8Array(4096);
+    while (got.length < 4 || got.length < 4 + new DataView(got.buffer).getUint32(0)) {
+      const n = await conn.read(buf);
+      assert(n !== null, "the real server greets");
+      got = cat(got, buf.subarray(0, n));
+    }
+    return got.slice(0, 4 + new DataView(got.buffer).getUint32(0));
+  } finally {
+    conn.close();
+  }
+}
+
+async function realServer(path: string) {
+  const s = await serve({ path, commands: COMMANDS });
+  return Object.assign(s, { [Symbol.asyncDispose]: () => s.close({ drainMs: 0 }) });
+}
+
+Deno.test("hostile server: closing at every byte offset of a real hello fails both clients with 103", async () => {
+  await using tmp = await tempDir();
+  await using real = await realServer(`${tmp.dir}/real.sock`);
+  const hello = await realHello(real.path);
+  const path = `${tmp.dir}/cut.sock`;
+  let cut = 0;
+  await using _fake = fakeServer(path, async (conn, client) => {
+    const bytes = hello.subarray(0, cut);
+    await client.until(0);
+    await send(conn, bytes);
+  });
+  const failure = async (call: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    const err = await call().then(() => undefined, (e) => e);
+    assert(performance.now() - t0 < 1500, `cut at ${cut}: took ${performance.now() - t0} ms`);
+    assert(err instanceof SockdError, `cut at ${cut}: ${err}`);
+    return err;
+  };
+  for (cut = 0; cut <= hello.length; cut++) {
+    const want = cut < hello.length ? /closed the connection before greeting$/ : /closed the connection$/;
+    const fast = await failure(async () => {
+      const client = await connectOneShot(path, { timeoutMs: 2000 });
+      try {
+        return await client.call("ping").result;
+      } finally {
+        client.close();
+      }
+    });
+    const full = await failure(async () => {
+      const client = await connect(path, { timeoutMs: 2000 });
+      try {
+        return await client.call("ping").result;
+      } finally {
+        client.close();
+      }
+    });
+    for (const err of [fast, full]) {
+      assertEquals(err.status, Status.CONN_ERROR, `cut at ${cut}: ${err.message}`);
+      assert(want.test(err.message), `cut at ${cut}: ${err.message}`);
+    }
+  }
+});
+
+Deno.test("hostile server: garbage before the hello", async () => {
+  await using tmp = await tempDir();
+  await using real = await realServer(`${tmp.dir}/real.sock`);
+  const hello = await realHello(real.path);
+  const cases: Case[] = [];
+  // No hello, so no call can succeed: a connection error, or the deadline for the hello.
+  const add = (name: string, bytes: Uint8Array, codes = [Exit.CONNECTION, Exit.TIMEOUT]) => {
+    const open = rng.int(2) === 1;
+    cases.push({ name: `${name}${open ? ", then open" : ""}`, answer: before(bytes, open), codes });
+  };
+  for (let i = 0; i < 8; i++) add(`random bytes #${i}`, rng.bytes(1 + rng.int(64)));
+  for (let i = 0; i < 4; i++) {
+    const line = Array.from({ length: 1 + rng.int(60) }, () => String.fromCharCode(0x20 + rng.int(0x5f)));
+    add(`a text line #${i}`, enc.encode(`${line.join("")}\n`));
+  }
+  for (let i = 0; i < 6; i++) {
+    const k = 1 + rng.int(hello.length - 1);
+    add(`the hello's first ${k} bytes then garbage`, cat(hello.subarray(0, k), rng.bytes(1 + rng.int(32))));
+  }
+  for (const size of [0, 1, 3, 65536, 65537, 0x7fffffff, 0xffffffff]) {
+    add(`a frame of ${size} bytes announced`, framed(rng.bytes(Math.min(size, 3)), size));
+  }
+  // A frame that is not a map, or not msgpack: the server did not greet (103), whatever follows.
+  for (
+    const [name, body] of [["nil", [0xc0]], ["a cut map", [0x81]], ["two values", [0x80, 0x80]]] as const
+  ) {
+    cases.push({
+      name: `a first frame of ${name}`,
+      answer: before(framed(new Uint8Array(body)), rng.int(2) === 1),
+      codes: [Exit.CONNECTION],
+      said: /^sockd: server at \S+ did not greet: .+\n$/,
+    });
+  }
+  for (let i = 0; i < 6; i++) {
+    const k = rng.int(hello.length);
+    add(`the hello cut at ${k}`, hello.subarray(0, k));
+  }
+  console.log(`${await runAll(tmp.dir, cases)} runs, seed ${SEED}`);
+});
