@@ -800,4 +800,12 @@ export const mutants: Mutant[] = [
     replace: "throw err;",
     tests: ["tests/cli/hostile_server_test.ts"],
   },
+  {
+    name: "error lines print a server's words raw: its newlines add lines, its escapes drive the terminal",
+    file: "lib/cli/render.ts",
+    find: "return `sockd: ${text.replace(CONTROL, escapeControl)}\\n`;",
+    replace: "return `sockd: ${text}\\n`;",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+
 ];
