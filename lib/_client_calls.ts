@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Chunk } from "./command.ts";
 import type { CallOptions } from "./client.ts";
 import type { Call } from "./client_call.ts";
 import { SockdError, Status } from "./errors.ts";
@@ -73,6 +74,16 @@ export function endCall(
   const call = calls.get(id as number);
   calls.delete(id as number);
   call?._end(error, msg.result);
+}
+
+/**
+ * A `data` frame's chunk; throws BAD_REQUEST (bad data from the server) when
+ * it has none, which a call would otherwise get as `undefined` and
+ * `sockd call` print as the word "undefined".
+ */
+export function chunkOf(msg: Record<string, unknown>): Chunk {
+  if (msg.chunk === undefined) throw new SockdError(Status.BAD_REQUEST, "a data frame without a chunk");
+  return msg.chunk as Chunk;
 }
 
 /** Ends every call in `calls` with `err` and forgets them: the connection is done. */

@@ -807,5 +807,12 @@ export const mutants: Mutant[] = [
     replace: "return `sockd: ${text}\\n`;",
     tests: ["tests/cli/hostile_server_test.ts"],
   },
-
+  {
+    name: 'a data frame without a chunk reaches the call as undefined (sockd call prints "undefined")',
+    file: "lib/_client_calls.ts",
+    find:
+      'if (msg.chunk === undefined) throw new SockdError(Status.BAD_REQUEST, "a data frame without a chunk");',
+    replace: "",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
 ];
