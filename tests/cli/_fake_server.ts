@@ -103,9 +103,9 @@ export type Mutation = { flip: number; bit: number } | { cut: number } | undefin
 
 /**
  * Relays `conn` to the real server at `upstream`, applying `mutation` to what
- * the server sends; resolves with the number of bytes the server sent.
+ * the server sends; resolves with the bytes the server sent, as it sent them, up to where the relay stopped.
  */
-export async function relay(conn: Deno.Conn, upstream: string, mutation: Mutation): Promise<number> {
+export async function relay(conn: Deno.Conn, upstream: string, mutation: Mutation): Promise<Uint8Array> {
   const up = await Deno.connect({ transport: "unix", path: upstream });
   const forward = (async () => {
     const buf = new Uint8Array(64 * 1024);
@@ -117,12 +117,14 @@ export async function relay(conn: Deno.Conn, upstream: string, mutation: Mutatio
     closeQuietly(up);
   })();
   let off = 0;
+  const seen: Uint8Array[] = [];
   try {
     const buf = new Uint8Array(64 * 1024);
     while (true) {
       const n = await up.read(buf).catch(() => null);
       if (n === null) break;
       const bytes = buf.subarray(0, n);
+      seen.push(bytes.slice());
       if (mutation && "cut" in mutation && off + n >= mutation.cut) {
         await send(conn, bytes.subarray(0, mutation.cut - off));
         off = mutation.cut;
@@ -139,7 +141,12 @@ export async function relay(conn: Deno.Conn, upstream: string, mutation: Mutatio
     closeQuietly(up);
     await forward;
   }
-  return off;
+  const all = new Uint8Array(off);
+  for (let at = 0, i = 0; at < off; i++) {
+    all.set(seen[i]!.subarray(0, off - at), at);
+    at += seen[i]!.length;
+  }
+  return all;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -135,9 +135,11 @@ function judge(c: Case, r: Run): string | undefined {
   return lines.length === 0 ? "no error line" : undefined;
 }
 
-/** Runs every case through both paths, `PARALLEL` at a time; fails naming each broken one. */
-async function runAll(dir: string, cases: Case[]): Promise<number> {
+/** Runs every case through both paths, `PARALLEL` at a time; fails naming each broken one. Logs the exit codes seen. */
+async function runAll(dir: string, cases: Case[]): Promise<void> {
   const failures: string[] = [];
+  const exits: Record<number, number> = {};
+  const t0 = performance.now();
   const jobs = cases.flatMap((c, i) => [FAST, FULL].map((entry) => ({ c, i, entry })));
   let next = 0;
   const worker = async () => {
@@ -147,18 +149,23 @@ async function runAll(dir: string, cases: Case[]): Promise<number> {
       await using _fake = fakeServer(path, c.answer);
       const args = ["-s", path, "--timeout", `${TIMEOUT_MS}ms`, ...(c.args ?? ["--no-stdin", "ping"])];
       const r = await run(entry, args, { deadlineMs: TIMEOUT_MS + SLACK_MS + START_MS + 5000 });
+      exits[r.code] = (exits[r.code] ?? 0) + 1;
       const why = judge(c, r);
       if (why) {
         failures.push(
           `${c.name} (${entry === FAST ? "fast" : "full"}): ${why}; exit ${r.code}, ` +
-            `stdout ${JSON.stringify(dec.decode(r.stdout).slice(0, 80))}, stderr ${JSON.stringify(r.stderr)}`,
+            `stdout ${JSON.stringify(shorten(dec.decode(r.stdout)))}, stderr ${JSON.stringify(r.stderr)}`,
         );
       }
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
+  console.log(
+    `${jobs.length} runs in ${Math.round(performance.now() - t0)} ms, seed ${SEED}, exit codes ${
+      JSON.stringify(exits)
+    }`,
+  );
   assertEquals(failures, [], `seed ${SEED} (SOCKD_HOSTILE_SEED)`);
-  return jobs.length;
 }
 
 /** A real server's hello, read off a real socket after the msgpack preface. */
@@ -264,5 +271,179 @@ Deno.test("hostile server: garbage before the hello", async () => {
     const k = rng.int(hello.length);
     add(`the hello cut at ${k}`, hello.subarray(0, k));
   }
-  console.log(`${await runAll(tmp.dir, cases)} runs, seed ${SEED}`);
+  await runAll(tmp.dir, cases);
 });
+
+Deno.test("hostile server: a real hello, then garbage", async () => {
+  await using tmp = await tempDir();
+  await using real = await realServer(`${tmp.dir}/real.sock`);
+  const hello = await realHello(real.path);
+  const frame = (m: Record<string, unknown>) => encodeFrame(m);
+  const pong = frame({ type: "end", id: 1, status: 0, result: "pong" });
+  const cases: Case[] = [];
+  const add = (name: string, bytes: Uint8Array, codes: number[], ok?: Case["ok"], said?: RegExp) => {
+    const open = rng.int(2) === 1;
+    cases.push({
+      name: `${name}${open ? ", then open" : ""}`,
+      answer: after(hello, bytes, open),
+      codes,
+      ok,
+      said,
+    });
+  };
+  // Nothing at all after the hello: the call's deadline, and its slack.
+  cases.push({ name: "silence", answer: after(hello, new Uint8Array(0), true), codes: [Exit.TIMEOUT] });
+  // The call is never ended: closed (103), or its deadline (104).
+  const unended = [Exit.CONNECTION, Exit.TIMEOUT];
+  add("an end without id", frame({ type: "end", status: 0 }), [Exit.REFUSED]);
+  add("an end without id, 109", frame({ type: "end", status: 109, error: "Busy" }), [Exit.REFUSED]);
+  for (const id of ["1", 1.5, -1, 2 ** 40, 2 ** 53 + 2, [1], { id: 1 }, true, 0]) {
+    add(`an end with id ${JSON.stringify(id)}`, frame({ type: "end", id, status: 0, result: "x" }), unended);
+  }
+  add('an end with status "0"', frame({ type: "end", id: 1, status: "0" }), [Exit.REFUSED]);
+  add("an end with status 999", frame({ type: "end", id: 1, status: 999, error: "odd" }), [Exit.FAILED]);
+  add(
+    "an end whose error has lines and escapes",
+    frame({ type: "end", id: 1, status: 105, error: "Bad\nerror: x\n    at f\r\x1b[2J\x07" }),
+    [Exit.FAILED],
+    undefined,
+    /^sockd: bad\\nerror: x\\n {4}at f\\r\\x1b\[2J\\x07\n$/,
+  );
+  const isPong = (out: string) => out === "pong\n";
+  add(
+    "data for an unknown id, then the end",
+    cat(frame({ type: "data", id: 7, chunk: BIG }), pong),
+    [],
+    isPong,
+  );
+  add("an unknown frame type, then the end", cat(frame({ type: "hello", id: 1 }), pong), [], isPong);
+  for (const chunk of [5, null, true, { a: [1] }, [1, 2]]) {
+    add(
+      `a data chunk ${JSON.stringify(chunk)}, then the end`,
+      cat(frame({ type: "data", id: 1, chunk }), pong),
+      [Exit.CONNECTION, Exit.REFUSED],
+      (out) => out.endsWith("pong\n") && out.length > 5,
+    );
+  }
+  add(
+    "a data frame without a chunk, then the end",
+    cat(frame({ type: "data", id: 1, chunj: BIG }), pong),
+    [Exit.REFUSED],
+    undefined,
+    /^sockd: bad data from server: a data frame without a chunk\n$/,
+  );
+  const deep = (n: number) => framed(cat(new Uint8Array(n).fill(0x91), new Uint8Array([0xc0])));
+  for (const depth of [1000, 100_000]) {
+    add(`an array nested ${depth} deep, then the end`, cat(deep(depth), pong), [
+      Exit.CONNECTION,
+      Exit.REFUSED,
+    ]);
+  }
+  const keys = (size: number[]) =>
+    cat(
+      new Uint8Array([
+        0x83,
+        0xa4,
+        ...enc.encode("type"),
+        0xa4,
+        ...enc.encode("data"),
+        0xa2,
+        ...enc.encode("id"),
+        1,
+      ]),
+      new Uint8Array([0xa5, ...enc.encode("chunk"), ...size]),
+    );
+  add("a frame of 16 MiB + 1", framed(new Uint8Array(8), 16 * 1024 * 1024 + 1), [Exit.REFUSED]);
+  add("a bin longer than its frame", cat(framed(cat(keys([0xc4, 200]), rng.bytes(10))), pong), [
+    Exit.REFUSED,
+  ]);
+  add("a bin shorter than its frame", cat(framed(cat(keys([0xc4, 5]), rng.bytes(10))), pong), [
+    Exit.REFUSED,
+  ]);
+  add("a bin of 4 GiB", cat(framed(cat(keys([0xc6, 0xff, 0xff, 0xff, 0xff]), rng.bytes(10))), pong), [
+    Exit.REFUSED,
+  ]);
+  // A large chunk's frame, of which only the start arrives: read straight into the reader's buffer.
+  add(
+    "40 KiB announced, 100 bytes sent",
+    framed(cat(keys([0xc5, 0x9c, 0x40 - 0x10]), rng.bytes(100)), 40_000 + 11),
+    unended,
+  );
+  for (let i = 0; i < 8; i++) {
+    add(`a random body #${i}`, framed(rng.bytes(1 + rng.int(40))), [1, 2, 3, 4, 5, 6]);
+  }
+  await runAll(tmp.dir, cases);
+});
+
+/** Whether `out` is `want` with at most one bit flipped. */
+function oneBitFrom(out: Uint8Array, want: Uint8Array): boolean {
+  if (out.length !== want.length) return false;
+  let bits = 0;
+  for (let i = 0; i < out.length; i++) {
+    for (let x = out[i]! ^ want[i]!; x; x &= x - 1) bits++;
+  }
+  return bits <= 1;
+}
+
+Deno.test("hostile server: a real server's answers, one bit flipped or cut short", async () => {
+  await using tmp = await tempDir();
+  await using real = await realServer(`${tmp.dir}/real.sock`);
+  const cases: Case[] = [];
+  for (const [command, chunks] of [["ping", ["pong\n"]], ["burst", BURST]] as const) {
+    const want = chunks.join("");
+    // The real answer through a faithful relay: what both paths print, and the bytes a mutation changes.
+    let answer: Uint8Array = new Uint8Array(0);
+    const path = `${tmp.dir}/${command}.sock`;
+    {
+      await using _relay = fakeServer(
+        path,
+        async (conn) => void (answer = await relay(conn, real.path, undefined)),
+      );
+      for (const entry of [FAST, FULL]) {
+        const r = await run(entry, ["-s", path, "--timeout", "5s", command]);
+        assertEquals([r.code, dec.decode(r.stdout), r.stderr], [0, want, ""], `${command} through the relay`);
+      }
+    }
+    // Where the bytes of `burst`'s 40 KiB lie: most flips go elsewhere, into the frames' structure.
+    const big = dec.decode(answer).indexOf(dec.decode(BIG.subarray(0, 256)));
+    const offset = () => {
+      if (big < 0 || rng.int(4) === 0) return rng.int(answer.length);
+      const at = rng.int(answer.length - BIG.length + 8);
+      return at < big + 4 ? at : at + BIG.length - 8;
+    };
+    const mutated = (mutation: Mutation): Case["answer"] => async (conn) =>
+      void await relay(conn, real.path, mutation);
+    // With a bit flipped, a call may still succeed: with that bit of its output flipped, or a chunk
+    // lost (its id or type no longer the call's), or untouched (the flip was in another call's answer).
+    const sane = (out: string) =>
+      oneBitFrom(enc.encode(out), enc.encode(want)) ||
+      chunks.some((_, i) => out === chunks.filter((_, j) => j !== i).join(""));
+    for (let i = 0; i < 10; i++) {
+      const flip = offset();
+      cases.push({
+        name: `${command}, bit flipped at byte ${flip} of ${answer.length}`,
+        args: [command],
+        answer: mutated({ flip, bit: rng.int(8) }),
+        codes: [1, 2, 3, 4, 5, 6],
+        ok: sane,
+      });
+    }
+    // Cut short: the call's end never arrives (103), unless the cut falls in the `help` call's answer after it.
+    for (let i = 0; i < 6; i++) {
+      const cut = i === 0 ? answer.length - 1 : offset();
+      cases.push({
+        name: `${command}, cut at byte ${cut} of ${answer.length}`,
+        args: [command],
+        answer: mutated({ cut }),
+        codes: [Exit.CONNECTION],
+        ok: (out) => out === want,
+      });
+    }
+  }
+  await runAll(tmp.dir, cases);
+});
+
+/** `text`, or its ends around the middle left out. */
+function shorten(text: string): string {
+  return text.length <= 100 ? text : `${text.slice(0, 40)}…(${text.length - 80} more)…${text.slice(-40)}`;
+}
