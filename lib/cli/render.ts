@@ -72,8 +72,8 @@ export function errorLine(message: string): string {
   return `sockd: ${text.replace(CONTROL, escapeControl)}\n`;
 }
 
-/** C0 controls but tab, DEL and C1 controls. */
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+/** C0 controls but tab, DEL and C1 controls: all but tab, printable ASCII and U+00A0 on. */
+const CONTROL = /[^\t -~\u00a0-\u{10ffff}]/gu;
 
 function escapeControl(c: string): string {
   if (c === "\n") return "\\n";
