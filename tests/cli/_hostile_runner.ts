@@ -131,10 +131,11 @@ export async function runAll(dir: string, cases: Case[], seed: number): Promise<
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
+  const took = Math.round(performance.now() - t0);
+  const bound = TIMEOUT_MS + SLACK_MS + START_MS;
   console.log(
-    `${jobs.length} runs in ${Math.round(performance.now() - t0)} ms, seed ${seed}, exit codes ${
-      JSON.stringify(exits)
-    }`,
+    `${jobs.length} runs in ${took} ms, seed ${seed}, exit codes ${JSON.stringify(exits)}, ` +
+      `slowest run ${Math.round(slowest)} ms (bound ${bound})`,
   );
   assertEquals(failures, [], `seed ${seed} (SOCKD_HOSTILE_SEED)`);
 }
