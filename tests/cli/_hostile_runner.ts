@@ -94,6 +94,10 @@ function judge(c: Case, r: Run): string | undefined {
   for (const line of lines) {
     if (!/^sockd: \S/.test(line) || /Uncaught|panicked|^error:|\n\s+at /.test(line)) return "stderr";
   }
+  if (c.args?.includes("--json")) {
+    const why = jsonOutput(out, r.code);
+    if (why) return why;
+  }
   if (r.code === 0) {
     if (!c.ok?.(out, r.stdout)) return "exit 0";
     if (lines.length > 0) return "exit 0 with errors";
@@ -102,6 +106,22 @@ function judge(c: Case, r: Run): string | undefined {
   if (!c.codes.includes(r.code)) return `exit ${r.code}, not ${c.codes.join("|")}`;
   if (c.said && !c.said.test(r.stderr)) return `stderr not ${c.said}`;
   return lines.length === 0 ? "no error line" : undefined;
+}
+
+/** What is wrong with `--json` output: JSON lines, the last the call's end, its status 0 only on exit 0. */
+function jsonOutput(out: string, code: number): string | undefined {
+  if (!out.endsWith("\n")) return "--json output does not end a line";
+  let last: unknown;
+  for (const line of out.slice(0, -1).split("\n")) {
+    try {
+      last = JSON.parse(line);
+    } catch {
+      return `--json line not JSON: ${line.slice(0, 60)}`;
+    }
+  }
+  const status = (last as { status?: unknown } | null)?.status;
+  if (typeof status !== "number") return "--json output does not end with a status";
+  return (status === 0) === (code === 0) ? undefined : `--json status ${status} with exit ${code}`;
 }
 
 /** Runs every case through both paths, `PARALLEL` at a time; fails naming each broken one. Logs the exit codes seen. */

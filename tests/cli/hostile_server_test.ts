@@ -159,8 +159,11 @@ Deno.test("hostile server: a real hello, then garbage", async () => {
   const cases: Case[] = [];
   const add = (name: string, bytes: Uint8Array, codes: number[], ok?: Case["ok"], said?: RegExp) => {
     const open = rng.int(2) === 1;
+    // A third of the cases that cannot succeed run with --json: the error is a JSON line on stdout too.
+    const json = ok === undefined && rng.int(3) === 0;
     cases.push({
-      name: `${name}${open ? ", then open" : ""}`,
+      name: `${name}${open ? ", then open" : ""}${json ? ", --json" : ""}`,
+      args: json ? ["--json", "--no-stdin", "ping"] : undefined,
       answer: after(hello, bytes, open),
       codes,
       ok,
@@ -168,7 +171,14 @@ Deno.test("hostile server: a real hello, then garbage", async () => {
     });
   };
   // Nothing at all after the hello: the call's deadline, and its slack.
-  cases.push({ name: "silence", answer: after(hello, new Uint8Array(0), true), codes: [Exit.TIMEOUT] });
+  for (const args of [undefined, ["--json", "--no-stdin", "ping"]]) {
+    cases.push({
+      name: "silence",
+      args,
+      answer: after(hello, new Uint8Array(0), true),
+      codes: [Exit.TIMEOUT],
+    });
+  }
   // The call is never ended: closed (103), or its deadline (104).
   const unended = [Exit.CONNECTION, Exit.TIMEOUT];
   add("an end without id", frame({ type: "end", status: 0 }), [Exit.REFUSED]);
