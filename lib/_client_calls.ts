@@ -162,7 +162,8 @@ export function greetingStart(
  */
 function unframedGreeting(bytes: Uint8Array, name: string): SockdError {
   const text = new TextDecoder().decode(bytes.subarray(0, 256));
-  const line = /^error (\d{3}): ([^\n]*)\n/.exec(text);
+  // A status of sockd's is 100 or more: "error 000" would make a refused call exit 0.
+  const line = /^error ([1-9]\d\d): ([^\n]*)\n/.exec(text);
   if (line) return new SockdError(Number(line[1]), line[2]!, { remote: true });
   const first = text.split(/\r?\n/)[0]!.replace(/[^\x20-\x7e]/g, "?").slice(0, 60);
   return new SockdError(

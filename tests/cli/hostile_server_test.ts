@@ -116,7 +116,7 @@ Deno.test("hostile server: garbage before the hello", async () => {
   const hello = await realHello(real.path);
   const cases: Case[] = [];
   // No hello, so no call can succeed: a connection error, or the deadline for the hello.
-  const add = (name: string, bytes: Uint8Array, codes = [Exit.CONNECTION, Exit.TIMEOUT]) => {
+  const add = (name: string, bytes: Uint8Array, codes: number[] = [Exit.CONNECTION, Exit.TIMEOUT]) => {
     const open = rng.int(2) === 1;
     cases.push({ name: `${name}${open ? ", then open" : ""}`, answer: before(bytes, open), codes });
   };
@@ -132,6 +132,11 @@ Deno.test("hostile server: garbage before the hello", async () => {
   for (const size of [0, 1, 3, 65536, 65537, 0x7fffffff, 0xffffffff]) {
     add(`a frame of ${size} bytes announced`, framed(rng.bytes(Math.min(size, 3)), size));
   }
+  // A refusal line names its status; one that names 000 (OK) or no status of sockd's is still a failure.
+  for (const status of ["000", "099"]) {
+    add(`a refusal line of status ${status}`, enc.encode(`error ${status}: all good\n`), [Exit.CONNECTION]);
+  }
+  add("a refusal line of status 999", enc.encode("error 999: odd\n"), [Exit.FAILED]);
   // A frame that is not a map, or not msgpack: the server did not greet (103), whatever follows.
   for (
     const [name, body] of [["nil", [0xc0]], ["a cut map", [0x81]], ["two values", [0x80, 0x80]]] as const

@@ -815,4 +815,11 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/cli/hostile_server_test.ts"],
   },
+  {
+    name: "a refusal line 'error 000: ...' before the hello makes sockd call exit 0",
+    file: "lib/_client_calls.ts",
+    find: "const line = /^error ([1-9]\\d\\d): ([^\\n]*)\\n/.exec(text);",
+    replace: "const line = /^error (\\d{3}): ([^\\n]*)\\n/.exec(text);",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
 ];
