@@ -200,6 +200,43 @@ Deno.test("hostile server: a real hello, then garbage", async () => {
     undefined,
     /^sockd: bad\\nerror: x\\n {4}at f\\r\\x1b\[2J\\x07\n$/,
   );
+  // Values nested past what JSON output takes (64 levels), and odd errors: a value sockd call cannot
+  // print fails the call (103), odd details are printed (--json) or left out, an error is the call's (105).
+  const nest = (n: number): unknown => n === 0 ? 1 : [nest(n - 1)];
+  const deep = nest(100);
+  const failed = (
+    details: unknown,
+    error: unknown = "x",
+  ) => [{ type: "end", id: 1, status: 105, error, details }];
+  const odd: [string, Record<string, unknown>[], number, RegExp?][] = [
+    [
+      "a deep result",
+      [{ type: "end", id: 1, status: 0, result: deep }],
+      Exit.CONNECTION,
+      /nested too deeply/,
+    ],
+    [
+      "a deep chunk",
+      [{ type: "data", id: 1, chunk: deep }, { type: "end", id: 1, status: 0 }],
+      Exit.CONNECTION,
+      /nested too deeply/,
+    ],
+    ["an error with deep details", failed({ deep }), Exit.FAILED, /^sockd: x\n$/],
+    ["an error with details not a map", failed(5), Exit.FAILED, /^sockd: x\n$/],
+    ["an error that is a map", failed(undefined, { a: 1 }), Exit.FAILED],
+  ];
+  for (const args of [["--no-stdin", "ping"], ["--json", "--no-stdin", "ping"]]) {
+    for (const [name, msgs, code, said] of odd) {
+      const answer = after(hello, cat(...msgs.map((m) => frame(m))), rng.int(2) === 1);
+      cases.push({
+        name: `${name}${args[0] === "--json" ? ", --json" : ""}`,
+        args,
+        answer,
+        codes: [code],
+        said,
+      });
+    }
+  }
   const isPong = (out: string) => out === "pong\n";
   add(
     "data for an unknown id, then the end",
@@ -223,9 +260,9 @@ Deno.test("hostile server: a real hello, then garbage", async () => {
     undefined,
     /^sockd: bad data from server: a data frame without a chunk\n$/,
   );
-  const deep = (n: number) => framed(cat(new Uint8Array(n).fill(0x91), new Uint8Array([0xc0])));
+  const nested = (n: number) => framed(cat(new Uint8Array(n).fill(0x91), new Uint8Array([0xc0])));
   for (const depth of [1000, 100_000]) {
-    add(`an array nested ${depth} deep, then the end`, cat(deep(depth), pong), [
+    add(`an array nested ${depth} deep, then the end`, cat(nested(depth), pong), [
       Exit.CONNECTION,
       Exit.REFUSED,
     ]);
