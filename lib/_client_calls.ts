@@ -62,7 +62,7 @@ export function endCall(
   const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
   const error = status === Status.OK
     ? undefined
-    : new SockdError(status, String(msg.error ?? "Call failed"), {
+    : new SockdError(status, errorText(msg.error, "Call failed"), {
       remote: true,
       details: msg.details as Record<string, unknown> | undefined,
     });
@@ -86,6 +86,14 @@ export function chunkOf(msg: Record<string, unknown>): Chunk {
   return msg.chunk as Chunk;
 }
 
+/**
+ * A server's `error`: its text, or `fallback` when it sent none or no text
+ * (a map printed "[object Object]").
+ */
+function errorText(error: unknown, fallback: string): string {
+  return typeof error === "string" ? error : fallback;
+}
+
 /** Ends every call in `calls` with `err` and forgets them: the connection is done. */
 export function endAll(calls: Calls, err: SockdError): void {
   for (const call of calls.values()) call._end(err);
@@ -106,10 +114,10 @@ export function readFailure(err: unknown, path: string): SockdError {
  */
 export function notAHello(first: Record<string, unknown>, name: string): SockdError | undefined {
   if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
-    return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
+    return new SockdError(first.status, errorText(first.error, "Refused"), { remote: true });
   }
   if (first.type === "hello") return undefined;
-  const why = first.type === "end" ? `: ${first.error}` : "";
+  const why = first.type === "end" ? `: ${errorText(first.error, "an end")}` : "";
   return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
 }
 

@@ -223,7 +223,7 @@ Deno.test("hostile server: a real hello, then garbage", async () => {
     ],
     ["an error with deep details", failed({ deep }), Exit.FAILED, /^sockd: x\n$/],
     ["an error with details not a map", failed(5), Exit.FAILED, /^sockd: x\n$/],
-    ["an error that is a map", failed(undefined, { a: 1 }), Exit.FAILED],
+    ["an error that is a map", failed(undefined, { a: 1 }), Exit.FAILED, /^sockd: call failed\n$/],
   ];
   for (const args of [["--no-stdin", "ping"], ["--json", "--no-stdin", "ping"]]) {
     for (const [name, msgs, code, said] of odd) {

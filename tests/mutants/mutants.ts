@@ -822,4 +822,11 @@ export const mutants: Mutant[] = [
     replace: "const line = /^error (\\d{3}): ([^\\n]*)\\n/.exec(text);",
     tests: ["tests/cli/hostile_server_test.ts"],
   },
+  {
+    name: "an error that is not text prints as [object Object]",
+    file: "lib/_client_calls.ts",
+    find: 'return typeof error === "string" ? error : fallback;',
+    replace: "return String(error ?? fallback);",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
 ];
