@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Chunk } from "./command.ts";
 import type { CallOptions } from "./client.ts";
 import type { Call } from "./client_call.ts";
 import { SockdError, Status } from "./errors.ts";
@@ -61,7 +62,7 @@ export function endCall(
   const status = typeof msg.status === "number" ? msg.status : Status.BAD_REQUEST;
   const error = status === Status.OK
     ? undefined
-    : new SockdError(status, String(msg.error ?? "Call failed"), {
+    : new SockdError(status, errorText(msg.error, "Call failed"), {
       remote: true,
       details: msg.details as Record<string, unknown> | undefined,
     });
@@ -73,6 +74,24 @@ export function endCall(
   const call = calls.get(id as number);
   calls.delete(id as number);
   call?._end(error, msg.result);
+}
+
+/**
+ * A `data` frame's chunk; throws BAD_REQUEST (bad data from the server) when
+ * it has none, which a call would otherwise get as `undefined` and
+ * `sockd call` print as the word "undefined".
+ */
+export function chunkOf(msg: Record<string, unknown>): Chunk {
+  if (msg.chunk === undefined) throw new SockdError(Status.BAD_REQUEST, "a data frame without a chunk");
+  return msg.chunk as Chunk;
+}
+
+/**
+ * A server's `error`: its text, or `fallback` when it sent none or no text
+ * (a map printed "[object Object]").
+ */
+function errorText(error: unknown, fallback: string): string {
+  return typeof error === "string" ? error : fallback;
 }
 
 /** Ends every call in `calls` with `err` and forgets them: the connection is done. */
@@ -95,11 +114,22 @@ export function readFailure(err: unknown, path: string): SockdError {
  */
 export function notAHello(first: Record<string, unknown>, name: string): SockdError | undefined {
   if (first.type === "end" && typeof first.status === "number" && first.status !== Status.OK) {
-    return new SockdError(first.status, String(first.error ?? "Refused"), { remote: true });
+    return new SockdError(first.status, errorText(first.error, "Refused"), { remote: true });
   }
   if (first.type === "hello") return undefined;
-  const why = first.type === "end" ? `: ${first.error}` : "";
+  const why = first.type === "end" ? `: ${errorText(first.error, "an end")}` : "";
   return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet${why}`);
+}
+
+/**
+ * Why a server whose first frame does not decode (`err`: msgpack that is not
+ * one map with a type) did not greet: a connection error naming the server,
+ * not the decoder's BAD_REQUEST, which would read as our request refused (102, exit 6).
+ */
+export function undecodableHello(err: unknown, name: string): SockdError {
+  const message = (err as Error).message;
+  const why = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : "undecodable";
+  return new SockdError(Status.CONN_ERROR, `Server at ${name} did not greet: ${why}`, { cause: err });
 }
 
 /** The largest hello a client accepts (a hello is a few hundred bytes). */
@@ -140,7 +170,8 @@ export function greetingStart(
  */
 function unframedGreeting(bytes: Uint8Array, name: string): SockdError {
   const text = new TextDecoder().decode(bytes.subarray(0, 256));
-  const line = /^error (\d{3}): ([^\n]*)\n/.exec(text);
+  // A status of sockd's is 100 or more: "error 000" would make a refused call exit 0.
+  const line = /^error ([1-9]\d\d): ([^\n]*)\n/.exec(text);
   if (line) return new SockdError(Number(line[1]), line[2]!, { remote: true });
   const first = text.split(/\r?\n/)[0]!.replace(/[^\x20-\x7e]/g, "?").slice(0, 60);
   return new SockdError(

@@ -10,7 +10,7 @@ import type { ByteChannel } from "./byte_channel.ts";
 import { decodeFrameBody, MSGPACK_PREFACE } from "./dialects/msgpack.ts";
 import { FrameDecoder } from "./dialects/_frame_decoder.ts";
 import { concatBytes } from "./_bytes.ts";
-import { greetingStart, notAHello } from "./_client_calls.ts";
+import { greetingStart, notAHello, undecodableHello } from "./_client_calls.ts";
 import { SockdError, Status } from "./errors.ts";
 
 export { type DialOptions, dialUnix } from "./_dial_unix.ts";
@@ -69,9 +69,16 @@ export async function greet(
           bytes = head;
           head = undefined;
         }
-        const msgs = frames.push(bytes).map((body) => decodeFrameBody(body));
-        if (msgs.length === 0) continue;
-        const hello = msgs.shift()!;
+        let bodies: Uint8Array[];
+        let hello: Record<string, unknown>;
+        try {
+          bodies = frames.push(bytes);
+          if (bodies.length === 0) continue;
+          hello = decodeFrameBody(bodies.shift()!);
+        } catch (err) {
+          throw undecodableHello(err, name);
+        }
+        const msgs = bodies.map((body) => decodeFrameBody(body));
         const refused = notAHello(hello, name);
         if (refused) throw refused;
         return { hello: hello as unknown as ServerHello, frames, rest: msgs };

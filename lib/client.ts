@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { Chunk } from "./command.ts";
 import type { ByteChannel } from "./byte_channel.ts";
 import { Call } from "./client_call.ts";
 import { readFrames, type ReadOptions } from "./_client_reader.ts";
@@ -15,6 +14,7 @@ import { decodeFrameBody } from "./dialects/msgpack.ts";
 import { readOkEnd, readSmallMap } from "./dialects/_small_msgpack.ts";
 import {
   cancelOnAbort,
+  chunkOf,
   closedByServer,
   endAll,
   endCall,
@@ -196,7 +196,7 @@ export class Client {
     const id = msg.id;
     switch (msg.type) {
       case "data":
-        return this.#calls.get(id as number)?._data(msg.chunk as Chunk);
+        return this.#calls.get(id as number)?._data(chunkOf(msg));
       case "end":
         endCall(msg, this.#calls, this.#failWith);
         return undefined;

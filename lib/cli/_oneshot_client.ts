@@ -20,7 +20,6 @@
  *
  * @module
  */
-import type { Chunk } from "../command.ts";
 import type { CallOptions } from "../client.ts";
 import { Call } from "../client_call.ts";
 import { after } from "../_abortable.ts";
@@ -32,6 +31,7 @@ import { SockdError, Status } from "../errors.ts";
 import type { CallClient } from "./call.ts";
 import {
   cancelOnAbort,
+  chunkOf,
   closedByServer,
   endAll,
   endCall,
@@ -41,6 +41,7 @@ import {
   notAHello,
   pumpInput,
   readFailure,
+  undecodableHello,
   WRITE_FAILURE_GRACE_MS,
 } from "../_client_calls.ts";
 import { decodeFrameBody, encodeFrame } from "./_msgpack_lite.ts";
@@ -288,7 +289,7 @@ async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
     try {
       hello = decodeFrameBody(buf.subarray(FRAME_HEADER_BYTES, end));
     } catch (err) {
-      return void failLink(link, greetingError(link, err));
+      return void failLink(link, undecodableHello(err, link.path));
     }
     const why = notAHello(hello, link.path);
     if (why) return void failLink(link, why);
@@ -302,7 +303,7 @@ async function readGreeting(link: Link): Promise<Uint8Array | undefined> {
 
 /** One message from the server; a promise when the reader should wait (a call's chunks pile up). */
 function onMessage(link: Link, msg: Record<string, unknown>): Promise<void> | undefined {
-  if (msg.type === "data") return link.calls.get(msg.id as number)?._data(msg.chunk as Chunk);
+  if (msg.type === "data") return link.calls.get(msg.id as number)?._data(chunkOf(msg));
   if (msg.type === "end") endCall(msg, link.calls, (err) => failLink(link, err));
   return undefined;
 }

@@ -62,10 +62,23 @@ export function jsonEnd(result: unknown, error?: SockdError): Uint8Array {
   return encoder.encode(JSON.stringify(obj) + "\n");
 }
 
-/** The one stderr line for an error: `sockd: unknown command "pnig" (did you mean "ping"?)`. */
+/**
+ * The one stderr line for an error: `sockd: unknown command "pnig" (did you mean "ping"?)`.
+ * Control characters are shown escaped (`\n`, `\x1b`): a message may be the server's
+ * words, which must neither add lines to stderr nor drive the terminal.
+ */
 export function errorLine(message: string): string {
   const text = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : "failed";
-  return `sockd: ${text}\n`;
+  return `sockd: ${text.replace(CONTROL, escapeControl)}\n`;
+}
+
+/** C0 controls but tab, DEL and C1 controls: all but tab, printable ASCII and U+00A0 on. */
+const CONTROL = /[^\t -~\u00a0-\u{10ffff}]/gu;
+
+function escapeControl(c: string): string {
+  if (c === "\n") return "\\n";
+  if (c === "\r") return "\\r";
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }
 
 /** Wraps text in terminal colours, or leaves it plain. */

@@ -11,43 +11,11 @@ import { serve, type ServeOptions } from "../../lib/server.ts";
 import { connectOneShot } from "../../lib/cli/_oneshot_client.ts";
 import { SockdError, Status } from "../../lib/errors.ts";
 import { assert, assertEquals } from "../assert.ts";
-import { DENO, ROOT, tempDir } from "../_helpers.ts";
+import { ROOT, tempDir } from "../_helpers.ts";
+import { FAST, FULL, type Run, run } from "./_call_paths.ts";
 import { sleep } from "../../lib/_abortable.ts";
 import { Exit } from "../../lib/cli/exit_codes.ts";
 import { moduleGraph } from "../_module_graph.ts";
-
-const FAST = [`${ROOT}main.ts`];
-const FULL = [`${ROOT}tests/cli/fixtures/full_cli.ts`];
-
-interface Run {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
-async function run(
-  entry: string[],
-  args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  const child = new Deno.Command(DENO, {
-    args: ["run", "-q", "-P=sockd", ...entry, "call", ...args],
-    cwd: ROOT,
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    // A run that hangs (a server that never greets, and no deadline) is killed, and then differs.
-    signal: AbortSignal.timeout(15_000),
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
-}
 
 /** Runs `args` through both paths; asserts they agree and returns what they printed. */
 async function same(

@@ -786,4 +786,47 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/cli/call_fast_test.ts"],
   },
+  {
+    name: "the one-shot client reports an undecodable hello as our request refused (102, exit 6)",
+    file: "lib/cli/_oneshot_client.ts",
+    find: "return void failLink(link, undecodableHello(err, link.path));",
+    replace: "return void failLink(link, greetingError(link, err));",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: "lib/client.ts reports an undecodable hello as our request refused (102, exit 6)",
+    file: "lib/_handshake.ts",
+    find: "throw undecodableHello(err, name);",
+    replace: "throw err;",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: "error lines print a server's words raw: its newlines add lines, its escapes drive the terminal",
+    file: "lib/cli/render.ts",
+    find: "return `sockd: ${text.replace(CONTROL, escapeControl)}\\n`;",
+    replace: "return `sockd: ${text}\\n`;",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: 'a data frame without a chunk reaches the call as undefined (sockd call prints "undefined")',
+    file: "lib/_client_calls.ts",
+    find:
+      'if (msg.chunk === undefined) throw new SockdError(Status.BAD_REQUEST, "a data frame without a chunk");',
+    replace: "",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: "a refusal line 'error 000: ...' before the hello makes sockd call exit 0",
+    file: "lib/_client_calls.ts",
+    find: "const line = /^error ([1-9]\\d\\d): ([^\\n]*)\\n/.exec(text);",
+    replace: "const line = /^error (\\d{3}): ([^\\n]*)\\n/.exec(text);",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
+  {
+    name: "an error that is not text prints as [object Object]",
+    file: "lib/_client_calls.ts",
+    find: 'return typeof error === "string" ? error : fallback;',
+    replace: "return String(error ?? fallback);",
+    tests: ["tests/cli/hostile_server_test.ts"],
+  },
 ];
