@@ -19,21 +19,6 @@ const PARALLEL = 8;
 const CODES: ReadonlySet<number> = new Set(Object.values(Exit));
 const dec = new TextDecoder();
 
-/** mulberry32, as in fuzz_test.ts. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
-  return { int, bytes };
-}
-
 /** One hostile server and what may legitimately come of it. */
 export interface Case {
   name: string;

@@ -20,6 +20,7 @@ import { resolveLimits } from "../../lib/limits.ts";
 import { serve, type Server } from "../../lib/server.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
+import { prng } from "../_prng.ts";
 import { ADAPTERS, type DialectClient, within } from "./_clients.ts";
 import { Status, testKit } from "./_kit.ts";
 
@@ -54,21 +55,6 @@ async function liveMiB(): Promise<number> {
   return (m.heapUsed + m.external) / 2 ** 20;
 }
 
-/** mulberry32: small, fast, good enough to fuzz with, and seedable. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
-  return { next, int, pick, bytes };
-}
 type Rng = ReturnType<typeof prng>;
 
 /** Bytes that tend to break parsers. */

@@ -12,6 +12,7 @@ import { encodeFrame } from "../../lib/dialects/msgpack.ts";
 import { Status } from "../../lib/errors.ts";
 import { assert, assertEquals, assertStatus, caught } from "../assert.ts";
 import { startServer, tempDir } from "../_helpers.ts";
+import { prng } from "../_prng.ts";
 
 const CLIENTS = Number(Deno.env.get("SOCKD_LOAD_CLIENTS") ?? 200);
 const SECONDS = Number(Deno.env.get("SOCKD_LOAD_SECONDS") ?? 6);
@@ -65,17 +66,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** A seeded PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Reads once, giving up after `ms` (a fault client must never hang the test). */
 async function readSome(conn: Deno.Conn, buf: Uint8Array, ms = 1000): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -115,7 +105,7 @@ Deno.test({
     });
     const before = await memory(path);
     const end = Date.now() + SECONDS * 1000;
-    const random = prng(42);
+    const random = prng(42).next;
 
     // Well-behaved clients: echo calls with checked answers, and short streams read to the end.
     let completed = 0;
